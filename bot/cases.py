@@ -1,0 +1,281 @@
+"""Case service: opening cases and recording milestones, atomically and with an audit trail.
+
+This is where the pure lifecycle meets the store. Every change runs in one transaction: the
+case (locked against concurrent edits), its milestones, its re-derived deadlines and the audit
+entry commit together. Adapters (CLI, Slack, mail) call this and nothing below it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from bot.lifecycle import (
+    CaseFacts,
+    DeadlineState,
+    DeadlineStatus,
+    LifecycleError,
+    RecordedMilestone,
+    check_awareness,
+    derive_deadlines,
+    next_open_deadline,
+    parse_milestone,
+    record,
+)
+from bot.settings import PartnershipSettings, Settings
+from scheduler.calendar import WorkingCalendar
+from scheduler.timescales import Milestone, Timescales
+from store import cases as repo
+from store.db import session_scope
+from store.models import Case, MilestoneRow
+
+
+class CaseNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class MilestoneView:
+    kind: str
+    on: date
+    recorded_by: str
+    note: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "milestone": self.kind,
+            "on": self.on.isoformat(),
+            "recorded_by": self.recorded_by,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """A case as every adapter shows it. ``summary`` is free text and may hold PII: adapters
+    that post to shared channels must not include it."""
+
+    reference: str
+    partnership: str
+    status: str
+    la_aware: date
+    incident_date: date | None
+    summary: str | None
+    request_type: str | None
+    opened_by: str
+    opened_at: datetime
+    milestones: tuple[MilestoneView, ...]
+    deadlines: tuple[DeadlineState, ...]
+
+    @property
+    def next_deadline(self) -> DeadlineState | None:
+        return next_open_deadline(self.deadlines)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "reference": self.reference,
+            "partnership": self.partnership,
+            "status": self.status,
+            "la_aware": self.la_aware.isoformat(),
+            "incident_date": self.incident_date.isoformat() if self.incident_date else None,
+            "summary": self.summary,
+            "request_type": self.request_type,
+            "opened_by": self.opened_by,
+            "opened_at": self.opened_at.isoformat(),
+            "milestones": [m.as_json() for m in self.milestones],
+            "deadlines": [deadline_json(d) for d in self.deadlines],
+        }
+
+
+def deadline_json(state: DeadlineState) -> dict[str, Any]:
+    data: dict[str, Any] = state.deadline.as_json()
+    data["status"] = state.status.value
+    data["completed_on"] = state.completed_on.isoformat() if state.completed_on else None
+    return data
+
+
+def _facts(case: Case, milestones: list[MilestoneRow]) -> CaseFacts:
+    return CaseFacts(
+        la_aware=case.la_aware_on,
+        milestones=tuple(RecordedMilestone(Milestone(m.kind), m.occurred_on) for m in milestones),
+    )
+
+
+def _to_data(states: list[DeadlineState]) -> list[repo.DeadlineData]:
+    return [
+        repo.DeadlineData(
+            key=s.deadline.key,
+            label=s.deadline.label,
+            due=s.deadline.due,
+            status=s.status.value,
+            counts_from=s.deadline.counts_from.value,
+            anchor_on=s.deadline.anchor_date,
+            rule=s.deadline.rule,
+            source=s.deadline.source,
+            completed_on=s.completed_on,
+        )
+        for s in states
+    ]
+
+
+def _aware_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive timestamps; they were written in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class CaseService:
+    """Open cases, record milestones, read them back; one transaction per call."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self._rules: dict[str, tuple[Timescales, WorkingCalendar]] = {}
+
+    def rules_for(self, partnership: PartnershipSettings) -> tuple[Timescales, WorkingCalendar]:
+        """The partnership's timescales and calendar (validated once, then cached)."""
+        if partnership.key not in self._rules:
+            self._rules[partnership.key] = (
+                self.settings.timescales_for(partnership),
+                self.settings.calendar_for(partnership),
+            )
+        return self._rules[partnership.key]
+
+    def _partnership_settings(self, key: str) -> PartnershipSettings:
+        try:
+            return self.settings.partnership(key)
+        except ValueError:
+            # A partnership no longer configured: its cases still run on the default rules.
+            return PartnershipSettings(key=key)
+
+    def open_case(
+        self,
+        *,
+        la_aware: date,
+        actor: str,
+        summary: str | None = None,
+        incident_date: date | None = None,
+        request_type: str | None = None,
+        partnership_key: str | None = None,
+    ) -> CaseView:
+        partnership_settings = self.settings.partnership(partnership_key)
+        check_awareness(la_aware, incident_date)
+        timescales, calendar = self.rules_for(partnership_settings)
+        facts = CaseFacts(la_aware=la_aware)
+        states = derive_deadlines(facts, timescales, calendar)
+        with session_scope(self.engine) as session:
+            partnership = repo.ensure_partnership(
+                session,
+                partnership_settings.key,
+                partnership_settings.name,
+                partnership_settings.reference_prefix,
+            )
+            case = repo.add_case(
+                session,
+                partnership,
+                la_aware_on=la_aware,
+                opened_by=actor,
+                summary=summary,
+                incident_on=incident_date,
+                request_type=request_type,
+            )
+            assert case.id is not None
+            repo.save_deadlines(session, case.id, _to_data(states))
+            repo.audit(
+                session,
+                actor=actor,
+                action="case.opened",
+                case_id=case.id,
+                detail={
+                    "reference": case.reference,
+                    "la_aware": la_aware.isoformat(),
+                    "deadlines": {s.deadline.key: s.deadline.due.isoformat() for s in states},
+                },
+            )
+            return self._view(session, case)
+
+    def record_milestone(
+        self,
+        reference: str,
+        milestone: str | Milestone,
+        *,
+        on: date,
+        actor: str,
+        note: str | None = None,
+    ) -> CaseView:
+        kind = milestone if isinstance(milestone, Milestone) else parse_milestone(milestone)
+        with session_scope(self.engine) as session:
+            case = repo.get_case(session, reference, for_update=True)
+            if case is None:
+                raise CaseNotFound(f"no case with reference {reference!r}")
+            assert case.id is not None
+            partnership = repo.get_partnership(session, case.partnership_id)
+            timescales, calendar = self.rules_for(self._partnership_settings(partnership.key))
+            facts = _facts(case, list(repo.milestones_for(session, case.id)))
+            updated = record(facts, kind, on)
+            repo.add_milestone(
+                session, case, kind=kind.value, occurred_on=on, recorded_by=actor, note=note
+            )
+            states = derive_deadlines(updated, timescales, calendar)
+            changed = repo.save_deadlines(session, case.id, _to_data(states))
+            repo.audit(
+                session,
+                actor=actor,
+                action="milestone.recorded",
+                case_id=case.id,
+                detail={
+                    "reference": case.reference,
+                    "milestone": kind.value,
+                    "on": on.isoformat(),
+                    "deadlines_changed": changed,
+                },
+            )
+            return self._view(session, case)
+
+    def get(self, reference: str) -> CaseView:
+        with Session(self.engine) as session:
+            case = repo.get_case(session, reference)
+            if case is None:
+                raise CaseNotFound(f"no case with reference {reference!r}")
+            return self._view(session, case)
+
+    def list(self, *, include_closed: bool = False) -> list[CaseView]:
+        with Session(self.engine) as session:
+            rows = repo.list_cases(session, status=None if include_closed else "open")
+            return [self._view(session, case) for case in rows]
+
+    def _view(self, session: Session, case: Case) -> CaseView:
+        """Re-derive the deadlines from the stored facts, so what is shown is always current."""
+        assert case.id is not None
+        partnership = repo.get_partnership(session, case.partnership_id)
+        timescales, calendar = self.rules_for(self._partnership_settings(partnership.key))
+        milestone_rows = list(repo.milestones_for(session, case.id))
+        states = derive_deadlines(_facts(case, milestone_rows), timescales, calendar)
+        return CaseView(
+            reference=case.reference,
+            partnership=partnership.key,
+            status=case.status,
+            la_aware=case.la_aware_on,
+            incident_date=case.incident_on,
+            summary=case.summary,
+            request_type=case.request_type,
+            opened_by=case.opened_by,
+            opened_at=_aware_utc(case.opened_at),
+            milestones=tuple(
+                MilestoneView(m.kind, m.occurred_on, m.recorded_by, m.note) for m in milestone_rows
+            ),
+            deadlines=tuple(states),
+        )
+
+
+__all__ = [
+    "CaseNotFound",
+    "CaseService",
+    "CaseView",
+    "DeadlineStatus",
+    "LifecycleError",
+    "deadline_json",
+]

@@ -1,0 +1,243 @@
+"""The case lifecycle: which milestones may be recorded when, and which deadlines then apply.
+
+Pure domain code. A case is its awareness date plus the milestones recorded against it; the
+deadlines, and whether each is open, met, missed or no longer applicable, are derived from that
+every time, so there is one way to get them and no stored state to drift. The store persists the
+derived rows for queries and reminders; it never decides them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+from scheduler.calendar import WorkingCalendar
+from scheduler.deadlines import ComputedDeadline, compute_deadlines
+from scheduler.timescales import Event, Milestone, Timescales
+
+# The day the Children Act 2004 s16C duty to notify the Panel came into force.
+EARLIEST_AWARENESS = date(2018, 6, 29)
+
+
+class LifecycleError(ValueError):
+    """A request that would make the case record wrong; the message says why, in one line."""
+
+
+class DeadlineStatus(StrEnum):
+    OPEN = "open"
+    MET = "met"
+    MISSED = "missed"
+    NOT_APPLICABLE = "not_applicable"
+
+
+@dataclass(frozen=True)
+class MilestoneRule:
+    """What a milestone means and what must already be true to record it."""
+
+    label: str
+    sets_event: Event | None = None
+    requires: tuple[Milestone, ...] = ()
+    not_before: tuple[Milestone, ...] = ()
+    excludes: tuple[Milestone, ...] = ()
+    repeatable: bool = False
+    future_allowed: bool = False
+    not_before_aware: bool = True
+
+
+M = Milestone
+MILESTONE_RULES: dict[Milestone, MilestoneRule] = {
+    M.PARTNERS_AWARE: MilestoneRule(
+        "Safeguarding partners became aware",
+        sets_event=Event.PARTNERS_AWARE,
+        repeatable=True,
+        not_before_aware=False,
+        excludes=(M.RAPID_REVIEW_SENT,),
+    ),
+    M.PANEL_NOTIFIED: MilestoneRule(
+        "Serious incident notification sent to the Panel",
+        sets_event=Event.PANEL_NOTIFIED,
+        excludes=(M.NOTIFICATION_NOT_REQUIRED,),
+    ),
+    M.PARTNERS_NOTIFIED: MilestoneRule("Incident reported to the safeguarding partners"),
+    M.NOTIFICATION_NOT_REQUIRED: MilestoneRule(
+        "Decided the incident does not meet the notification criteria",
+        excludes=(M.PANEL_NOTIFIED, M.RAPID_REVIEW_SENT),
+    ),
+    M.RAPID_REVIEW_SENT: MilestoneRule(
+        "Rapid review sent to the Panel",
+        sets_event=Event.RAPID_REVIEW_SENT,
+        requires=(M.PANEL_NOTIFIED,),
+        not_before=(M.PANEL_NOTIFIED,),
+        excludes=(M.NOTIFICATION_NOT_REQUIRED,),
+    ),
+    M.PANEL_RESPONDED: MilestoneRule(
+        "Panel responded to the rapid review",
+        requires=(M.RAPID_REVIEW_SENT,),
+        not_before=(M.RAPID_REVIEW_SENT,),
+    ),
+    M.DECISION_LOCAL_REVIEW: MilestoneRule(
+        "Decision to initiate a local child safeguarding practice review",
+        sets_event=Event.DECISION_TO_INITIATE,
+        excludes=(M.DECISION_NO_REVIEW,),
+    ),
+    M.DECISION_NO_REVIEW: MilestoneRule(
+        "Decision not to undertake a local review",
+        excludes=(M.DECISION_LOCAL_REVIEW,),
+    ),
+    M.DECISION_NATIONAL_REVIEW: MilestoneRule("National review recommended to the Panel"),
+    M.PUBLICATION_PLANNED: MilestoneRule(
+        "Publication date planned",
+        sets_event=Event.PLANNED_PUBLICATION,
+        requires=(M.DECISION_LOCAL_REVIEW,),
+        not_before=(M.DECISION_LOCAL_REVIEW,),
+        excludes=(M.PUBLISHED,),
+        repeatable=True,
+        future_allowed=True,
+    ),
+    M.FINAL_REPORT_SENT: MilestoneRule(
+        "Final report sent to the Panel, the Secretary of State and Ofsted",
+        requires=(M.DECISION_LOCAL_REVIEW,),
+        not_before=(M.DECISION_LOCAL_REVIEW,),
+    ),
+    M.PUBLISHED: MilestoneRule(
+        "Local review report published",
+        requires=(M.DECISION_LOCAL_REVIEW, M.FINAL_REPORT_SENT),
+        not_before=(M.DECISION_LOCAL_REVIEW, M.FINAL_REPORT_SENT),
+    ),
+}
+
+
+def parse_milestone(name: str) -> Milestone:
+    """Accept ``panel-notified``, ``panel_notified`` or ``Panel Notified``; refuse anything else."""
+    normalised = name.strip().lower().replace("-", "_").replace(" ", "_")
+    try:
+        return Milestone(normalised)
+    except ValueError:
+        known = ", ".join(m.value.replace("_", "-") for m in Milestone)
+        raise LifecycleError(f"unknown milestone {name!r}; expected one of: {known}") from None
+
+
+@dataclass(frozen=True)
+class RecordedMilestone:
+    kind: Milestone
+    on: date
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """Everything the deadlines depend on: when the LA became aware, and what has happened."""
+
+    la_aware: date
+    milestones: tuple[RecordedMilestone, ...] = field(default_factory=tuple)
+
+    def latest(self, kind: Milestone) -> RecordedMilestone | None:
+        """The most recent record of ``kind`` (a repeatable milestone's latest date wins)."""
+        found = [m for m in self.milestones if m.kind == kind]
+        return found[-1] if found else None
+
+    def has(self, kind: Milestone) -> bool:
+        return any(m.kind == kind for m in self.milestones)
+
+    def events(self) -> dict[Event, date]:
+        known: dict[Event, date] = {Event.LA_AWARE: self.la_aware}
+        for milestone in self.milestones:
+            event = MILESTONE_RULES[milestone.kind].sets_event
+            if event is not None:
+                known[event] = milestone.on
+        return known
+
+
+@dataclass(frozen=True)
+class DeadlineState:
+    deadline: ComputedDeadline
+    status: DeadlineStatus
+    completed_on: date | None = None
+
+    def overdue_on(self, today: date) -> bool:
+        return self.status is DeadlineStatus.OPEN and self.deadline.due < today
+
+
+def future_warning(what: str, on: date, today: date | None) -> str | None:
+    """A dated event in the future is suspicious but not impossible (a case keyed in ahead of
+    a known date, a clock on the wrong day), so it is flagged, not refused."""
+    if today is not None and on > today:
+        return f"{what} date {on.isoformat()} is in the future (today is {today.isoformat()})"
+    return None
+
+
+def check_awareness(la_aware: date, incident: date | None = None) -> None:
+    """Refuse an awareness date that cannot be right."""
+    if la_aware < EARLIEST_AWARENESS:
+        raise LifecycleError(
+            f"awareness date {la_aware.isoformat()} is before the notification duty began "
+            f"({EARLIEST_AWARENESS.isoformat()})"
+        )
+    if incident is not None and incident > la_aware:
+        raise LifecycleError(
+            f"incident date {incident.isoformat()} is after the date the LA became aware "
+            f"({la_aware.isoformat()})"
+        )
+
+
+def check_milestone(facts: CaseFacts, kind: Milestone, on: date) -> None:
+    """Raise LifecycleError if ``kind`` on ``on`` is out of order or impossible for this case."""
+    rule = MILESTONE_RULES[kind]
+    name = kind.value.replace("_", "-")
+    if not rule.repeatable and facts.has(kind):
+        previous = facts.latest(kind)
+        assert previous is not None
+        raise LifecycleError(f"{name} is already recorded (on {previous.on.isoformat()})")
+    for excluded in rule.excludes:
+        if facts.has(excluded):
+            raise LifecycleError(
+                f"cannot record {name}: {excluded.value.replace('_', '-')} is already recorded"
+            )
+    for required in rule.requires:
+        if not facts.has(required):
+            raise LifecycleError(
+                f"cannot record {name} before {required.value.replace('_', '-')} is recorded"
+            )
+    if rule.not_before_aware and on < facts.la_aware:
+        raise LifecycleError(
+            f"{name} date {on.isoformat()} is before the LA became aware "
+            f"({facts.la_aware.isoformat()})"
+        )
+    for earlier in rule.not_before:
+        previous = facts.latest(earlier)
+        if previous is not None and on < previous.on:
+            raise LifecycleError(
+                f"{name} date {on.isoformat()} is before {earlier.value.replace('_', '-')} "
+                f"({previous.on.isoformat()})"
+            )
+
+
+def record(facts: CaseFacts, kind: Milestone, on: date) -> CaseFacts:
+    """The case after recording ``kind`` on ``on``, or LifecycleError."""
+    check_milestone(facts, kind, on)
+    return CaseFacts(facts.la_aware, facts.milestones + (RecordedMilestone(kind, on),))
+
+
+def derive_deadlines(
+    facts: CaseFacts, timescales: Timescales, calendar: WorkingCalendar
+) -> list[DeadlineState]:
+    """Every deadline that applies to the case now, with its status."""
+    states: list[DeadlineState] = []
+    for deadline in compute_deadlines(facts.events(), timescales, calendar):
+        timescale = timescales.get(deadline.key)
+        done = facts.latest(timescale.met_by)
+        if done is not None:
+            status = DeadlineStatus.MET if done.on <= deadline.due else DeadlineStatus.MISSED
+            states.append(DeadlineState(deadline, status, done.on))
+        elif any(facts.has(kind) for kind in timescale.not_applicable_when):
+            states.append(DeadlineState(deadline, DeadlineStatus.NOT_APPLICABLE))
+        else:
+            states.append(DeadlineState(deadline, DeadlineStatus.OPEN))
+    return states
+
+
+def next_open_deadline(states: Iterable[DeadlineState]) -> DeadlineState | None:
+    """The open deadline that falls first: what a notice or App Home shows."""
+    open_states = [s for s in states if s.status is DeadlineStatus.OPEN]
+    return min(open_states, key=lambda s: s.deadline.due, default=None)

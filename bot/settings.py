@@ -1,0 +1,175 @@
+"""Settings: environment variables prefixed ``SAFEGUARD_`` plus an optional TOML file.
+
+Precedence: environment over the TOML file over the embedded defaults, so a deployment can keep
+a checked-in settings file and still inject secrets from its environment. Secrets are
+``SecretStr`` so they never appear in a repr, a log line or an error message. A bad value stops
+start-up with one line that names the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from scheduler.calendar import WorkingCalendar
+from scheduler.timescales import Event, Timescales, load_timescales
+
+ENV_PREFIX = "SAFEGUARD_"
+CONFIG_FILE_ENV = "SAFEGUARD_CONFIG_FILE"
+
+
+class SettingsError(ValueError):
+    """A setting cannot be used; the message is one line naming the key."""
+
+
+class PartnershipSettings(BaseModel):
+    """One safeguarding partnership served by this installation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(default="default", pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    name: str = Field(default="Safeguarding Children Partnership", min_length=2)
+    reference_prefix: str = Field(default="SG", pattern=r"^[A-Z][A-Z0-9]{1,7}$")
+    closure_days: list[date] = Field(default_factory=list)
+    rapid_review_counts_from: Literal["partners_aware", "panel_notified"] | None = None
+    slack_channel: str | None = None
+    escalation_contact: str | None = None
+
+
+class Settings(BaseSettings):
+    """Everything the bot can be told; the defaults run it with no configuration at all."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    # The TOML file read by settings_customise_sources; set by load_settings().
+    _toml_file: ClassVar[Path | None] = None
+
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    timescales_file: Path | None = None
+    closure_days: list[date] = Field(default_factory=list)
+    rapid_review_counts_from: Literal["partners_aware", "panel_notified"] = "partners_aware"
+    partnerships: list[PartnershipSettings] = Field(
+        default_factory=lambda: [PartnershipSettings()]
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    slack_bot_token: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if cls._toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls._toml_file))
+        return tuple(sources)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not re.match(r"^(sqlite(\+pysqlite)?|postgresql(\+psycopg)?)://", value):
+            raise ValueError("must start with sqlite:/// or postgresql+psycopg://")
+        return value
+
+    @field_validator("partnerships")
+    @classmethod
+    def _unique_partnerships(cls, value: list[PartnershipSettings]) -> list[PartnershipSettings]:
+        if not value:
+            raise ValueError("at least one partnership is needed")
+        keys = [p.key for p in value]
+        duplicates = sorted({k for k in keys if keys.count(k) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate partnership key(s): {', '.join(duplicates)}")
+        return value
+
+    # Derived values -------------------------------------------------------------------------
+
+    def resolved_database_url(self) -> str:
+        """The configured URL, or a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'safeguard.db').resolve()}"
+
+    def partnership(self, key: str | None = None) -> PartnershipSettings:
+        """The named partnership, or the first one configured."""
+        if key is None:
+            return self.partnerships[0]
+        for partnership in self.partnerships:
+            if partnership.key == key:
+                return partnership
+        known = ", ".join(p.key for p in self.partnerships)
+        raise SettingsError(f"unknown partnership {key!r}; configured: {known}")
+
+    def calendar_for(self, partnership: PartnershipSettings | None = None) -> WorkingCalendar:
+        """Weekends, bank holidays, and the closure days of the installation and partnership."""
+        closures = set(self.closure_days)
+        if partnership is not None:
+            closures.update(partnership.closure_days)
+        return WorkingCalendar(closures)
+
+    def timescales_for(self, partnership: PartnershipSettings | None = None) -> Timescales:
+        """The timescale rules with the partnership's rapid-review anchor applied."""
+        timescales = load_timescales(self.timescales_file)
+        anchor = self.rapid_review_counts_from
+        if partnership is not None and partnership.rapid_review_counts_from:
+            anchor = partnership.rapid_review_counts_from
+        if timescales.get("rapid_review").counts_from.value != anchor:
+            timescales = timescales.with_counts_from("rapid_review", Event(anchor))
+        return timescales
+
+
+def _describe(error: ValidationError, toml_file: Path | None) -> str:
+    first = error.errors()[0]
+    loc = [str(part) for part in first["loc"]]
+    key = loc[0] if loc else "?"
+    dotted = ".".join(loc)
+    where = f"{dotted} ({ENV_PREFIX}{key.upper()}"
+    where += f" or {toml_file})" if toml_file else ")"
+    message = first["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    return f"bad setting {where}: {message}"
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Read settings or raise SettingsError with one line naming the bad key."""
+    path = config_file
+    if path is None and os.environ.get(CONFIG_FILE_ENV):
+        path = Path(os.environ[CONFIG_FILE_ENV])
+    if path is not None and not path.is_file():
+        raise SettingsError(f"bad setting {CONFIG_FILE_ENV}: no such file {path}")
+    Settings._toml_file = path
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc, path)) from None
+    except ValueError as exc:  # e.g. malformed TOML or JSON in a complex env value
+        raise SettingsError(f"bad setting: {str(exc).splitlines()[0]}") from None
+    finally:
+        Settings._toml_file = None

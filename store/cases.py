@@ -1,0 +1,200 @@
+"""Case repository: the only code that reads and writes cases, milestones, deadlines and audit.
+
+It stores what the domain decided; it decides nothing itself. Callers pass a Session and own
+the transaction, so a case, its deadlines and its audit entry commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from store.models import AuditEntry, Case, DeadlineRow, MilestoneRow, Partnership, utcnow
+
+
+@dataclass(frozen=True)
+class DeadlineData:
+    """A deadline as the domain derived it, ready to persist."""
+
+    key: str
+    label: str
+    due: date
+    status: str
+    counts_from: str
+    anchor_on: date
+    rule: str
+    source: str
+    completed_on: date | None
+
+
+def ensure_partnership(session: Session, key: str, name: str, reference_prefix: str) -> Partnership:
+    """The partnership row for ``key``, created or refreshed from settings."""
+    row = session.exec(select(Partnership).where(Partnership.key == key)).first()
+    if row is None:
+        row = Partnership(key=key, name=name, reference_prefix=reference_prefix)
+        session.add(row)
+        try:
+            with session.begin_nested():
+                session.flush()
+        except IntegrityError:  # another worker created it first
+            row = session.exec(select(Partnership).where(Partnership.key == key)).one()
+    elif (row.name, row.reference_prefix) != (name, reference_prefix):
+        row.name, row.reference_prefix = name, reference_prefix
+        session.add(row)
+    return row
+
+
+def add_case(
+    session: Session,
+    partnership: Partnership,
+    *,
+    la_aware_on: date,
+    opened_by: str,
+    summary: str | None = None,
+    incident_on: date | None = None,
+    request_type: str | None = None,
+    attempts: int = 5,
+) -> Case:
+    """Insert a case with the next free reference for its partnership and year.
+
+    References read like SG-2026-0007. Two workers racing for the same number collide on a
+    unique constraint inside a savepoint and the loser takes the next one.
+    """
+    assert partnership.id is not None
+    year = la_aware_on.year
+    for _ in range(attempts):
+        highest = session.exec(
+            select(func.max(Case.sequence)).where(
+                Case.partnership_id == partnership.id, Case.year == year
+            )
+        ).one()
+        sequence = (highest or 0) + 1
+        case = Case(
+            reference=f"{partnership.reference_prefix}-{year}-{sequence:04d}",
+            partnership_id=partnership.id,
+            year=year,
+            sequence=sequence,
+            la_aware_on=la_aware_on,
+            incident_on=incident_on,
+            summary=summary,
+            request_type=request_type,
+            opened_by=opened_by,
+        )
+        try:
+            with session.begin_nested():
+                session.add(case)
+                session.flush()
+        except IntegrityError:
+            continue
+        return case
+    raise RuntimeError("could not allocate a case reference; try again")
+
+
+def get_case(session: Session, reference: str, *, for_update: bool = False) -> Case | None:
+    """A case by reference (case-insensitive); ``for_update`` locks it on PostgreSQL."""
+    statement = select(Case).where(func.upper(Case.reference) == reference.strip().upper())
+    if for_update:
+        statement = statement.with_for_update()
+    return session.exec(statement).first()
+
+
+def list_cases(
+    session: Session, *, status: str | None = "open", partnership_id: int | None = None
+) -> Sequence[Case]:
+    statement = select(Case).order_by(col(Case.la_aware_on), col(Case.id))
+    if status is not None:
+        statement = statement.where(Case.status == status)
+    if partnership_id is not None:
+        statement = statement.where(Case.partnership_id == partnership_id)
+    return session.exec(statement).all()
+
+
+def get_partnership(session: Session, partnership_id: int) -> Partnership:
+    return session.get_one(Partnership, partnership_id)
+
+
+def milestones_for(session: Session, case_id: int) -> Sequence[MilestoneRow]:
+    return session.exec(
+        select(MilestoneRow).where(MilestoneRow.case_id == case_id).order_by(col(MilestoneRow.id))
+    ).all()
+
+
+def add_milestone(
+    session: Session,
+    case: Case,
+    *,
+    kind: str,
+    occurred_on: date,
+    recorded_by: str,
+    note: str | None = None,
+) -> MilestoneRow:
+    assert case.id is not None
+    row = MilestoneRow(
+        case_id=case.id, kind=kind, occurred_on=occurred_on, recorded_by=recorded_by, note=note
+    )
+    session.add(row)
+    case.updated_at = utcnow()
+    session.add(case)
+    session.flush()
+    return row
+
+
+def deadlines_for(session: Session, case_id: int) -> Sequence[DeadlineRow]:
+    return session.exec(
+        select(DeadlineRow).where(DeadlineRow.case_id == case_id).order_by(col(DeadlineRow.id))
+    ).all()
+
+
+def save_deadlines(session: Session, case_id: int, deadlines: Iterable[DeadlineData]) -> list[str]:
+    """Upsert the case's deadlines; returns the keys whose due date or status changed."""
+    existing = {row.key: row for row in deadlines_for(session, case_id)}
+    changed: list[str] = []
+    for data in deadlines:
+        row = existing.get(data.key)
+        values: dict[str, Any] = {
+            "label": data.label,
+            "due": data.due,
+            "status": data.status,
+            "counts_from": data.counts_from,
+            "anchor_on": data.anchor_on,
+            "rule": data.rule,
+            "source": data.source,
+            "completed_on": data.completed_on,
+        }
+        if row is None:
+            session.add(DeadlineRow(case_id=case_id, key=data.key, **values))
+            changed.append(data.key)
+            continue
+        if (row.due, row.status, row.completed_on) != (data.due, data.status, data.completed_on):
+            changed.append(data.key)
+        for name, value in values.items():
+            setattr(row, name, value)
+        row.updated_at = utcnow()
+        session.add(row)
+    session.flush()
+    return changed
+
+
+def audit(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    case_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Append to the audit log. ``detail`` must hold identifiers and dates, never child PII."""
+    session.add(AuditEntry(actor=actor, action=action, case_id=case_id, detail=detail or {}))
+    session.flush()
+
+
+def audit_for(session: Session, case_id: int) -> Sequence[AuditEntry]:
+    return session.exec(
+        select(AuditEntry).where(AuditEntry.case_id == case_id).order_by(col(AuditEntry.id))
+    ).all()
