@@ -8,6 +8,7 @@ machine-readable. Heavy imports happen inside commands so ``deadlines`` starts f
 from __future__ import annotations
 
 import getpass
+import importlib
 import json
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -123,7 +124,47 @@ def _deadline_table(states: Sequence[Any], today: date | None = None) -> str:
     return f"{text}\n\nSources:\n{cited}" if sources else text
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Commands that live with their feature and are imported only when used (fast start-up, and a
+# feature's heavy dependencies such as slack-bolt or pypdf never load for ``deadlines``).
+LAZY_COMMANDS: dict[str, str] = {
+    "criteria": "bot.cli_criteria:criteria",
+    "chat": "bot.cli_criteria:chat",
+    "run": "bot.cli_service:run",
+    "parse-referral": "bot.cli_referral:parse_referral",
+    "remind": "bot.cli_reminders:remind",
+    "status": "bot.cli_service:status",
+    "calendar": "bot.cli_reminders:calendar_export",
+    "pack": "bot.cli_reminders:pack",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports feature commands on first use."""
+
+    def _lazy(self, name: str) -> click.Command | None:
+        target = LAZY_COMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:  # that feature is not installed in this build
+                return None
+            raise
+        command = getattr(module, attr, None)
+        return command if isinstance(command, click.Command) else None
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = set(super().list_commands(ctx))
+        names.update(name for name in LAZY_COMMANDS if self._lazy(name) is not None)
+        return sorted(names)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or self._lazy(cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_file",
