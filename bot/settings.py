@@ -157,6 +157,17 @@ def _describe(error: ValidationError, toml_file: Path | None) -> str:
     return f"bad setting {where}: {message}"
 
 
+def _refuse_unknown_environment() -> None:
+    """A misspelt variable (SAFEGUARD_DATABSE_URL) must not silently fall back to a default."""
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | {CONFIG_FILE_ENV}
+    for name in sorted(os.environ):
+        if not name.startswith(ENV_PREFIX) or name.startswith(ENV_PREFIX + "TEST_"):
+            continue
+        base = name.split("__", 1)[0]
+        if base not in known:
+            raise SettingsError(f"bad setting {name}: no such setting")
+
+
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Read settings or raise SettingsError with one line naming the bad key."""
     path = config_file
@@ -164,6 +175,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         path = Path(os.environ[CONFIG_FILE_ENV])
     if path is not None and not path.is_file():
         raise SettingsError(f"bad setting {CONFIG_FILE_ENV}: no such file {path}")
+    _refuse_unknown_environment()
     Settings._toml_file = path
     try:
         return Settings(**overrides)

@@ -38,9 +38,9 @@ def ensure_partnership(session: Session, key: str, name: str, reference_prefix: 
     row = session.exec(select(Partnership).where(Partnership.key == key)).first()
     if row is None:
         row = Partnership(key=key, name=name, reference_prefix=reference_prefix)
-        session.add(row)
         try:
             with session.begin_nested():
+                session.add(row)
                 session.flush()
         except IntegrityError:  # another worker created it first
             row = session.exec(select(Partnership).where(Partnership.key == key)).one()
@@ -63,11 +63,13 @@ def add_case(
 ) -> Case:
     """Insert a case with the next free reference for its partnership and year.
 
-    References read like SG-2026-0007. Two workers racing for the same number collide on a
-    unique constraint inside a savepoint and the loser takes the next one.
+    References read like SG-2026-0007. Allocation is serialised per partnership by locking its
+    row (PostgreSQL; SQLite serialises writers anyway); the unique constraint and savepoint
+    retry remain as a second line of defence.
     """
     assert partnership.id is not None
     year = la_aware_on.year
+    session.exec(select(Partnership.id).where(Partnership.id == partnership.id).with_for_update())
     for _ in range(attempts):
         highest = session.exec(
             select(func.max(Case.sequence)).where(

@@ -1,0 +1,152 @@
+"""Store and case service on SQLite and PostgreSQL: references, deadlines, audit, concurrency."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session, select
+
+from bot.cases import CaseNotFound, CaseService
+from bot.lifecycle import DeadlineStatus, LifecycleError
+from bot.settings import load_settings
+from store.models import AuditEntry, DeadlineRow
+
+
+def _rows(engine: Engine, reference: str) -> dict[str, DeadlineRow]:
+    with Session(engine) as session:
+        rows = session.exec(
+            select(DeadlineRow).join_from(DeadlineRow, __import__("store.models").models.Case)
+            .where(__import__("store.models").models.Case.reference == reference)
+        ).all()
+        return {row.key: row for row in rows}
+
+
+def test_open_case_persists_deadlines_and_audit(cases: CaseService, engine: Engine) -> None:
+    view = cases.open_case(la_aware=date(2026, 12, 22), actor="tester", summary="Fictional")
+    assert view.reference == "SG-2026-0001"
+    rows = _rows(engine, view.reference)
+    assert {k: (r.due, r.status) for k, r in rows.items()} == {
+        "panel_notification": (date(2026, 12, 31), "open"),
+        "partners_notification": (date(2026, 12, 31), "open"),
+        "rapid_review": (date(2027, 1, 15), "open"),
+    }
+    assert all(r.source and r.rule for r in rows.values())
+    with Session(engine) as session:
+        entries = session.exec(select(AuditEntry)).all()
+    assert [e.action for e in entries] == ["case.opened"]
+    assert entries[0].detail["reference"] == view.reference
+    assert "Fictional" not in str(entries[0].detail)  # free text never copied into the audit log
+
+
+def test_references_are_sequential_per_year(cases: CaseService) -> None:
+    refs = [cases.open_case(la_aware=date(2026, 12, d), actor="t").reference for d in (1, 2)]
+    refs.append(cases.open_case(la_aware=date(2027, 1, 4), actor="t").reference)
+    assert refs == ["SG-2026-0001", "SG-2026-0002", "SG-2027-0001"]
+
+
+def test_recording_milestones_updates_rows(cases: CaseService, engine: Engine) -> None:
+    ref = cases.open_case(la_aware=date(2026, 12, 22), actor="t").reference
+    cases.record_milestone(ref, "panel-notified", on=date(2026, 12, 30), actor="officer")
+    view = cases.record_milestone(ref.lower(), "rapid_review_sent", on=date(2027, 1, 18), actor="o")
+    statuses = {s.deadline.key: s.status for s in view.deadlines}
+    assert statuses["panel_notification"] is DeadlineStatus.MET
+    assert statuses["rapid_review"] is DeadlineStatus.MISSED
+    assert statuses["panel_response"] is DeadlineStatus.OPEN
+    rows = _rows(engine, ref)
+    assert rows["rapid_review"].status == "missed"
+    assert rows["rapid_review"].completed_on == date(2027, 1, 18)
+    assert rows["panel_response"].due == date(2027, 2, 8)
+    assert [m.kind for m in cases.get(ref).milestones] == ["panel_notified", "rapid_review_sent"]
+
+
+def test_refusals_change_nothing(cases: CaseService, engine: Engine) -> None:
+    ref = cases.open_case(la_aware=date(2026, 12, 22), actor="t").reference
+    with pytest.raises(LifecycleError):
+        cases.record_milestone(ref, "rapid-review-sent", on=date(2027, 1, 5), actor="o")
+    with pytest.raises(CaseNotFound):
+        cases.record_milestone("SG-1999-0001", "panel-notified", on=date(2026, 12, 23), actor="o")
+    assert cases.get(ref).milestones == ()
+    with Session(engine) as session:
+        assert len(session.exec(select(AuditEntry)).all()) == 1
+
+
+def test_audit_log_is_append_only(cases: CaseService, engine: Engine) -> None:
+    cases.open_case(la_aware=date(2026, 12, 22), actor="t")
+    for statement in ("UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            with engine.begin() as conn:
+                conn.execute(text(statement))
+
+
+def test_list_and_next_deadline(cases: CaseService) -> None:
+    first = cases.open_case(la_aware=date(2026, 12, 22), actor="t").reference
+    cases.open_case(la_aware=date(2026, 12, 1), actor="t")
+    cases.record_milestone(first, "panel-notified", on=date(2026, 12, 23), actor="o")
+    cases.record_milestone(first, "partners-notified", on=date(2026, 12, 23), actor="o")
+    views = cases.list()
+    assert [v.reference for v in views] == ["SG-2026-0002", "SG-2026-0001"]
+    nxt = views[1].next_deadline
+    assert nxt is not None and nxt.deadline.key == "rapid_review"
+
+
+def test_partnership_settings_apply(engine: Engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = load_settings(
+        data_dir=tmp_path,
+        partnerships=[
+            {"key": "tees", "name": "Tees", "reference_prefix": "TEES",
+             "closure_days": ["2026-12-29", "2026-12-30"],
+             "rapid_review_counts_from": "panel_notified"},
+        ],
+    )
+    service = CaseService(engine, settings)
+    view = service.open_case(la_aware=date(2026, 12, 22), actor="t", partnership_key="tees")
+    assert view.reference == "TEES-2026-0001"
+    keys = {s.deadline.key: s.deadline.due for s in view.deadlines}
+    assert keys == {"panel_notification": date(2027, 1, 5), "partners_notification": date(2027, 1, 5)}
+    view = service.record_milestone(view.reference, "panel-notified", on=date(2026, 12, 24), actor="o")
+    assert {s.deadline.key: s.deadline.due for s in view.deadlines}["rapid_review"] == date(2027, 1, 21)
+
+
+def test_concurrent_openings_get_distinct_references(engine: Engine, settings) -> None:  # type: ignore[no-untyped-def]
+    service = CaseService(engine, settings)
+    references: list[str] = []
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        try:
+            references.append(service.open_case(la_aware=date(2026, 12, 22), actor="t").reference)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors
+    assert sorted(references) == [f"SG-2026-{i:04d}" for i in range(1, 9)]
+
+
+def test_concurrent_milestones_on_one_case_record_once(engine: Engine, settings) -> None:  # type: ignore[no-untyped-def]
+    service = CaseService(engine, settings)
+    ref = service.open_case(la_aware=date(2026, 12, 22), actor="t").reference
+    outcomes: list[str] = []
+
+    def record_one() -> None:
+        try:
+            service.record_milestone(ref, "panel-notified", on=date(2026, 12, 23), actor="o")
+            outcomes.append("ok")
+        except LifecycleError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=record_one) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["ok"] + ["refused"] * 5
+    assert len(service.get(ref).milestones) == 1
