@@ -73,3 +73,9 @@ def test_duplicate_partnerships_refused(tmp_path: Path) -> None:
     config.write_text('[[partnerships]]\nkey = "a"\n[[partnerships]]\nkey = "a"\n')
     with pytest.raises(SettingsError, match="duplicate partnership"):
         load_settings(config)
+
+
+def test_example_settings_file_loads() -> None:
+    example = Path(__file__).resolve().parents[1] / "config" / "settings.example.toml"
+    settings = load_settings(example)
+    assert settings.partnership().key == "example"
