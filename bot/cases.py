@@ -28,8 +28,10 @@ from bot.lifecycle import (
 )
 from bot.settings import PartnershipSettings, Settings
 from scheduler.calendar import WorkingCalendar
+from scheduler.reminders import ReminderPolicy, plan_deadline
 from scheduler.timescales import Milestone, Timescales
 from store import cases as repo
+from store import reminders as reminder_repo
 from store.db import session_scope
 from store.models import Case, MilestoneRow
 
@@ -66,6 +68,7 @@ class CaseView:
     incident_date: date | None
     summary: str | None
     request_type: str | None
+    owner: str | None
     opened_by: str
     opened_at: datetime
     milestones: tuple[MilestoneView, ...]
@@ -84,6 +87,7 @@ class CaseView:
             "incident_date": self.incident_date.isoformat() if self.incident_date else None,
             "summary": self.summary,
             "request_type": self.request_type,
+            "owner": self.owner,
             "opened_by": self.opened_by,
             "opened_at": self.opened_at.isoformat(),
             "milestones": [m.as_json() for m in self.milestones],
@@ -134,6 +138,35 @@ class CaseService:
         self.engine = engine
         self.settings = settings
         self._rules: dict[str, tuple[Timescales, WorkingCalendar]] = {}
+        self._policy: ReminderPolicy | None = None
+
+    @property
+    def policy(self) -> ReminderPolicy:
+        if self._policy is None:
+            self._policy = self.settings.reminder_policy()
+        return self._policy
+
+    def _sync_reminders(
+        self,
+        session: Session,
+        case_id: int,
+        states: list[DeadlineState],
+        calendar: WorkingCalendar,
+        changed: list[str],
+    ) -> None:
+        """Plan reminders for open deadlines; cancel them for met or inapplicable ones."""
+        plan = {
+            s.deadline.key: (
+                [
+                    (p.occasion.value, p.send_on, p.send_at)
+                    for p in plan_deadline(s.deadline.key, s.deadline.due, self.policy, calendar)
+                ]
+                if s.status is DeadlineStatus.OPEN
+                else []
+            )
+            for s in states
+        }
+        reminder_repo.sync_plan(session, case_id, plan, changed)
 
     def rules_for(self, partnership: PartnershipSettings) -> tuple[Timescales, WorkingCalendar]:
         """The partnership's timescales and calendar (validated once, then cached)."""
@@ -160,6 +193,8 @@ class CaseService:
         incident_date: date | None = None,
         request_type: str | None = None,
         partnership_key: str | None = None,
+        owner: str | None = None,
+        details: dict[str, Any] | None = None,
     ) -> CaseView:
         partnership_settings = self.settings.partnership(partnership_key)
         check_awareness(la_aware, incident_date)
@@ -181,9 +216,12 @@ class CaseService:
                 summary=summary,
                 incident_on=incident_date,
                 request_type=request_type,
+                owner=owner,
+                details=details,
             )
             assert case.id is not None
-            repo.save_deadlines(session, case.id, _to_data(states))
+            changed = repo.save_deadlines(session, case.id, _to_data(states))
+            self._sync_reminders(session, case.id, states, calendar, changed)
             repo.audit(
                 session,
                 actor=actor,
@@ -221,6 +259,7 @@ class CaseService:
             )
             states = derive_deadlines(updated, timescales, calendar)
             changed = repo.save_deadlines(session, case.id, _to_data(states))
+            self._sync_reminders(session, case.id, states, calendar, changed)
             repo.audit(
                 session,
                 actor=actor,
@@ -234,6 +273,51 @@ class CaseService:
                 },
             )
             return self._view(session, case)
+
+    def snooze(self, reference: str, deadline_key: str, *, now: datetime, actor: str) -> date:
+        """Quieten a deadline's reminders until the next working day at the send time.
+
+        Returns the day the next reminder goes out. The deadline itself does not move.
+        """
+        from scheduler.calendar import today_in_london
+        from scheduler.reminders import Occasion
+
+        with session_scope(self.engine) as session:
+            case = repo.get_case(session, reference, for_update=True)
+            if case is None:
+                raise CaseNotFound(f"no case with reference {reference!r}")
+            assert case.id is not None
+            deadline = repo.deadline_row(session, case.id, deadline_key)
+            if deadline is None or deadline.status != DeadlineStatus.OPEN.value:
+                raise LifecycleError(f"{reference} has no open deadline {deadline_key!r}")
+            partnership = repo.get_partnership(session, case.partnership_id)
+            _, calendar = self.rules_for(self._partnership_settings(partnership.key))
+            day = calendar.add_working_days(today_in_london(now), 1)
+            send_at = self.policy.send_at(day)
+            if day > deadline.due:
+                occasion = Occasion.OVERDUE
+            elif day >= calendar.previous_working_day(deadline.due):
+                occasion = Occasion.DUE
+            else:
+                occasion = Occasion.BEFORE
+            reminder_repo.cancel_pending_before(session, deadline.id or 0, send_at)
+            reminder_repo.add_reminder(session, deadline, occasion.value, day, send_at)
+            repo.audit(
+                session,
+                actor=actor,
+                action="reminder.snoozed",
+                case_id=case.id,
+                detail={"reference": case.reference, "deadline": deadline_key, "until": day.isoformat()},
+            )
+            return day
+
+    def details(self, reference: str) -> dict[str, Any]:
+        """The case's stored details (may hold personal data: for case officers only)."""
+        with Session(self.engine) as session:
+            case = repo.get_case(session, reference)
+            if case is None:
+                raise CaseNotFound(f"no case with reference {reference!r}")
+            return dict(case.details or {})
 
     def get(self, reference: str) -> CaseView:
         with Session(self.engine) as session:
@@ -262,6 +346,7 @@ class CaseService:
             incident_date=case.incident_on,
             summary=case.summary,
             request_type=case.request_type,
+            owner=case.owner,
             opened_by=case.opened_by,
             opened_at=_aware_utc(case.opened_at),
             milestones=tuple(

@@ -132,7 +132,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "run": "bot.cli_service:run",
     "parse-referral": "bot.cli_referral:parse_referral",
     "remind": "bot.cli_reminders:remind",
-    "status": "bot.cli_service:status",
+    "status": "bot.cli_reminders:status",
+    "digest": "bot.cli_reminders:digest",
     "calendar": "bot.cli_reminders:calendar_export",
     "pack": "bot.cli_reminders:pack",
 }
@@ -310,6 +311,7 @@ def case() -> None:
 @click.option("--incident", default=None, help="Date of the incident, if known.")
 @click.option("--partnership", default=None, help="Partnership key (default: the first).")
 @click.option("--by", default=None, help="Who is opening the case (default: your login).")
+@click.option("--owner", default=None, help="Case owner for reminders: a Slack user ID or an e-mail.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def case_open(
@@ -319,6 +321,7 @@ def case_open(
     incident: str | None,
     partnership: str | None,
     by: str | None,
+    owner: str | None,
     as_json: bool,
 ) -> None:
     """Open a case and create its deadlines."""
@@ -336,6 +339,7 @@ def case_open(
             summary=summary,
             incident_date=incident_date,
             partnership_key=partnership,
+            owner=owner,
         )
     )
     _warn(future_warning("awareness", la_aware, today_in_london()))
@@ -463,6 +467,22 @@ def case_record(
         return
     click.echo(f"Recorded {kind.value.replace('_', '-')} on {_fmt_day(occurred)} for {view.reference}\n")
     click.echo(_deadline_table(view.deadlines, today_in_london()))
+
+
+@case.command("snooze")
+@click.argument("reference")
+@click.argument("deadline")
+@click.option("--by", default=None)
+@click.pass_context
+def case_snooze(ctx: click.Context, reference: str, deadline: str, by: str | None) -> None:
+    """Quieten a deadline's reminders until the next working day (the deadline does not move)."""
+    from datetime import UTC, datetime
+
+    service = _case_service(ctx)
+    day = _domain_call(
+        lambda: service.snooze(reference, deadline, now=datetime.now(tz=UTC), actor=_actor(by))
+    )
+    click.echo(f"Reminders for {reference} {deadline} snoozed until {_fmt_day(day)}.")
 
 
 def _domain_call(call: Callable[[], Any]) -> Any:

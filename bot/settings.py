@@ -23,6 +23,7 @@ from pydantic_settings import (
 )
 
 from scheduler.calendar import WorkingCalendar
+from scheduler.reminders import ReminderPolicy, load_policy
 from scheduler.timescales import Event, Timescales, load_timescales
 
 ENV_PREFIX = "SAFEGUARD_"
@@ -70,9 +71,22 @@ class Settings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    reminders_file: Path | None = None
+    local_transport: Literal["folder", "console"] = "folder"
+    alert_recipient: str | None = None
+
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_use_tls: bool = False
+    smtp_from: str = "safeguard-bot@localhost"
+
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
+    slack_api_base_url: str | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -115,6 +129,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'safeguard.db').resolve()}"
+
+    def reminder_policy(self) -> ReminderPolicy:
+        return load_policy(self.reminders_file)
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
 
     def partnership(self, key: str | None = None) -> PartnershipSettings:
         """The named partnership, or the first one configured."""

@@ -59,6 +59,8 @@ def add_case(
     summary: str | None = None,
     incident_on: date | None = None,
     request_type: str | None = None,
+    owner: str | None = None,
+    details: dict[str, Any] | None = None,
     attempts: int = 5,
 ) -> Case:
     """Insert a case with the next free reference for its partnership and year.
@@ -86,6 +88,8 @@ def add_case(
             incident_on=incident_on,
             summary=summary,
             request_type=request_type,
+            owner=owner,
+            details=details or {},
             opened_by=opened_by,
         )
         try:
@@ -200,3 +204,9 @@ def audit_for(session: Session, case_id: int) -> Sequence[AuditEntry]:
     return session.exec(
         select(AuditEntry).where(AuditEntry.case_id == case_id).order_by(col(AuditEntry.id))
     ).all()
+
+
+def deadline_row(session: Session, case_id: int, key: str) -> DeadlineRow | None:
+    return session.exec(
+        select(DeadlineRow).where(DeadlineRow.case_id == case_id, DeadlineRow.key == key)
+    ).first()

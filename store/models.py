@@ -48,6 +48,10 @@ class Case(SQLModel, table=True):
     incident_on: date | None = None
     summary: str | None = Field(default=None, max_length=2000)
     request_type: str | None = Field(default=None, max_length=40)
+    owner: str | None = Field(default=None, max_length=320)
+    # What the referral or the practitioner told us about the child and the incident. It may
+    # hold personal data: it is shown only to case officers and never posted to a channel.
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}"))
     opened_by: str = Field(max_length=120)
     opened_at: datetime = _timestamp(nullable=False)
     updated_at: datetime = _timestamp(nullable=False)
@@ -101,3 +105,70 @@ class AuditEntry(SQLModel, table=True):
     action: str = Field(max_length=60)
     case_id: int | None = Field(default=None, foreign_key="case_file.id", index=True)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class ReminderRow(SQLModel, table=True):
+    """One planned occasion to remind about one deadline; sent once, at most."""
+
+    __tablename__ = "reminder"
+    __table_args__ = (
+        UniqueConstraint("deadline_id", "occasion", "send_on", name="uq_reminder_slot"),
+        Index("ix_reminder_status_send_at", "status", "send_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case_file.id", index=True)
+    deadline_id: int = Field(foreign_key="deadline.id", index=True)
+    deadline_key: str = Field(max_length=40)
+    occasion: str = Field(max_length=16)
+    send_on: date
+    send_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    status: str = Field(default="pending", max_length=16)
+    sent_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    created_at: datetime = _timestamp(nullable=False)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message to deliver (Slack, e-mail, console, folder), written in the same transaction
+    as the change that caused it, so a crash or an outage delays it and never drops it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    transport: str = Field(max_length=16)
+    recipient: str = Field(max_length=320)
+    subject: str = Field(default="", max_length=300)
+    body: str
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    dedupe_key: str = Field(max_length=200, unique=True)
+    case_id: int | None = Field(default=None, foreign_key="case_file.id", index=True)
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = _timestamp(nullable=False)
+    claimed_until: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _timestamp(nullable=False)
+    sent_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
+class WorkerHeartbeat(SQLModel, table=True):
+    """A running ``safeguard-bot run`` process, so ``status`` can say what is running."""
+
+    __tablename__ = "worker"
+
+    id: str = Field(primary_key=True, max_length=80)
+    host: str = Field(max_length=120)
+    pid: int
+    components: str = Field(max_length=200)
+    started_at: datetime = _timestamp(nullable=False)
+    last_seen: datetime = _timestamp(nullable=False)
+    stopped_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )

@@ -1,0 +1,208 @@
+"""Commands for the statutory clock: remind, digest, status, calendar, pack."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bot.cli import UserError, _fmt_day, _print_json, _settings, _table
+from bot.dates import DateError, parse_date
+from scheduler.calendar import LONDON
+
+
+def parse_moment(text: str, send_time: time) -> datetime:
+    """An aware datetime from ISO text; naive times are Europe/London; a bare date means the
+    reminder send time on that day; "now" is now."""
+    cleaned = text.strip()
+    if cleaned.lower() == "now":
+        return datetime.now(tz=UTC)
+    try:
+        moment = datetime.fromisoformat(cleaned.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            day = parse_date(cleaned)
+        except DateError:
+            raise UserError(f"--now: {text!r} is not a date-time (use 2026-12-29T09:00)") from None
+        return datetime.combine(day, send_time, tzinfo=LONDON)
+    if len(cleaned) <= 10:  # a date alone, e.g. 2026-12-29
+        return datetime.combine(moment.date(), send_time, tzinfo=LONDON)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=LONDON)
+    return moment
+
+
+def _runtime(ctx: click.Context) -> Any:
+    from bot.runtime import open_runtime
+
+    obj = ctx.ensure_object(dict)
+    if "runtime" not in obj:
+        obj["runtime"] = open_runtime(_settings(ctx))
+    return obj["runtime"]
+
+
+@click.command()
+@click.option("--now", "now_text", default="now", help="Sweep as if at this moment (ISO; London if no offset).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of the reminders sent.")
+@click.pass_context
+def remind(ctx: click.Context, now_text: str, as_json: bool) -> None:
+    """One reminder sweep: send what is due at that moment, through the configured transports.
+
+    Running it twice at the same moment sends nothing the second time.
+    """
+    runtime = _runtime(ctx)
+    now = parse_moment(now_text, runtime.policy.send_time)
+    result = runtime.sweeper().sweep(now)
+    sender = runtime.sender(console=sys.stderr if as_json else sys.stdout)
+    report = asyncio.run(sender.drain(now))
+    if as_json:
+        _print_json([item.as_json() for item in result.sent])
+        return
+    if result.held:
+        click.echo(f"Nothing sent: {result.held}.")
+        return
+    if not result.sent:
+        click.echo("No reminders due.")
+    rows = [
+        [
+            r.case,
+            r.deadline,
+            r.occasion,
+            _fmt_day(r.due),
+            ", ".join(f"{t}:{to}" for t, to in r.recipients),
+        ]
+        for r in result.sent
+    ]
+    if rows:
+        click.echo(_table(["Case", "Deadline", "Occasion", "Due", "Sent to"], rows))
+    if report.retrying or report.dead:
+        click.echo(
+            f"\n{len(report.delivered)} delivered, {len(report.retrying)} queued for retry, "
+            f"{len(report.dead)} failed (see `safeguard-bot status`)."
+        )
+
+
+@click.command()
+@click.option("--now", "now_text", default="now", help="As if at this moment.")
+@click.option("--force", is_flag=True, help="Send even if today is not the digest day.")
+@click.pass_context
+def digest(ctx: click.Context, now_text: str, force: bool) -> None:
+    """Queue and deliver the weekly digest (first working day of the week, 09:00)."""
+    from scheduler.digest import send_digests
+
+    runtime = _runtime(ctx)
+    now = parse_moment(now_text, runtime.policy.send_time)
+    sent = send_digests(runtime.engine, now, runtime.policy, runtime.calendar_for, runtime.router, force=force)
+    asyncio.run(runtime.sender().drain(now))
+    if not sent:
+        click.echo("No digest due (already sent this week, or not the first working day).")
+    for item in sent:
+        click.echo(item.text + "\n")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """What is running, what is queued, what failed."""
+    from sqlmodel import Session, col, select
+
+    from store import outbox
+    from store import reminders as reminder_store
+    from store.models import ReminderRow, WorkerHeartbeat
+
+    runtime = _runtime(ctx)
+    now = datetime.now(tz=UTC)
+    with Session(runtime.engine) as session:
+        workers = session.exec(select(WorkerHeartbeat).where(col(WorkerHeartbeat.stopped_at).is_(None))).all()
+        reminders = reminder_store.counts_by_status(session)
+        messages = outbox.counts_by_status(session)
+        dead = outbox.recent(session, outbox.DEAD, limit=10)
+        next_reminder = session.exec(
+            select(ReminderRow.send_at).where(ReminderRow.status == "pending").order_by(col(ReminderRow.send_at)).limit(1)
+        ).first()
+
+    def aware(moment: datetime | None) -> datetime | None:
+        if moment is None:
+            return None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    live = [w for w in workers if now - (aware(w.last_seen) or now) < timedelta(minutes=2)]
+    data = {
+        "workers": [
+            {"id": w.id, "host": w.host, "pid": w.pid, "components": w.components,
+             "last_seen": aware(w.last_seen).isoformat() if w.last_seen else None,
+             "alive": w in live}
+            for w in workers
+        ],
+        "reminders": reminders,
+        "outbox": messages,
+        "next_reminder_at": aware(next_reminder).isoformat() if next_reminder else None,
+        "dead_letters": [
+            {"id": m.id, "transport": m.transport, "recipient": m.recipient,
+             "attempts": m.attempts, "error": m.last_error}
+            for m in dead
+        ],
+    }
+    if as_json:
+        _print_json(data)
+        return
+    click.echo(f"Workers running: {len(live)}" + "".join(
+        f"\n  {w.id} ({w.components}) last seen {aware(w.last_seen):%Y-%m-%d %H:%M:%S} UTC" for w in live))
+    click.echo(f"Reminders: {json.dumps(reminders)}; next due {data['next_reminder_at'] or '-'}")
+    click.echo(f"Outbox: {json.dumps(messages)}")
+    if dead:
+        click.echo("Failed deliveries (dead letters):")
+        for m in dead:
+            click.echo(f"  #{m.id} {m.transport} to {m.recipient} after {m.attempts} attempts: {m.last_error}")
+
+
+@click.command("calendar")
+@click.argument("reference", required=False)
+@click.option("--output", "-o", default=None, help="File to write (default: REF.ics or deadlines.ics; '-' for stdout).")
+@click.pass_context
+def calendar_export(ctx: click.Context, reference: str | None, output: str | None) -> None:
+    """Write an .ics file of open deadlines that Outlook imports (case reference and step only)."""
+    from bot.calendar_export import deadlines_ics
+
+    runtime = _runtime(ctx)
+    from bot.cases import CaseNotFound
+
+    try:
+        views = [runtime.cases.get(reference)] if reference else runtime.cases.list()
+    except CaseNotFound as exc:
+        raise UserError(str(exc)) from None
+    data = deadlines_ics(views, runtime.policy.send_time)
+    target = output or (f"{views[0].reference}.ics" if reference and views else "deadlines.ics")
+    if target == "-":
+        sys.stdout.buffer.write(data)
+        return
+    Path(target).write_bytes(data)
+    count = sum(1 for v in views for s in v.deadlines if s.status.value == "open")
+    click.echo(f"Wrote {count} deadline(s) to {target}")
+
+
+@click.command()
+@click.argument("reference")
+@click.pass_context
+def pack(ctx: click.Context, reference: str) -> None:
+    """The information the DfE notification form asks for, copy-ready (it times out at 20 min)."""
+    from bot.cases import CaseNotFound
+    from bot.notification_pack import build_pack
+
+    runtime = _runtime(ctx)
+    try:
+        view = runtime.cases.get(reference)
+    except CaseNotFound as exc:
+        raise UserError(str(exc)) from None
+    details = runtime.cases.details(reference)
+    partnership = runtime.settings.partnership(view.partnership) if any(
+        p.key == view.partnership for p in runtime.settings.partnerships) else None
+    click.echo(build_pack(view, details, partnership))
+
+

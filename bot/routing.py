@@ -1,0 +1,90 @@
+"""Who hears about what, and through which transport: built from settings at start-up.
+
+The sweep asks for an audience ("channel", "owner", "escalation_contact") of a partnership and
+gets (transport kind, recipient) pairs. Slack IDs go to Slack when a bot token is configured,
+e-mail addresses to SMTP when a server is configured; on the embedded defaults everything goes
+to the local transport (a folder of message files, or the console).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import TextIO
+
+from bot.messages import Transport
+from bot.settings import PartnershipSettings, Settings
+
+_SLACK_ID = re.compile(r"^[CDGUW][A-Z0-9]{6,}$")
+
+
+def is_slack_id(value: str) -> bool:
+    return bool(_SLACK_ID.match(value))
+
+
+class Router:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.slack = settings.slack_bot_token is not None
+        self.smtp = settings.smtp_host is not None
+        self.local = settings.local_transport
+
+    def _partnership(self, key: str) -> PartnershipSettings:
+        for partnership in self.settings.partnerships:
+            if partnership.key == key:
+                return partnership
+        return self.settings.partnerships[0]
+
+    def _address(self, target: str) -> tuple[str, str]:
+        if is_slack_id(target) or target.startswith("#"):
+            return ("slack", target) if self.slack else (self.local, target)
+        if "@" in target:
+            return ("email", target) if self.smtp else (self.local, target)
+        return (self.local, target)
+
+    def __call__(self, partnership_key: str, audience: str, owner: str | None) -> list[tuple[str, str]]:
+        partnership = self._partnership(partnership_key)
+        if audience == "channel":
+            if self.slack and partnership.slack_channel:
+                return [("slack", partnership.slack_channel)]
+            return [(self.local, f"#{partnership.key}")]
+        target = owner if audience == "owner" else partnership.escalation_contact
+        return [self._address(target)] if target else []
+
+    def alert(self) -> tuple[str, str]:
+        """Where dead letters are reported: a configured recipient, else the first channel."""
+        if self.settings.alert_recipient:
+            return self._address(self.settings.alert_recipient)
+        return self(self.settings.partnerships[0].key, "channel", None)[0]
+
+
+def build_transports(settings: Settings, *, console: TextIO | None = None) -> dict[str, Transport]:
+    """Every transport the settings make available, by kind."""
+    from handlers.transports.local import ConsoleTransport, FolderTransport
+
+    transports: dict[str, Transport] = {
+        "folder": FolderTransport(settings.outbox_dir),
+        "console": ConsoleTransport(console or sys.stdout),
+    }
+    if settings.slack_bot_token is not None:
+        from slack_sdk.web.async_client import AsyncWebClient
+
+        from handlers.transports.slack import SlackTransport
+
+        kwargs = {"token": settings.slack_bot_token.get_secret_value()}
+        if settings.slack_api_base_url:
+            kwargs["base_url"] = settings.slack_api_base_url
+        transports["slack"] = SlackTransport(AsyncWebClient(**kwargs))
+    if settings.smtp_host is not None:
+        from handlers.transports.smtp import SmtpTransport
+
+        transports["email"] = SmtpTransport(
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_from,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            use_tls=settings.smtp_use_tls,
+            start_tls=settings.smtp_starttls if not settings.smtp_use_tls else False,
+        )
+    return transports

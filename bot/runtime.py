@@ -1,0 +1,57 @@
+"""Wiring: settings -> database (upgraded) -> case service, sweeper, sender, router.
+
+Shared by the CLI commands and the long-running service so both run the same code paths.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from sqlalchemy import Engine
+
+from bot.cases import CaseService
+from bot.messages import Transport
+from bot.routing import Router, build_transports
+from bot.settings import Settings
+from scheduler.calendar import WorkingCalendar
+from scheduler.delivery import OutboxSender
+from scheduler.reminders import ReminderPolicy
+from scheduler.sweep import Sweeper
+from store.db import make_engine, upgrade
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    cases: CaseService
+    router: Router
+    policy: ReminderPolicy
+    _calendars: dict[str, WorkingCalendar] = field(default_factory=dict)
+
+    def calendar_for(self, partnership_key: str) -> WorkingCalendar:
+        if partnership_key not in self._calendars:
+            try:
+                partnership = self.settings.partnership(partnership_key)
+            except ValueError:
+                partnership = None
+            self._calendars[partnership_key] = self.settings.calendar_for(partnership)
+        return self._calendars[partnership_key]
+
+    def sweeper(self) -> Sweeper:
+        return Sweeper(self.engine, self.policy, self.calendar_for, self.router)
+
+    def sender(self, transports: dict[str, Transport] | None = None, *, console: TextIO | None = None) -> OutboxSender:
+        return OutboxSender(
+            self.engine,
+            transports if transports is not None else build_transports(self.settings, console=console),
+            alert_recipient=self.router.alert(),
+        )
+
+
+def open_runtime(settings: Settings) -> Runtime:
+    engine = make_engine(settings.resolved_database_url())
+    upgrade(engine)
+    cases = CaseService(engine, settings)
+    return Runtime(settings, engine, cases, Router(settings), cases.policy)

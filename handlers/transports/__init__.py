@@ -1,0 +1,1 @@
+"""Outbound transports, one interface (bot.messages.Transport), like Django's email backends."""

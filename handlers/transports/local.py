@@ -1,0 +1,66 @@
+"""Transports for the embedded defaults: a folder of message files, and the console."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from bot.messages import DeliveryError, OutboundMessage
+
+
+class FolderTransport:
+    """Writes each message to ``<folder>/<id>-<transport>.json`` (and ``.eml`` for e-mail).
+
+    The file name is the outbox id, so delivering the same message twice rewrites one file
+    rather than making two. Writes are atomic (temporary file, fsync, rename).
+    """
+
+    kind = "folder"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    async def send(self, message: OutboundMessage) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            data = {
+                "id": message.id,
+                "transport": message.transport,
+                "recipient": message.recipient,
+                "subject": message.subject,
+                "body": message.body,
+                "payload": message.payload,
+            }
+            self._write(f"{message.id:08d}-{message.transport}.json", json.dumps(data, indent=2))
+            raw = message.payload.get("raw_email")
+            if isinstance(raw, str):
+                self._write(f"{message.id:08d}.eml", raw)
+        except OSError as exc:
+            raise DeliveryError(f"cannot write to {self.folder}: {exc.strerror}", transient=True) from None
+
+    def _write(self, name: str, text: str) -> None:
+        target = self.folder / name
+        temporary = target.with_suffix(target.suffix + ".tmp")
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+
+
+class ConsoleTransport:
+    """Prints each message: the terminal is the channel when nothing else is configured."""
+
+    kind = "console"
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stdout
+
+    async def send(self, message: OutboundMessage) -> None:
+        header = f"--- to {message.recipient}"
+        if message.subject:
+            header += f": {message.subject}"
+        print(f"{header}\n{message.body}\n", file=self.stream, flush=True)

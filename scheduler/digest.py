@@ -1,0 +1,101 @@
+"""The weekly digest: open cases, what is due this week, what is overdue. PII-free.
+
+Sent on the first working day of each ISO week at the policy's send time, to each partnership's
+channel. The outbox dedupe key names the partnership and the week, so any number of workers,
+restarts or repeated runs produce one digest per partnership per week.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from scheduler.calendar import LONDON, WorkingCalendar
+from scheduler.reminders import ReminderPolicy
+from scheduler.sweep import Router
+from store import outbox
+from store.db import session_scope
+from store.models import Case, DeadlineRow, Partnership
+
+
+def first_working_day_of_week(day: date, calendar: WorkingCalendar) -> date:
+    monday = day - timedelta(days=day.weekday())
+    return calendar.next_working_day(monday)
+
+
+@dataclass(frozen=True)
+class Digest:
+    partnership: str
+    week: str
+    title: str
+    sections: tuple[str, ...]
+    text: str
+
+
+def compose(session: Session, partnership: Partnership, today: date) -> Digest:
+    monday = today - timedelta(days=today.weekday())
+    sunday = monday + timedelta(days=6)
+    rows = session.exec(
+        select(Case, DeadlineRow)
+        .join(DeadlineRow, col(DeadlineRow.case_id) == col(Case.id))
+        .where(Case.partnership_id == partnership.id, Case.status == "open", DeadlineRow.status == "open")
+        .order_by(col(DeadlineRow.due), col(Case.reference))
+    ).all()
+    open_cases = {case.reference for case, _ in rows}
+    overdue = [(c, d) for c, d in rows if d.due < today]
+    this_week = [(c, d) for c, d in rows if today <= d.due <= sunday]
+
+    def lines(items: list[tuple[Case, DeadlineRow]]) -> str:
+        return "\n".join(f"• {c.reference}: {d.label} (due {d.due:%a %d %b})" for c, d in items) or "• none"
+
+    iso = today.isocalendar()
+    week = f"{iso.year}-W{iso.week:02d}"
+    title = f"{partnership.name}: week of {monday:%d %b %Y}"
+    sections = (
+        f"*Open cases:* {len(open_cases)}",
+        f"*Overdue ({len(overdue)}):*\n{lines(overdue)}",
+        f"*Due this week ({len(this_week)}):*\n{lines(this_week)}",
+    )
+    text = title + "\n\n" + "\n\n".join(s.replace("*", "") for s in sections)
+    return Digest(partnership.key, week, title, sections, text)
+
+
+def send_digests(
+    engine: Engine,
+    now: datetime,
+    policy: ReminderPolicy,
+    calendar_for: Callable[[str], WorkingCalendar],
+    router: Router,
+    *,
+    force: bool = False,
+) -> list[Digest]:
+    """Queue this week's digest for every partnership whose digest is due at ``now``."""
+    local = now.astimezone(LONDON)
+    today = local.date()
+    sent: list[Digest] = []
+    with session_scope(engine) as session:
+        for partnership in session.exec(select(Partnership).order_by(col(Partnership.id))).all():
+            calendar = calendar_for(partnership.key)
+            due_today = first_working_day_of_week(today, calendar) == today
+            if not force and (not due_today or local.time() < policy.send_time):
+                continue
+            digest = compose(session, partnership, today)
+            for transport, recipient in router(partnership.key, "channel", None):
+                added = outbox.enqueue(
+                    session,
+                    transport=transport,
+                    recipient=recipient,
+                    subject=digest.title,
+                    body=digest.text,
+                    payload={"kind": "digest", "title": digest.title, "sections": list(digest.sections)},
+                    dedupe_key=f"digest:{partnership.key}:{digest.week}:{transport}:{recipient}",
+                    not_before=now,
+                )
+                if added and digest not in sent:
+                    sent.append(digest)
+    return sent
