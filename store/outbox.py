@@ -54,11 +54,13 @@ def enqueue(
     }
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(OutboxMessage).values(**values).on_conflict_do_nothing(
-        index_elements=["dedupe_key"]
+    statement = (
+        insert(OutboxMessage)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OutboxMessage.__table__.c.id)  # type: ignore[attr-defined]
     )
-    result = session.execute(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return session.execute(statement).first() is not None
 
 
 def claim(session: Session, now: datetime, *, lease: timedelta, limit: int = 50) -> list[OutboxMessage]:
