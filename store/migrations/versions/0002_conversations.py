@@ -1,4 +1,4 @@
-"""conversations and Slack event de-duplication
+"""conversations, Slack event de-duplication, case subjects
 
 Revision ID: 0002_conversations
 Revises: 0001
@@ -41,8 +41,23 @@ def upgrade() -> None:
     with op.batch_alter_table("slack_event", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_slack_event_received_at"), ["received_at"], unique=False)
 
+    op.create_table(
+        "case_subject",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+        sa.Column("date_of_birth", sa.Date(), nullable=True),
+        sa.Column("nhs_number", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=True),
+        sa.Column("recorded_by", sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["case_id"], ["case_file.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("case_id"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("case_subject")
     with op.batch_alter_table("slack_event", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_slack_event_received_at"))
     op.drop_table("slack_event")
