@@ -109,6 +109,10 @@ class TerminalChat:
             self.echo(question.text)
             for number, (_, label) in enumerate(question.options, start=1):
                 self.echo(f"  {number}) {label}")
+            values = [value for value, _ in question.options]
+            skip = "none" if question.optional and "none" in values else None
+            if skip:
+                self.echo("  (Enter: none of these)")
             while True:
                 reply = self._read("> ")
                 if reply is None or reply.lower() in {"q", "quit", "exit"}:
@@ -128,6 +132,8 @@ class TerminalChat:
                         answers.pop(history.pop(), None)
                         self._save(answers, history)
                     break
+                if reply == "" and skip:
+                    reply = str(values.index(skip) + 1)
                 if reply.isdigit() and 1 <= int(reply) <= len(question.options):
                     value, label = question.options[int(reply) - 1]
                     answers[key] = value

@@ -125,6 +125,8 @@ class SlackAssistant:
             if state is None or state.flow != "review":
                 state = None
         else:
+            if state is not None and state.context.get("finished"):
+                state = None  # a finished review waits only for its "Record on a case" click
             flow_key = state.flow if state is not None else "notification"
         if {"restart", "again", "new"} & set(words):
             state = None
