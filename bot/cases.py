@@ -30,6 +30,7 @@ from bot.settings import PartnershipSettings, Settings
 from scheduler.calendar import WorkingCalendar
 from scheduler.reminders import ReminderPolicy, plan_deadline
 from scheduler.timescales import Milestone, Timescales
+from store import case_subjects as subject_repo
 from store import cases as repo
 from store import reminders as reminder_repo
 from store.db import session_scope
@@ -126,6 +127,13 @@ def _to_data(states: list[DeadlineState]) -> list[repo.DeadlineData]:
     ]
 
 
+def _iso_or_none(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+
+
 def _aware_utc(moment: datetime) -> datetime:
     """SQLite hands back naive timestamps; they were written in UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -217,9 +225,19 @@ class CaseService:
                 incident_on=incident_date,
                 request_type=request_type,
                 owner=owner,
-                details=details,
             )
             assert case.id is not None
+            if details:
+                child = details.get("child") or {}
+                subject_repo.save_subject(
+                    session,
+                    case.id,
+                    name=child.get("name"),
+                    date_of_birth=_iso_or_none(child.get("date_of_birth")),
+                    nhs_number=child.get("nhs_number"),
+                    recorded_by=actor,
+                    details=details,
+                )
             changed = repo.save_deadlines(session, case.id, _to_data(states))
             self._sync_reminders(session, case.id, states, calendar, changed)
             repo.audit(
@@ -312,12 +330,23 @@ class CaseService:
             return day
 
     def details(self, reference: str) -> dict[str, Any]:
-        """The case's stored details (may hold personal data: for case officers only)."""
+        """What is known about the child (personal data: for case officers' eyes only)."""
         with Session(self.engine) as session:
             case = repo.get_case(session, reference)
             if case is None:
                 raise CaseNotFound(f"no case with reference {reference!r}")
-            return dict(case.details or {})
+            assert case.id is not None
+            subject = subject_repo.subject_for(session, case.id)
+            if subject is None:
+                return {}
+            details: dict[str, Any] = dict(subject.details or {})
+            child = dict(details.get("child") or {})
+            child.setdefault("name", subject.name)
+            if subject.date_of_birth:
+                child.setdefault("date_of_birth", subject.date_of_birth.isoformat())
+            child.setdefault("nhs_number", subject.nhs_number)
+            details["child"] = child
+            return details
 
     def get(self, reference: str) -> CaseView:
         with Session(self.engine) as session:

@@ -12,11 +12,12 @@ import os
 import re
 from datetime import date
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -25,6 +26,9 @@ from pydantic_settings import (
 from scheduler.calendar import WorkingCalendar
 from scheduler.reminders import ReminderPolicy, load_policy
 from scheduler.timescales import Event, Timescales, load_timescales
+
+if TYPE_CHECKING:
+    from bot.criteria import CriteriaTree
 
 ENV_PREFIX = "SAFEGUARD_"
 CONFIG_FILE_ENV = "SAFEGUARD_CONFIG_FILE"
@@ -87,6 +91,16 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_api_base_url: str | None = None
+    # Socket Mode (default) works behind a council firewall; HTTP needs a public URL.
+    slack_mode: Literal["socket", "http"] = "socket"
+    slack_http_host: str = "0.0.0.0"
+    slack_http_port: int = Field(default=3000, ge=1, le=65535)
+    # Slack user IDs (U...) allowed to open and view cases; anyone may ask the criteria.
+    # Environment: a JSON list or comma-separated IDs.
+    slack_case_officers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # A partnership's own criteria question tree (default: the embedded config/criteria.toml).
+    criteria_file: Path | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -109,6 +123,26 @@ class Settings(BaseSettings):
             return None
         if not re.match(r"^(sqlite(\+pysqlite)?|postgresql(\+psycopg)?)://", value):
             raise ValueError("must start with sqlite:/// or postgresql+psycopg://")
+        return value
+
+    @field_validator("slack_case_officers", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("slack_case_officers")
+    @classmethod
+    def _slack_ids(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not re.match(r"^[UWS][A-Z0-9]{2,}$", item):
+                raise ValueError(f"{item!r} is not a Slack user or group ID (U..., W... or S...)")
         return value
 
     @field_validator("partnerships")
@@ -153,6 +187,20 @@ class Settings(BaseSettings):
         if partnership is not None:
             closures.update(partnership.closure_days)
         return WorkingCalendar(closures)
+
+    def criteria(self) -> CriteriaTree:
+        """The validated criteria question tree (CriteriaConfigError names a bad key)."""
+        from bot.criteria import load_criteria
+
+        return load_criteria(self.criteria_file)
+
+    def slack_configured(self) -> bool:
+        """Tokens present for the chosen Slack mode."""
+        if self.slack_bot_token is None:
+            return False
+        if self.slack_mode == "socket":
+            return self.slack_app_token is not None
+        return self.slack_signing_secret is not None
 
     def timescales_for(self, partnership: PartnershipSettings | None = None) -> Timescales:
         """The timescale rules with the partnership's rapid-review anchor applied."""

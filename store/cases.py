@@ -60,7 +60,6 @@ def add_case(
     incident_on: date | None = None,
     request_type: str | None = None,
     owner: str | None = None,
-    details: dict[str, Any] | None = None,
     attempts: int = 5,
 ) -> Case:
     """Insert a case with the next free reference for its partnership and year.
@@ -89,7 +88,6 @@ def add_case(
             summary=summary,
             request_type=request_type,
             owner=owner,
-            details=details or {},
             opened_by=opened_by,
         )
         try:

@@ -49,9 +49,6 @@ class Case(SQLModel, table=True):
     summary: str | None = Field(default=None, max_length=2000)
     request_type: str | None = Field(default=None, max_length=40)
     owner: str | None = Field(default=None, max_length=320)
-    # What the referral or the practitioner told us about the child and the incident. It may
-    # hold personal data: it is shown only to case officers and never posted to a channel.
-    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}"))
     opened_by: str = Field(max_length=120)
     opened_at: datetime = _timestamp(nullable=False)
     updated_at: datetime = _timestamp(nullable=False)

@@ -10,6 +10,8 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
+import store.case_subjects  # noqa: F401  (case_subject)
+import store.conversations  # noqa: F401  (conversation, slack_event)
 import store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 config = context.config

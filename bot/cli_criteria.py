@@ -1,0 +1,178 @@
+"""``safeguard-bot criteria`` (one-shot evaluation) and ``safeguard-bot chat`` (the terminal chat).
+
+``criteria`` is a stable contract used by acceptance checks: ``--answer KEY=VALUE`` repeated,
+``--aware DATE`` for the deadlines, ``--json`` for a machine-readable object. User errors raise
+``bot.cli.UserError`` so ``bot.cli.main`` prints one line and exits 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from typing import Any
+
+import click
+
+from bot.cli import UserError, _case_service, _date_option, _print_json, _settings
+from handlers.console.render import rationale, render_evaluation
+
+
+def _tree(ctx: click.Context) -> Any:
+    from bot.criteria import CriteriaConfigError
+
+    settings = _settings(ctx)
+    try:
+        return settings.criteria()
+    except CriteriaConfigError as exc:
+        raise UserError(str(exc)) from None
+
+
+def notification_deadlines(settings: Any, aware: date, partnership: str | None = None) -> list[Any]:
+    """The deadlines that run once an incident must be notified, from the LA's awareness."""
+    from bot.settings import SettingsError
+    from scheduler.deadlines import compute_deadlines
+    from scheduler.timescales import Event, TimescaleConfigError
+
+    try:
+        chosen = settings.partnership(partnership)
+        return compute_deadlines(
+            {Event.LA_AWARE: aware}, settings.timescales_for(chosen), settings.calendar_for(chosen)
+        )
+    except (SettingsError, TimescaleConfigError) as exc:
+        raise UserError(str(exc)) from None
+
+
+@click.command()
+@click.option(
+    "--answer",
+    "answers",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An answer, e.g. harm=died (repeat for each). Keys: abuse_or_neglect, harm, location, "
+    "looked_after, care_leaver_under_25.",
+)
+@click.option("--aware", default=None, help="Date the LA became aware (default: today, London).")
+@click.option("--flow", "flow_key", default="notification", show_default=True,
+              help="notification, or review (the rapid review decision).")
+@click.option("--partnership", default=None, help="Partnership key (closure days, anchors).")
+@click.option("--record", "record_ref", default=None, metavar="REF",
+              help="Review flow: record the decision on this case, with the rationale.")
+@click.option("--on", "record_on", default=None, help="Date of the decision (default: today).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@click.pass_context
+def criteria(
+    ctx: click.Context,
+    answers: tuple[str, ...],
+    aware: str | None,
+    flow_key: str,
+    partnership: str | None,
+    record_ref: str | None,
+    record_on: str | None,
+    as_json: bool,
+) -> None:
+    """Does an incident need a serious incident notification? Evaluate answers without a chat."""
+    from bot.criteria import CriteriaAnswerError, parse_answer_pairs
+    from bot.lifecycle import LifecycleError, check_awareness
+    from scheduler.calendar import today_in_london
+
+    tree = _tree(ctx)
+    try:
+        flow = tree.flow(flow_key)
+        evaluation = flow.evaluate(parse_answer_pairs(answers))
+    except CriteriaAnswerError as exc:
+        raise UserError(str(exc)) from None
+    la_aware = _date_option(aware, "--aware") or today_in_london()
+    try:
+        check_awareness(la_aware)
+    except LifecycleError as exc:
+        raise UserError(f"--aware: {exc}") from None
+
+    deadlines: list[Any] = []
+    if evaluation.decision == "notify":
+        deadlines = notification_deadlines(_settings(ctx), la_aware, partnership)
+
+    recorded = None
+    if record_ref is not None:
+        recorded = _record_decision(ctx, evaluation, record_ref, record_on)
+
+    if as_json:
+        data = evaluation.as_json()
+        if evaluation.flow == "notification":
+            data["aware"] = la_aware.isoformat()
+            data["deadlines"] = [d.as_json() for d in deadlines]
+        if recorded is not None:
+            data["recorded"] = recorded
+        _print_json(data)
+        return
+    click.echo(render_evaluation(evaluation, flow, deadlines, la_aware if deadlines else None))
+    if recorded is not None:
+        click.echo(f"\nRecorded {recorded['milestone']} on {recorded['on']} for {recorded['case']}.")
+
+
+def _record_decision(ctx: click.Context, evaluation: Any, reference: str, on: str | None) -> dict:
+    from bot.cli import _actor, _domain_call
+    from scheduler.calendar import today_in_london
+
+    if evaluation.flow != "review":
+        raise UserError("--record: only the review flow's decision can be recorded on a case")
+    if not evaluation.complete:
+        raise UserError(f"--record: answer {evaluation.next_question} first")
+    occurred = _date_option(on, "--on") or today_in_london()
+    service = _case_service(ctx)
+    view = _domain_call(
+        lambda: service.record_milestone(
+            reference, evaluation.milestone, on=occurred, actor=_actor(None), note=rationale(evaluation)
+        )
+    )
+    return {"case": view.reference, "milestone": evaluation.milestone, "on": occurred.isoformat()}
+
+
+@click.command()
+@click.option("--flow", "flow_key", default="notification", show_default=True,
+              help="notification, or review (the rapid review decision).")
+@click.option("--case", "case_ref", default=None, metavar="REF",
+              help="Review flow: record the decision on this case at the end.")
+@click.option("--user", default=None, help="Whose conversation to resume (default: your login).")
+@click.pass_context
+def chat(ctx: click.Context, flow_key: str, case_ref: str | None, user: str | None) -> None:
+    """Answer the criteria questions interactively (numbers, ? for help, r to restart)."""
+    from bot.cli import _actor
+    from bot.conversation import ConversationService
+    from bot.criteria import CriteriaAnswerError
+    from handlers.console.chat import TerminalChat
+    from store.db import make_engine, upgrade
+
+    tree = _tree(ctx)
+    try:
+        tree.flow(flow_key)
+    except CriteriaAnswerError as exc:
+        raise UserError(str(exc)) from None
+    settings = _settings(ctx)
+    engine = make_engine(settings.resolved_database_url())
+    upgrade(engine)
+    actor = user or _actor(None)
+
+    def deadlines_for(aware: date) -> list[Any]:
+        return notification_deadlines(settings, aware)
+
+    def record(milestone: str, on: date, note: str) -> str:
+        from bot.cli import _domain_call
+
+        service = _case_service(ctx)
+        view = _domain_call(
+            lambda: service.record_milestone(case_ref, milestone, on=on, actor=actor, note=note)
+        )
+        return str(view.reference)
+
+    session = TerminalChat(
+        tree=tree,
+        flow_key=flow_key,
+        conversations=ConversationService(engine),
+        conversation_key=f"terminal:{actor}:{flow_key}",
+        deadlines_for=deadlines_for,
+        record_decision=record if case_ref else None,
+        stdin=sys.stdin,
+        echo=click.echo,
+        prompt=lambda text: click.echo(text, nl=False),
+    )
+    session.run()

@@ -1,0 +1,1 @@
+"""The terminal adapter: the criteria chat on the embedded defaults (no Slack needed)."""

@@ -1,0 +1,451 @@
+"""The Slack adapter: the criteria assistant, case opening and App Home on slack-bolt (async).
+
+Every listener acks at once and does its work afterwards (Slack gives 3 seconds). Database work
+runs in a thread so the event loop keeps serving. The conversation runs privately: ephemeral
+messages in channels, the bot's DM otherwise; the only thing ever posted to a channel is the
+case notice, built from the reference, decision and next deadline alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import Engine
+
+from bot.case_subjects import SubjectError, check_nhs_number, record_subject
+from bot.cases import CaseNotFound, CaseService
+from bot.conversation import ConversationService, ConversationState
+from bot.criteria import CriteriaTree, Flow
+from bot.dates import DateError, parse_date
+from bot.lifecycle import LifecycleError, check_awareness
+from bot.settings import Settings
+from handlers.console.render import rationale
+from handlers.slack import blocks as bk
+from scheduler.calendar import today_in_london
+from scheduler.deadlines import compute_deadlines
+from scheduler.timescales import Event
+
+log = logging.getLogger(__name__)
+
+NOT_AN_OFFICER = (
+    "Only case officers can open or view cases. Anyone can check an incident against the "
+    "criteria; ask your partnership's business team to open the case."
+)
+
+
+class CaseOfficers:
+    """Who may open and view cases: Slack user IDs, or user-group IDs (S...) resolved via
+    usergroups.users.list and cached for a few minutes."""
+
+    def __init__(self, ids: list[str], ttl_seconds: float = 300) -> None:
+        self.users = {i for i in ids if not i.startswith("S")}
+        self.groups = [i for i in ids if i.startswith("S")]
+        self.ttl = ttl_seconds
+        self._cache: dict[str, tuple[float, set[str]]] = {}
+
+    async def allows(self, client: AsyncWebClient, user_id: str | None) -> bool:
+        if not user_id:
+            return False
+        if user_id in self.users:
+            return True
+        for group in self.groups:
+            cached = self._cache.get(group)
+            if cached is None or time.monotonic() - cached[0] > self.ttl:
+                try:
+                    response = await client.usergroups_users_list(usergroup=group)
+                    members = set(response.get("users", []))
+                except Exception:  # an API failure never grants access
+                    log.warning("could not read members of user group %s", group)
+                    members = set()
+                cached = (time.monotonic(), members)
+                self._cache[group] = cached
+            if user_id in cached[1]:
+                return True
+        return False
+
+
+def _user_of(body: dict[str, Any]) -> str | None:
+    user = body.get("user")
+    if isinstance(user, dict):
+        return user.get("id")
+    return body.get("user_id") or user
+
+
+def _team_of(body: dict[str, Any]) -> str:
+    team = body.get("team")
+    if isinstance(team, dict):
+        return str(team.get("id", "T"))
+    return str(body.get("team_id") or team or "T")
+
+
+def conversation_key(team: str, user: str) -> str:
+    """One conversation per person: it resumes from any entry point (command, DM, mention)."""
+    return f"slack:{team}:{user}"
+
+
+class SlackAssistant:
+    """The listeners' logic, kept apart from Bolt registration so it reads top to bottom."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        tree: CriteriaTree,
+        today: Callable[[], date] = today_in_london,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.tree = tree
+        self.today = today
+        self.cases = CaseService(engine, settings)
+        self.conversations = ConversationService(engine)
+        self.officers = CaseOfficers(list(settings.slack_case_officers))
+
+    # Conversation steps --------------------------------------------------------------------
+
+    async def start(self, team: str, user: str, text: str) -> tuple[list[dict[str, Any]], str]:
+        """Blocks for the first (or resumed) question; ``text`` may ask for review or restart."""
+        words = text.lower().split()
+        key = conversation_key(team, user)
+        state = await asyncio.to_thread(self.conversations.load, key)
+        if "review" in words:
+            flow_key = "review"
+            if state is None or state.flow != "review":
+                state = None
+        else:
+            if state is not None and state.context.get("finished"):
+                state = None  # a finished review waits only for its "Record on a case" click
+            flow_key = state.flow if state is not None else "notification"
+        if {"restart", "again", "new"} & set(words):
+            state = None
+        if state is None:
+            state = ConversationState(flow_key)
+            await asyncio.to_thread(self.conversations.clear, key)
+        flow = self.tree.flow(state.flow)
+        note = "Resuming where you left off." if state.answers else None
+        return await self._step(key, flow, dict(state.answers), note=note)
+
+    async def answer(self, team: str, user: str, raw: str) -> tuple[list[dict[str, Any]], str]:
+        flow_key, question, value = bk.parse_answer_value(raw)
+        key = conversation_key(team, user)
+        flow = self.tree.flow(flow_key)
+        state = await asyncio.to_thread(self.conversations.load, key)
+        answers = dict(state.answers) if state is not None and state.flow == flow_key else {}
+        answers[question] = value
+        flow.check_answers(answers)
+        await asyncio.to_thread(
+            self.conversations.save, key, ConversationState(flow_key, answers)
+        )
+        return await self._step(key, flow, answers)
+
+    async def help(self, team: str, user: str, raw: str) -> tuple[list[dict[str, Any]], str]:
+        flow_key, question = raw.split("|", 1)
+        flow = self.tree.flow(flow_key)
+        state = await asyncio.to_thread(self.conversations.load, conversation_key(team, user))
+        answers = dict(state.answers) if state is not None and state.flow == flow_key else {}
+        blocks = bk.question_blocks(flow, question, answers, show_help=True)
+        return bk.as_dicts(blocks), flow.question(question).text
+
+    async def restart(self, team: str, user: str, flow_key: str) -> tuple[list[dict[str, Any]], str]:
+        key = conversation_key(team, user)
+        await asyncio.to_thread(self.conversations.clear, key)
+        return await self._step(key, self.tree.flow(flow_key), {})
+
+    async def _step(
+        self, key: str, flow: Flow, answers: dict[str, str], note: str | None = None
+    ) -> tuple[list[dict[str, Any]], str]:
+        next_key = flow.next_question(answers, include_optional=True)
+        if next_key is not None:
+            blocks = bk.question_blocks(flow, next_key, answers, note=note)
+            return bk.as_dicts(blocks), flow.question(next_key).text
+        evaluation = flow.evaluate(answers)
+        deadlines: list[Any] = []
+        today = self.today()
+        if evaluation.decision == "notify":
+            partnership = self.settings.partnership()
+            deadlines = compute_deadlines(
+                {Event.LA_AWARE: today},
+                self.settings.timescales_for(partnership),
+                self.settings.calendar_for(partnership),
+            )
+        if flow.key == "review":
+            # Keep the answers until the decision is recorded on a case: they are the rationale.
+            await asyncio.to_thread(
+                self.conversations.save, key,
+                ConversationState(flow.key, answers, {"finished": True}),
+            )
+        else:
+            await asyncio.to_thread(self.conversations.clear, key)
+        blocks = bk.result_blocks(flow, evaluation, deadlines, today if deadlines else None)
+        return bk.as_dicts(blocks), f"{evaluation.title}: {evaluation.summary}"
+
+    # Cases ---------------------------------------------------------------------------------
+
+    def partnership_choices(self) -> list[tuple[str, str]]:
+        return [(p.key, p.name) for p in self.settings.partnerships]
+
+    def validate_case_form(self, values: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
+        """(errors by block_id, cleaned values). Error messages never repeat what was typed."""
+        errors: dict[str, str] = {}
+        cleaned: dict[str, Any] = {}
+
+        def picked(block: str) -> Any:
+            element = values.get(block, {}).get("value", {})
+            return (
+                element.get("selected_date")
+                or (element.get("selected_option") or {}).get("value")
+                or element.get("value")
+            )
+
+        try:
+            aware = parse_date(picked("aware") or "")
+            check_awareness(aware)
+            if aware > self.today():
+                raise LifecycleError("the date the LA became aware cannot be in the future")
+            cleaned["aware"] = aware
+        except (DateError, LifecycleError) as exc:
+            errors["aware"] = str(exc)[:150]
+        partnership = picked("partnership") or self.settings.partnership().key
+        if partnership not in {key for key, _ in self.partnership_choices()}:
+            errors["partnership"] = "unknown partnership"
+        cleaned["partnership"] = partnership
+        summary = (picked("summary") or "").strip()
+        if not summary:
+            errors["summary"] = "a short summary is needed"
+        cleaned["summary"] = summary
+        cleaned["child_name"] = (picked("child_name") or "").strip() or None
+        dob = picked("child_dob")
+        cleaned["child_dob"] = date.fromisoformat(dob) if dob else None
+        if cleaned["child_dob"] and cleaned["child_dob"] > self.today():
+            errors["child_dob"] = "a date of birth cannot be in the future"
+        nhs = (picked("nhs_number") or "").strip()
+        cleaned["nhs_number"] = None
+        if nhs:
+            try:
+                cleaned["nhs_number"] = check_nhs_number(nhs)
+            except SubjectError as exc:
+                errors["nhs_number"] = str(exc)
+        return errors, cleaned
+
+    def open_case(self, user: str, decision: str, cleaned: dict[str, Any]) -> Any:
+        actor = f"slack:{user}"
+        view = self.cases.open_case(
+            la_aware=cleaned["aware"],
+            actor=actor,
+            summary=cleaned["summary"],
+            request_type=f"criteria:{decision}",
+            partnership_key=cleaned["partnership"],
+        )
+        record_subject(
+            self.engine,
+            view.reference,
+            name=cleaned["child_name"],
+            date_of_birth=cleaned["child_dob"],
+            nhs_number=cleaned["nhs_number"],
+            actor=actor,
+        )
+        return view
+
+    def my_open_cases(self, user: str) -> list[Any]:
+        return [v for v in self.cases.list() if v.opened_by == f"slack:{user}"]
+
+
+def build_app(
+    settings: Settings,
+    engine: Engine,
+    *,
+    client: AsyncWebClient | None = None,
+    today: Callable[[], date] = today_in_london,
+    process_before_response: bool = False,
+) -> AsyncApp:
+    """The Bolt app with every listener registered. ``client`` lets tests point the Web API at
+    a loopback server; in production it is built from the bot token."""
+    if client is None:
+        if settings.slack_bot_token is None:
+            raise ValueError("SAFEGUARD_SLACK_BOT_TOKEN is not set")
+        client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value())
+    if not any(isinstance(h, AsyncRateLimitErrorRetryHandler) for h in client.retry_handlers):
+        client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
+    http = settings.slack_mode == "http"
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    app = AsyncApp(
+        client=client,
+        signing_secret=secret,
+        request_verification_enabled=http or bool(secret),
+        process_before_response=process_before_response,
+        name="safeguard-bot",
+    )
+    assistant = SlackAssistant(settings, engine, settings.criteria(), today=today)
+    app._safeguard = assistant  # type: ignore[attr-defined]  # for tests and the service
+
+    @app.middleware
+    async def deduplicate_retries(req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Any]) -> Any:
+        """Slack re-sends an event it thinks failed (X-Slack-Retry-Num); handle each event_id once."""
+        body = req.body or {}
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id:
+            first = await asyncio.to_thread(assistant.conversations.claim_event, str(event_id))
+            if not first:
+                retry = (req.headers.get("x-slack-retry-num") or ["?"])[0]
+                log.info("ignoring retried event %s (retry %s)", event_id, retry)
+                return BoltResponse(status=200, body="")
+        return await next()
+
+    # Entry points ------------------------------------------------------------------------------
+
+    @app.command("/safeguarding")
+    async def slash(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        await ack()
+        blocks, text = await assistant.start(_team_of(body), body["user_id"], body.get("text", ""))
+        await respond(blocks=blocks, text=text, response_type="ephemeral")
+
+    @app.event("app_mention")
+    async def mention(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
+        text = re.sub(r"<@[A-Z0-9]+>", "", event.get("text", ""))
+        blocks, summary = await assistant.start(_team_of(body), event["user"], text)
+        # In a channel the flow is private: only the person who asked sees it.
+        await client.chat_postEphemeral(
+            channel=event["channel"], user=event["user"], blocks=blocks, text=summary
+        )
+
+    @app.event("message")
+    async def direct_message(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
+        if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype"):
+            return
+        blocks, summary = await assistant.start(_team_of(body), event["user"], event.get("text", ""))
+        await client.chat_postMessage(channel=event["channel"], blocks=blocks, text=summary)
+
+    # The conversation ----------------------------------------------------------------------------
+
+    @app.action(re.compile(rf"^{bk.ANSWER}_\d+$"))
+    async def on_answer(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        await ack()
+        blocks, text = await assistant.answer(_team_of(body), _user_of(body) or "", action["value"])
+        await respond(blocks=blocks, text=text, replace_original=True)
+
+    @app.action(bk.HELP)
+    async def on_help(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        await ack()
+        blocks, text = await assistant.help(_team_of(body), _user_of(body) or "", action["value"])
+        await respond(blocks=blocks, text=text, replace_original=True)
+
+    @app.action(bk.RESTART)
+    async def on_restart(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        await ack()
+        blocks, text = await assistant.restart(_team_of(body), _user_of(body) or "", action["value"])
+        await respond(blocks=blocks, text=text, replace_original=True)
+
+    @app.action(re.compile(rf"^{bk.START}(_review)?$"))
+    async def on_home_start(ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        user = _user_of(body) or ""
+        blocks, text = await assistant.restart(_team_of(body), user, action["value"])
+        await client.chat_postMessage(channel=user, blocks=blocks, text=text)  # the bot's DM
+
+    # Cases ---------------------------------------------------------------------------------------
+
+    @app.action(bk.OPEN_CASE)
+    async def on_open_case(ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
+        await ack()
+        user = _user_of(body)
+        if not await assistant.officers.allows(client, user):
+            await respond(text=NOT_AN_OFFICER, response_type="ephemeral", replace_original=False)
+            return
+        view = bk.open_case_view(
+            assistant.partnership_choices(), assistant.today(), {"decision": action["value"]}
+        )
+        await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @app.view(bk.OPEN_CASE_VIEW)
+    async def on_case_submitted(ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
+        user = _user_of(body) or ""
+        if not await assistant.officers.allows(client, user):
+            await ack(response_action="errors", errors={"summary": NOT_AN_OFFICER[:150]})
+            return
+        errors, cleaned = assistant.validate_case_form(view["state"]["values"])
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        decision = json.loads(view.get("private_metadata") or "{}").get("decision", "unknown")
+        try:
+            case = await asyncio.to_thread(assistant.open_case, user, decision, cleaned)
+        except (LifecycleError, CaseNotFound, ValueError) as exc:
+            await client.chat_postMessage(channel=user, text=f"The case was not opened: {exc}")
+            return
+        nxt = case.next_deadline
+        step = nxt.deadline.label if nxt else None
+        due = nxt.deadline.due if nxt else None
+        notice = bk.as_dicts(bk.case_notice_blocks(case.reference, decision, step, due))
+        text = bk.case_notice_text(case.reference, decision, step, due)
+        channel = assistant.settings.partnership(case.partnership).slack_channel
+        if channel:
+            await client.chat_postMessage(channel=channel, blocks=notice, text=text)
+        await client.chat_postMessage(channel=user, blocks=notice, text=f"Opened. {text}")
+
+    @app.action(bk.RECORD_DECISION)
+    async def on_record(ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
+        await ack()
+        user = _user_of(body)
+        if not await assistant.officers.allows(client, user):
+            await respond(text=NOT_AN_OFFICER, response_type="ephemeral", replace_original=False)
+            return
+        state = await asyncio.to_thread(
+            assistant.conversations.load, conversation_key(_team_of(body), user or "")
+        )
+        if state is None or state.flow != "review":
+            await respond(text="That rapid review conversation has ended; start again with `/safeguarding review`.",
+                          replace_original=False)
+            return
+        evaluation = assistant.tree.flow("review").evaluate(state.answers)
+        view = bk.record_decision_view(evaluation.title, assistant.today(), {"answers": state.answers})
+        await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @app.view(bk.RECORD_VIEW)
+    async def on_record_submitted(ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
+        user = _user_of(body) or ""
+        if not await assistant.officers.allows(client, user):
+            await ack(response_action="errors", errors={"reference": NOT_AN_OFFICER[:150]})
+            return
+        values = view["state"]["values"]
+        reference = (values["reference"]["value"].get("value") or "").strip()
+        on = date.fromisoformat(values["on"]["value"]["selected_date"])
+        answers = json.loads(view.get("private_metadata") or "{}").get("answers", {})
+        evaluation = assistant.tree.flow("review").evaluate(answers)
+        try:
+            case = await asyncio.to_thread(
+                assistant.cases.record_milestone, reference, evaluation.milestone, on=on,
+                actor=f"slack:{user}", note=rationale(evaluation),
+            )
+        except (CaseNotFound, LifecycleError) as exc:
+            await ack(response_action="errors", errors={"reference": str(exc)[:150]})
+            return
+        await ack()
+        await asyncio.to_thread(
+            assistant.conversations.clear, conversation_key(_team_of(body), user)
+        )
+        await client.chat_postMessage(
+            channel=user, text=f"Recorded {evaluation.milestone} on {on.isoformat()} for {case.reference}."
+        )
+
+    @app.event("app_home_opened")
+    async def home(event: dict[str, Any], client: AsyncWebClient) -> None:
+        user = event["user"]
+        cases = None
+        if await assistant.officers.allows(client, user):
+            cases = await asyncio.to_thread(assistant.my_open_cases, user)
+        await client.views_publish(user_id=user, view=bk.home_view(cases, assistant.today()))
+
+    return app

@@ -1,0 +1,177 @@
+"""``safeguard-bot criteria`` and ``safeguard-bot chat`` through the real entry point.
+
+Run as ``python -m bot`` with PYTHONPATH at this checkout, so the tests exercise this worktree's
+code whatever ``safeguard-bot`` on PATH points at.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def env(cli_env: dict[str, str]) -> dict[str, str]:
+    env = dict(cli_env)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def run(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def answers(**pairs: str) -> list[str]:
+    out: list[str] = []
+    for key, value in pairs.items():
+        out += ["--answer", f"{key}={value}"]
+    return out
+
+
+def test_notify_prints_deadlines_from_aware(env: dict[str, str]) -> None:
+    result = run(
+        env, "criteria", *answers(abuse_or_neglect="known", harm="died", location="in_area",
+                                  looked_after="no", care_leaver_under_25="no"),
+        "--aware", "2026-12-22", "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["decision"] == "notify"
+    assert data["also_notify"] == []
+    assert data["next_question"] is None
+    assert all(set(r) >= {"text", "source"} and r["source"] for r in data["reasons"])
+    due = {d["key"]: d["due"] for d in data["deadlines"]}
+    assert due["panel_notification"] == "2026-12-31"  # Christmas 2026: 25th, 28th (substitute)
+    assert due["partners_notification"] == "2026-12-31"
+    assert due["rapid_review"] == "2027-01-15"
+    for deadline in data["deadlines"]:
+        assert {"key", "label", "due", "rule", "source"} <= set(deadline)
+
+
+def test_looked_after_death_without_abuse(env: dict[str, str]) -> None:
+    result = run(env, "criteria", *answers(abuse_or_neglect="not_suspected", harm="died",
+                                           looked_after="yes"), "--json")
+    data = json.loads(result.stdout)
+    assert data["decision"] == "not_required"
+    assert data["also_notify"] == ["secretary_of_state", "ofsted"]
+    assert data["next_question"] is None
+    assert not data["deadlines"]
+
+
+def test_incomplete_names_the_next_question(env: dict[str, str]) -> None:
+    result = run(env, "criteria", *answers(abuse_or_neglect="known", harm="died"), "--json")
+    data = json.loads(result.stdout)
+    assert (data["decision"], data["next_question"]) == ("incomplete", "location")
+    human = run(env, "criteria", *answers(abuse_or_neglect="known", harm="died"))
+    assert "More information needed: Where did the death or serious harm happen?" in human.stdout
+    assert "--answer location=in_area|" in human.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--answer", "colour=blue"], "unknown question 'colour'"),
+        (["--answer", "harm=exploded"], "unknown answer 'exploded' for harm"),
+        (["--answer", "harm"], "expected KEY=VALUE"),
+        (["--answer", "harm=died", "--aware", "31/02/2026"], "--aware"),
+    ],
+)
+def test_user_errors_exit_2_with_one_line(env: dict[str, str], args: list[str], message: str) -> None:
+    result = run(env, "criteria", *args, "--json")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0]
+
+
+def test_bad_criteria_file_setting(env: dict[str, str], tmp_path: Path) -> None:
+    bad = tmp_path / "criteria.toml"
+    bad.write_text((ROOT / "config" / "criteria.toml").read_text().replace('source = "s16c"', 'source = "x"', 1))
+    env["SAFEGUARD_CRITERIA_FILE"] = str(bad)
+    result = run(env, "criteria", "--answer", "harm=died")
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "'x' is not defined in [sources]" in result.stderr
+
+
+def test_review_decision_recorded_on_a_case(env: dict[str, str]) -> None:
+    opened = run(env, "case", "open", "--aware", "2026-03-02", "--json")
+    reference = json.loads(opened.stdout)["reference"]
+    review = ["--flow", "review"] + answers(
+        improvements="yes", recurrent_themes="no", agencies_working_together="yes",
+        panel_suggested_local="no", regard_circumstances="no", learning_already_identified="no",
+        national_importance="no", national_regard="no",
+    )
+    result = run(env, "criteria", *review, "--record", reference, "--on", "2026-03-20", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["decision"] == "local_review"
+    case = json.loads(run(env, "case", "show", reference, "--json").stdout)
+    milestone = case["milestones"][-1]
+    assert milestone["milestone"] == "decision_local_review"
+    assert "two or more organisations" in milestone["note"]
+    assert any(d["key"] == "lcspr_publication" and d["due"] == "2026-09-20" for d in case["deadlines"])
+
+
+# --- the terminal chat ------------------------------------------------------------------------
+
+
+def test_chat_full_conversation(env: dict[str, str]) -> None:
+    # abuse: suspected; harm: died; "?" help on context; context: SUDI; location: in area;
+    # an invalid reply; looked after: yes; awareness date; finish.
+    script = "2\n1\n?\n1\n1\n9\n1\n22 December 2026\n\n"
+    result = run(env, "chat", "--user", "tester", stdin=script)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Is abuse or neglect of the child known or suspected?" in out
+    assert "  1) Known" in out
+    assert "The Panel has seen inconsistent notification" in out  # help text for context
+    assert "Source: Child Safeguarding Practice Review Panel guidance" in out
+    assert "Please type a number from 1 to 2" in out
+    assert "Decision: Notify the Panel (notify)" in out
+    assert "Also notify: the Secretary of State and Ofsted" in out
+    assert "Sudden unexpected death in infancy (SUDI):" in out
+    assert "Thu 31 Dec 2026" in out
+    assert "Was the young person a care leaver" not in out  # looked after: not needed
+
+
+def test_chat_resumes_after_end_of_input_and_restarts(env: dict[str, str]) -> None:
+    first = run(env, "chat", "--user", "resumer", stdin="1\n")
+    assert first.returncode == 0
+    assert "answers are saved" in first.stdout
+    second = run(env, "chat", "--user", "resumer", stdin="3\n")
+    assert "Resuming your conversation (1 answer(s) so far" in second.stdout
+    assert second.stdout.index("Resuming") < second.stdout.index("Has the child died")
+    assert "Decision: No notification to the Panel from this local authority" in second.stdout
+    assert "learning request" in second.stdout
+    # finished conversations are forgotten; "r" mid-way starts again
+    third = run(env, "chat", "--user", "resumer", stdin="1\nr\n4\n")
+    assert "Resuming" not in third.stdout
+    assert "Starting again." in third.stdout
+    assert third.stdout.count("Is abuse or neglect of the child known or suspected?") == 2
+
+
+def test_chat_review_flow_records_decision(env: dict[str, str]) -> None:
+    reference = json.loads(run(env, "case", "open", "--aware", "2026-03-02", "--json").stdout)["reference"]
+    # eight questions: all "No" (option 2), then record: yes, on 20/03/2026, finish
+    script = "2\n" * 8 + "y\n20/03/2026\n\n"
+    result = run(env, "chat", "--flow", "review", "--case", reference, stdin=script)
+    assert result.returncode == 0, result.stderr
+    assert "Decision: No local review (no_review)" in result.stdout
+    assert f"Recorded decision_no_review on 2026-03-20 for {reference}" in result.stdout
+    case = json.loads(run(env, "case", "show", reference, "--json").stdout)
+    assert case["milestones"][-1]["milestone"] == "decision_no_review"

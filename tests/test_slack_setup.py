@@ -1,0 +1,60 @@
+"""The Slack manifest, the Slack settings and ``safeguard-bot run``'s choice of adapter."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.settings import SettingsError, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_manifest_matches_what_the_app_listens_for() -> None:
+    manifest = yaml.safe_load((ROOT / "config" / "slack-manifest.yml").read_text())
+    assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/safeguarding"]
+    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {
+        "app_home_opened", "app_mention", "message.im",
+    }
+    assert manifest["settings"]["socket_mode_enabled"] is True
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"commands", "chat:write", "app_mentions:read", "im:history", "usergroups:read"} <= scopes
+    source = (ROOT / "handlers" / "slack" / "app.py").read_text()
+    for listener in ('app.command("/safeguarding")', 'app.event("app_mention")',
+                     'app.event("message")', 'app.event("app_home_opened")'):
+        assert listener in source
+
+
+def test_slack_configured_per_mode(tmp_path: Path) -> None:
+    assert not load_settings(data_dir=tmp_path).slack_configured()
+    socket = load_settings(data_dir=tmp_path, slack_bot_token="xoxb-1", slack_app_token="xapp-1")
+    assert socket.slack_configured()
+    assert not load_settings(data_dir=tmp_path, slack_bot_token="xoxb-1").slack_configured()
+    http = load_settings(data_dir=tmp_path, slack_bot_token="xoxb-1", slack_mode="http",
+                         slack_signing_secret="s")
+    assert http.slack_configured()
+    assert "xoxb-1" not in repr(http)
+
+
+def test_bad_case_officer_id_names_the_key(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="slack_case_officers.*SAFEGUARD_SLACK_CASE_OFFICERS"):
+        load_settings(data_dir=tmp_path, slack_case_officers=["alice"])
+
+
+def test_run_without_tokens_falls_back_to_the_terminal_chat(cli_env: dict[str, str]) -> None:
+    env = dict(cli_env)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, input="4\n2\n\n",
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Slack is not configured" in result.stderr
+    assert "Decision: Discuss with the LA notifier now (discuss)" in result.stdout
