@@ -208,8 +208,14 @@ class Evaluation:
     answers: Mapping[str, str] = field(default_factory=dict)
 
     @property
-    def complete(self) -> bool:
+    def decided(self) -> bool:
+        """The Panel-notification decision is known (no remaining answer can change it)."""
         return self.decision != INCOMPLETE
+
+    @property
+    def complete(self) -> bool:
+        """Nothing left to ask: the decision and the other notifications are both settled."""
+        return self.decided and self.next_question is None
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -407,8 +413,12 @@ class Flow:
             if _rule_matches(rule.when, rule.when_any, answers):
                 reasons.append(Reason(rule.reason, self.cite(rule.source)))
 
+        # The decision is given as soon as no remaining answer could change it. A question that
+        # only settles ``also_notify`` (the looked-after or care-leaver answer) is still asked:
+        # it comes back as ``next_question`` beside the decision.
         next_key = self._required_next(answers)
-        if next_key is not None or len(outcomes) != 1:
+        decisions = {decision for decision, _ in outcomes}
+        if len(decisions) != 1:
             return Evaluation(
                 flow=self.key,
                 decision=INCOMPLETE,
@@ -421,7 +431,7 @@ class Flow:
                 answers=answers,
             )
 
-        decision = next(iter(outcomes))[0]
+        decision = next(iter(decisions))
         rule = self._certain_rule(answers, decision)
         reasons.append(Reason(rule.reason, self.cite(rule.source)))
         reasons.extend(Reason(n.text, self.cite(n.source)) for n in rule.note)
@@ -440,7 +450,7 @@ class Flow:
             summary=outcome.summary,
             also_notify=also_notify,
             reasons=tuple(reasons),
-            next_question=None,
+            next_question=next_key,
             grey_areas=grey,
             milestone=outcome.milestone,
             answers=answers,

@@ -37,7 +37,7 @@ def render_evaluation(
         return sources.index(source) + 1
 
     lines: list[str] = []
-    if not evaluation.complete:
+    if not evaluation.decided:
         question = flow.question(evaluation.next_question)
         lines.append(f"More information needed: {question.text}")
         lines.append(
@@ -46,6 +46,12 @@ def render_evaluation(
     else:
         lines.append(f"Decision: {evaluation.title} ({evaluation.decision})")
         lines.append(f"  {evaluation.summary}")
+        if evaluation.next_question:
+            question = flow.question(evaluation.next_question)
+            lines.append(
+                f"Still to settle the other notifications: {question.text}\n"
+                f"  answer with --answer {question.key}=" + "|".join(v for v, _ in question.options)
+            )
     if evaluation.also_notify:
         lines.append(f"Also notify: {also_notify_text(evaluation.also_notify)}")
     if evaluation.reasons:
