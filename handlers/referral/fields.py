@@ -103,7 +103,8 @@ class Extractor:
             and nxt < len(rows)
             and rows[nxt].table is None
             and not rows[nxt].is_blank
-            and not any(m.is_label for m in self._classify(rows[nxt], loose=True))
+            and _is_value_row(ncls := self._classify(rows[nxt], loose=True))
+            and _choices_fit(row, cls, rows[nxt], ncls)
         ):
             self._above(row, cls, [rows[nxt]])
             return nxt + 1
@@ -171,7 +172,10 @@ class Extractor:
                     if rows[j].is_blank:
                         j += 1
                         continue
-                    if any(m.is_label for m in self._classify(rows[j])):
+                    ncls = self._classify(rows[j])
+                    if not _is_value_row(ncls, self.section in LIST_SECTIONS) or not _choices_fit(
+                        row, cls, rows[j], ncls
+                    ):
                         break
                     value_rows.append(rows[j])
                     j += 1
@@ -235,7 +239,10 @@ class Extractor:
             if m.kind == "field" and m.key:
                 if m.value:
                     self.set(m.key, m.value)
-                elif nxt is not None and nxt.kind == "value":
+                elif nxt is not None and (
+                    nxt.kind == "value" or (nxt.kind == "option" and nxt.state is None)
+                ):
+                    # a value that happens to name a choice: "Child's status | Child Protection"
                     self.set(m.key, row.cells[k + 1].text)
                     k += 1
                 elif nxt is not None and nxt.kind == "empty":
@@ -301,6 +308,44 @@ class Extractor:
     def referral(self, today: date | None = None) -> Referral:
         """The Referral these rows describe, with a warning for each missing or doubtful field."""
         return build_referral(self, today or date.today())
+
+
+def _is_value_row(cls: Sequence[Match], in_list: bool = False) -> bool:
+    """Could this row hold the values for the heading row above it?
+
+    Values may name a choice ("Serious incident notification request" under "Type of request"),
+    but a row of nothing except choices is a new heading row of tick boxes. In a list section
+    (agencies, relevant others) a value may even look like a label ("GP" as a job title): only a
+    heading, an inline "Label: value" or a whole row of labels ends the list there.
+    """
+    filled = [m for m in cls if m.kind != "empty"]
+    if not filled or any(m.kind == "heading" for m in filled):
+        return False
+    bare = all(
+        (m.kind == "field" and not m.value) or (m.kind in ("option", "options") and m.state is None)
+        for m in filled
+    )
+    if in_list:
+        return not bare and not any(m.kind == "field" and m.value for m in filled)
+    if any(m.kind == "field" for m in filled):
+        return False
+    return not bare
+
+
+def _choices_fit(header: Row, hcls: Sequence[Match], row: Row, cls: Sequence[Match]) -> bool:
+    """A choice's name is a value only under a field heading ("Type of request").
+
+    Under an empty heading or another choice it is the next row of a label-left table:
+    "Serious Incident Notification Request | (blank)" then "Learning Request | X".
+    """
+    columns = _column_ranges(header.cells)
+    for cell, m in zip(row.cells, cls, strict=True):
+        if m.kind not in ("option", "options"):
+            continue
+        k = _best_column(cell, columns)
+        if k is None or hcls[k].kind != "field":
+            return False
+    return True
 
 
 def _column_ranges(cells: Sequence[Cell]) -> list[tuple[int, float]]:

@@ -7,8 +7,11 @@ A scan (no text layer) or an encrypted PDF is refused with that reason.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from handlers.referral import safety
 from handlers.referral.blocks import Cell, Row, split_columns
@@ -18,19 +21,38 @@ from handlers.referral.marks import CHECKED, UNCHECKED
 _MIN_TEXT = 20  # characters of text below which a PDF is taken to be a scan
 
 
-def _configure_pypdf_limits() -> None:
-    """Tighter decompression caps than pypdf's defaults: a form is a few pages of text."""
-    from pypdf import filters
+_CAP = 16 * 1024 * 1024
+_LIMITS_7 = {  # pypdf >= 7: pypdf.Configuration, applied for the duration of one read
+    "maximum_declared_stream_length": 2 * _CAP,
+    "array_based_stream_maximum_output_length": _CAP,
+    "lzw_maximum_output_length": _CAP,
+    "run_length_maximum_output_length": _CAP,
+    "zlib_maximum_output_length": _CAP,
+    "brotli_maximum_output_length": _CAP,
+    "jbig2_maximum_output_length": _CAP,
+    "image_maximum_buffer_size": _CAP,
+    "stream_decoding_work_maximum_length": 4 * _CAP,
+    "jbig2dec_binary": None,  # never run an external decoder on untrusted input
+}
 
-    for name, cap in (
-        ("ZLIB_MAX_OUTPUT_LENGTH", 16 * 1024 * 1024),
-        ("LZW_MAX_OUTPUT_LENGTH", 16 * 1024 * 1024),
-        ("RUN_LENGTH_MAX_OUTPUT_LENGTH", 16 * 1024 * 1024),
-        ("MAX_DECLARED_STREAM_LENGTH", 32 * 1024 * 1024),
-        ("MAX_ARRAY_BASED_STREAM_OUTPUT_LENGTH", 16 * 1024 * 1024),
-    ):
+
+@contextmanager
+def _pypdf_limits() -> Iterator[None]:
+    """Tighter decompression caps than pypdf's defaults: a form is a few pages of text."""
+    import pypdf
+
+    apply = getattr(pypdf, "apply_configuration", None)
+    if apply is not None:
+        fields = {f.name for f in dataclasses.fields(pypdf.Configuration)}
+        with apply(**{k: v for k, v in _LIMITS_7.items() if k in fields}):
+            yield
+        return
+    from pypdf import filters  # pypdf 5/6: module constants
+
+    for name in ("ZLIB_MAX_OUTPUT_LENGTH", "LZW_MAX_OUTPUT_LENGTH", "RUN_LENGTH_MAX_OUTPUT_LENGTH"):
         if hasattr(filters, name):
-            setattr(filters, name, min(getattr(filters, name), cap))
+            setattr(filters, name, min(getattr(filters, name), _CAP))
+    yield
 
 
 def _field_rows(reader: object) -> list[Row]:
@@ -58,8 +80,12 @@ def _field_rows(reader: object) -> list[Row]:
 def read_pdf(data: bytes) -> list[Row]:
     """Rows from a PDF's text layer and form fields, or ReferralRejected saying why not."""
     safety.check_size(data, "PDF")
-    _configure_pypdf_limits()
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings can quote document text
+    with _pypdf_limits():
+        return _read_pdf(data)
+
+
+def _read_pdf(data: bytes) -> list[Row]:
     try:
         from pypdf import PdfReader
 
