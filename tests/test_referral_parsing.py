@@ -212,3 +212,11 @@ def test_date_sanity_warnings() -> None:
     bad = parse_referral(b"Child's name: A\nDOB: 31/02/2019\n", "f.txt", today=TODAY)
     assert bad.child.date_of_birth is None
     assert any("not a date we can read" in w for w in bad.warnings)
+
+
+def test_request_type_falls_back_to_the_email_subject() -> None:
+    msg = fx._message("Learning request for discussion")
+    msg.set_content("Child's name: Ann Example\nDOB: 1/2/2015\nNHS number: 943 476 5919\n")
+    ref = parse_referral(msg.as_bytes(), "m.eml", today=TODAY)
+    assert ref.request_type == LEARNING
+    assert "request type not ticked on the form: taken from the e-mail subject" in ref.warnings

@@ -144,6 +144,8 @@ def _parse_email(data: bytes, book: LabelBook | None, today: date | None) -> Ref
         raise ReferralRejected("no referral form in this message (no form attachment, no labelled fields in the body)")
     for problem in problems:
         best.warn(f"ignored {problem}")
+    if best.request_type is None:
+        _request_type_from_subject(best, str(msg.get("Subject") or ""), book)
     name, address = sender(msg)
     if best.referrer.email is None and address:
         best.referrer.email = address
@@ -154,3 +156,14 @@ def _parse_email(data: bytes, book: LabelBook | None, today: date | None) -> Ref
         best.warnings = [w for w in best.warnings if "(referrer.name)" not in w]
         best.warn("referrer's name taken from the message sender")
     return best
+
+
+def _request_type_from_subject(ref: Referral, subject: str, book: LabelBook | None) -> None:
+    """No box ticked, but the subject says "Learning request": use it, and say so."""
+    from handlers.referral.labels import default_labels
+
+    found = (book or default_labels()).options_in("request_type", subject)
+    if len(found) == 1:
+        ref.request_type = found[0]
+        ref.warnings = [w for w in ref.warnings if "(request_type)" not in w]
+        ref.warn("request type not ticked on the form: taken from the e-mail subject")
