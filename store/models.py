@@ -101,3 +101,25 @@ class AuditEntry(SQLModel, table=True):
     action: str = Field(max_length=60)
     case_id: int | None = Field(default=None, foreign_key="case_file.id", index=True)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One message to send (e-mail, Slack, console, folder): written in the same transaction as
+    the change that caused it, delivered later with retries, so an outage delays and never drops."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)  # email | slack | console | folder
+    recipient: str = Field(max_length=320)
+    subject: str | None = Field(default=None, max_length=998)
+    body: str = ""
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    dedupe_key: str = Field(max_length=200, unique=True)
+    status: str = Field(default="pending", max_length=16)  # pending | sending | sent | dead
+    attempts: int = 0
+    next_attempt_at: datetime = _timestamp(nullable=False)
+    last_error: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = _timestamp(nullable=False)
+    sent_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
