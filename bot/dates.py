@@ -77,3 +77,28 @@ def parse_date(text: str) -> date:
                 raise DateError(f"{text!r}: unknown month {parts['m']!r}")
             return _build(int(parts["y"]), month, int(parts["d"]), text)
     raise DateError(f"{text!r} is not a date (use YYYY-MM-DD or DD/MM/YYYY)")
+
+
+_SEARCH = re.compile(
+    r"\d{4}-\d{1,2}-\d{1,2}"
+    r"|\d{1,2}\s*[/.\-]\s*\d{1,2}\s*[/.\-]\s*(?:\d{4}|\d{2})(?!\d)"
+    r"|\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?[A-Za-z]{3,9}\.?,?\s+\d{4}"
+    r"|[A-Za-z]{3,9}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}"
+)
+
+
+def search_date(text: str) -> date | None:
+    """The first real date written anywhere in ``text`` ("04/01/2012 (aged 13)"), or None.
+
+    Forms carry dates with words around them; a whole-field ``parse_date`` would refuse them.
+    """
+    try:
+        return parse_date(text)
+    except DateError:
+        pass
+    for match in _SEARCH.finditer(text[:2000]):
+        try:
+            return parse_date(match.group())
+        except DateError:
+            continue
+    return None

@@ -63,7 +63,7 @@ def build_transports(settings: Settings, *, console: TextIO | None = None) -> di
     from handlers.transports.local import ConsoleTransport, FolderTransport
 
     transports: dict[str, Transport] = {
-        "folder": FolderTransport(settings.outbox_dir),
+        "folder": FolderTransport(settings.outbox_dir, settings.smtp_from),
         "console": ConsoleTransport(console or sys.stdout),
     }
     if settings.slack_bot_token is not None:

@@ -20,8 +20,9 @@ class FolderTransport:
 
     kind = "folder"
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, sender: str = "safeguard-bot@localhost") -> None:
         self.folder = folder
+        self.sender = sender
 
     async def send(self, message: OutboundMessage) -> None:
         try:
@@ -35,9 +36,11 @@ class FolderTransport:
                 "payload": message.payload,
             }
             self._write(f"{message.id:08d}-{message.transport}.json", json.dumps(data, indent=2))
-            raw = message.payload.get("raw_email")
-            if isinstance(raw, str):
-                self._write(f"{message.id:08d}.eml", raw)
+            if message.transport == "email" or "raw_email" in message.payload:
+                from handlers.transports.smtp import build_email
+
+                mail = build_email(message, self.sender)
+                self._write(f"{message.id:08d}.eml", mail.as_string())
         except OSError as exc:
             raise DeliveryError(f"cannot write to {self.folder}: {exc.strerror}", transient=True) from None
 

@@ -7,10 +7,51 @@ import asyncio
 import email
 import email.policy
 from email.message import EmailMessage
+from email.utils import formatdate
 
 import aiosmtplib
 
 from bot.messages import DeliveryError, OutboundMessage
+
+
+def build_email(message: OutboundMessage, default_sender: str) -> EmailMessage:
+    """The RFC 5322 message for an outbox row, threaded when it answers a message.
+
+    ``payload`` may carry ``from``, ``in_reply_to``, ``references``, ``message_id`` and
+    ``attachments`` (a list of {filename, content_type, data}), e.g. the .ics of deadlines.
+    The Message-ID is stable per outbox row, so a retried send is recognisably the same mail.
+    """
+    raw = message.payload.get("raw_email")
+    if isinstance(raw, str):
+        parsed = email.message_from_string(raw, policy=email.policy.SMTP)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
+    payload = message.payload
+    mail = EmailMessage()
+    mail["From"] = payload.get("from") or default_sender
+    mail["To"] = message.recipient
+    mail["Subject"] = message.subject
+    mail["Date"] = formatdate(localtime=False)
+    domain = str(mail["From"]).rsplit("@", 1)[-1].strip("> ") or "localhost"
+    mail["Message-ID"] = payload.get("message_id") or f"<outbox-{message.id}@{domain}>"
+    if payload.get("in_reply_to"):
+        mail["In-Reply-To"] = payload["in_reply_to"]
+        mail["References"] = payload.get("references") or payload["in_reply_to"]
+    mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: auto-responders must not answer us
+    mail.set_content(message.body)
+    for attachment in payload.get("attachments") or []:
+        maintype, _, subtype = (attachment.get("content_type") or "application/octet-stream").partition("/")
+        data = attachment.get("data", "")
+        if maintype == "text":
+            mail.add_attachment(data, subtype=subtype or "plain", filename=attachment.get("filename"))
+        else:
+            mail.add_attachment(
+                data.encode() if isinstance(data, str) else data,
+                maintype=maintype,
+                subtype=subtype or "octet-stream",
+                filename=attachment.get("filename"),
+            )
+    return mail
 
 
 class SmtpTransport:
@@ -38,19 +79,7 @@ class SmtpTransport:
         self.timeout = timeout
 
     def build(self, message: OutboundMessage) -> EmailMessage:
-        raw = message.payload.get("raw_email")
-        if isinstance(raw, str):
-            parsed = email.message_from_string(raw, policy=email.policy.SMTP)
-            assert isinstance(parsed, EmailMessage)
-            return parsed
-        mail = EmailMessage()
-        mail["From"] = self.sender
-        mail["To"] = message.recipient
-        mail["Subject"] = message.subject
-        mail["Message-ID"] = f"<outbox-{message.id}@safeguard-bot>"
-        mail["Auto-Submitted"] = "auto-generated"
-        mail.set_content(message.body)
-        return mail
+        return build_email(message, self.sender)
 
     async def send(self, message: OutboundMessage) -> None:
         mail = self.build(message)

@@ -1,0 +1,130 @@
+"""Input the readers must refuse: quickly, with one reason, without inflating bombs."""
+
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+
+import pytest
+
+from handlers.referral import ReferralRejected, parse_referral, safety
+from tests.fixtures import build_referrals as fx
+
+REASONS = {
+    "image_only_pdf": "no text layer",
+    "encrypted_pdf": "encrypted",
+    "zip_bomb": "decompression bomb",
+    "zip_bomb_lying": "corrupt Word document",
+    "entity_bomb": "DOCTYPE/ENTITY",
+    "external_entity": "DOCTYPE/ENTITY",
+    "truncated_docx": "corrupt Word document",
+    "not_a_docx": "not a Word document",
+    "eml_empty": "empty message",
+    "eml_corrupt_attachment": "not a Word document",
+    "eml_image_attachment": "an image, not a form",
+    "empty_file": "empty file",
+    "auto_auto_submitted": "Auto-Submitted",
+    "auto_x_autoreply": "X-Autoreply",
+    "auto_precedence_bulk": "Precedence: bulk",
+    "auto_precedence_auto_reply": "Precedence: auto_reply",
+    "auto_x_auto_response_suppress": "X-Auto-Response-Suppress",
+    "auto_mailer_daemon": "mailer-daemon",
+    "auto_subject": "automatic reply",
+}
+
+
+def test_every_hostile_fixture_has_an_expected_reason() -> None:
+    assert set(REASONS) == set(fx.HOSTILE)
+
+
+@pytest.mark.parametrize("name", sorted(REASONS))
+def test_hostile_input_is_refused_with_its_reason(name: str) -> None:
+    ext, make = fx.HOSTILE[name]
+    with pytest.raises(ReferralRejected) as caught:
+        parse_referral(make(), f"{name}{ext}")
+    assert REASONS[name] in caught.value.reason
+    assert "\n" not in caught.value.reason
+
+
+def test_two_gib_zip_bomb_is_refused_in_well_under_a_second_without_inflating() -> None:
+    bomb = fx.zip_bomb_docx(2)
+    assert len(bomb) < 4 * 1024 * 1024
+    declared = zipfile.ZipFile(io.BytesIO(bomb)).getinfo("word/document.xml").file_size
+    assert declared == 2 * 1024**3
+    started = time.perf_counter()
+    with pytest.raises(ReferralRejected, match="2048 MiB"):
+        parse_referral(bomb, "bomb.docx")
+    assert time.perf_counter() - started < 1.0
+
+
+def test_inflation_stops_at_the_cap_even_when_sizes_are_not_declared_large(monkeypatch) -> None:
+    """Lower the cap below a part's true size: the stream read stops there, whatever is declared."""
+    monkeypatch.setattr(safety, "MAX_ENTRY_BYTES", 64 * 1024)
+    monkeypatch.setattr(safety, "RATIO_FLOOR", 10**12)
+    data = fx.label_left_docx()
+    big = [i for i in zipfile.ZipFile(io.BytesIO(data)).infolist() if i.file_size > 64 * 1024]
+    assert big, "fixture should have a part larger than the lowered cap"
+    monkeypatch.setattr(safety, "check_zip_directory", lambda zf: None)  # as if sizes lied
+    with pytest.raises(ReferralRejected, match="inflates past its limit"):
+        safety.vet_docx(data)
+
+
+def test_high_compression_ratio_is_refused_from_the_directory() -> None:
+    zeros = b"<w:t>" + b" " * (3 * 1024 * 1024) + b"</w:t>"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("word/document.xml", zeros)
+    with pytest.raises(ReferralRejected, match="compression ratio"):
+        parse_referral(buf.getvalue(), "ratio.docx")
+
+
+def test_too_many_zip_entries_is_refused(monkeypatch) -> None:
+    monkeypatch.setattr(safety, "MAX_ZIP_ENTRIES", 5)
+    with pytest.raises(ReferralRejected, match="too many parts"):
+        parse_referral(fx.label_left_docx(), "many.docx")
+
+
+def test_oversized_input_is_refused_before_parsing() -> None:
+    with pytest.raises(ReferralRejected, match="too large"):
+        parse_referral(b"a" * (safety.MAX_INPUT_BYTES + 1), "big.txt")
+
+
+def test_pdf_with_owner_only_encryption_is_still_refused() -> None:
+    with pytest.raises(ReferralRejected, match="encrypted"):
+        parse_referral(fx.encrypted_pdf(password=""), "e.pdf")
+
+
+def test_corrupt_pdf_is_refused() -> None:
+    data = fx.text_pdf()
+    with pytest.raises(ReferralRejected):
+        parse_referral(data[:200], "cut.pdf")
+
+
+@pytest.mark.parametrize(
+    "data,reason",
+    [
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "old Word .doc or password-protected"),
+        (b"\xff\xd8\xff\xe0" + b"\0" * 100, "an image"),
+        (b"{\\rtf1 hello}", "RTF"),
+        (b"\x00\x01binary\x00junk" * 10, "binary data"),
+    ],
+)
+def test_wrong_types_are_refused(data: bytes, reason: str) -> None:
+    with pytest.raises(ReferralRejected, match=reason):
+        parse_referral(data, "form.txt")
+
+
+def test_auto_submitted_no_is_an_ordinary_message() -> None:
+    msg = fx._message()
+    msg["Auto-Submitted"] = "no"
+    msg.set_content(fx.plain_body())
+    assert parse_referral(msg.as_bytes(), "m.eml").child.name == fx.CHILD["name"]
+
+
+def test_a_message_with_no_form_and_no_fields_is_refused() -> None:
+    msg = fx._message("hello")
+    msg.set_content("Can we talk on Tuesday about the meeting?")
+    with pytest.raises(ReferralRejected, match="no referral form in this message"):
+        parse_referral(msg.as_bytes(), "m.eml")

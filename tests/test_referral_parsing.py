@@ -1,0 +1,222 @@
+"""Referral forms of every kind the readers accept, built by tests/fixtures/build_referrals.py."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from handlers.referral import ReferralRejected, parse_referral
+from tests.fixtures import build_referrals as fx
+
+TODAY = date(2026, 11, 25)
+SIN, LEARNING = "serious_incident_notification", "learning_request"
+
+# fixture -> (request type, child statuses, incident date, submission date)
+EXPECTED = {
+    "tees_glyph": (SIN, ["child_protection"], "2019-03-07", "2025-11-21"),
+    "tees_content_control": (SIN, ["child_protection"], "2019-03-07", "2025-11-21"),
+    "tees_legacy": (SIN, ["child_protection"], "2019-03-07", "2025-11-21"),
+    "tees_x_under_heading": (SIN, ["child_protection"], "2019-03-07", "2025-11-21"),
+    "label_left": (LEARNING, ["child_in_need"], "2019-03-07", "2025-11-21"),
+    "label_above": (SIN, ["early_help"], "2019-03-07", None),
+    "paragraphs": (LEARNING, ["yot"], "2019-03-07", None),
+    "text_pdf": (SIN, ["looked_after"], "2019-03-07", "2025-11-21"),
+    "plain": (LEARNING, ["early_help", "child_in_need"], "2025-11-21", None),
+    "eml_docx": (SIN, ["child_protection"], "2019-03-07", "2025-11-21"),
+    "eml_pdf": (SIN, ["looked_after"], "2019-03-07", "2025-11-21"),
+    "eml_plain": (LEARNING, ["early_help", "child_in_need"], "2025-11-21", None),
+    "eml_html": (SIN, ["child_protection"], "2019-03-07", None),
+    "eml_cp1252": (LEARNING, ["early_help", "child_in_need"], "2025-11-21", None),
+    "eml_latin1": (LEARNING, ["early_help", "child_in_need"], "2025-11-21", None),
+}
+
+
+def _parse(name: str) -> dict:
+    ext, make = fx.GOOD[name]
+    return parse_referral(make(), f"{name}{ext}", today=TODAY).as_json()
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_fixture_reads_the_core_fields(name: str) -> None:
+    data = _parse(name)
+    request, statuses, incident, submitted = EXPECTED[name]
+    assert data["request_type"] == request
+    assert data["child_status"] == statuses
+    assert data["incident_date"] == incident
+    assert data["submission_date"] == submitted
+    expected_child = "Zoé Fictional" if name == "eml_latin1" else fx.CHILD["name"]
+    assert data["child"]["name"] == expected_child
+    assert data["child"]["date_of_birth"] == fx.CHILD["dob_iso"]
+    assert data["child"]["nhs_number"] == fx.CHILD["nhs_digits"]
+    assert data["child"]["address"].startswith("12 Imaginary Lane, Northtown")
+    assert data["referrer"]["name"] == fx.REFERRER["name"]
+    assert data["referrer"]["agency"] == fx.REFERRER["agency"]
+    assert data["summary"].startswith("Jamie was admitted to hospital")
+    if name != "plain":  # a bare text file has no sender to fall back on
+        assert data["referrer"]["email"] == fx.REFERRER["email"]
+    assert not [w for w in data["warnings"] if w.startswith("missing:") and "referrer.email" not in w]
+
+
+def test_tees_form_uses_sections_for_the_reused_name_label() -> None:
+    data = _parse("tees_glyph")
+    assert data["referrer"]["name"] == "Priya Testwell"
+    assert data["child"]["name"] == "Jamie Fictional"
+    assert data["parents_carers"] == fx.PARENTS
+    assert data["siblings"] == fx.SIBLINGS
+    assert data["gp"] == fx.GP
+    assert data["agencies"][0] == {"name": "Dr Notreal", "title": "GP", "agency": "Northtown Surgery",
+                                   "contact": "01234 000000"}
+    assert len(data["agencies"]) == 2
+    assert data["relevant_others"] == [{"name": "Pat Imaginary (grandmother)",
+                                        "address": "3 Nowhere Close, Northtown"}]
+    assert "(Agencies involved" not in data["summary"]
+    assert data["warnings"] == []
+
+
+@pytest.mark.parametrize("style", ["glyph", "content_control", "legacy", "legacy_default", "tick", "x"])
+@pytest.mark.parametrize(
+    "request_type,statuses",
+    [(LEARNING, ("early_help", "yot")), (SIN, ("looked_after",)), (SIN, ("not_known_to_csc",))],
+)
+def test_tick_box_styles(style: str, request_type: str, statuses: tuple[str, ...]) -> None:
+    """Every way Word carries a tick: glyph, content control, legacy field, mark under heading."""
+    request_style = style if style in ("glyph", "content_control", "legacy", "legacy_default") else "glyph"
+    data = parse_referral(
+        fx.tees_docx(request_style, request=request_type, statuses=statuses, status_style=style),
+        "f.docx", today=TODAY,
+    ).as_json()
+    assert data["request_type"] == request_type
+    assert data["child_status"] == [s for s in fx.STATUS_LABELS_ORDER if s in statuses]
+
+
+def test_no_request_type_ticked_is_a_warning_not_an_error() -> None:
+    data = parse_referral(fx.tees_docx("glyph", request="none", statuses=()), "f.docx", today=TODAY).as_json()
+    assert data["request_type"] is None
+    assert data["child_status"] == []
+    assert any("(request_type)" in w for w in data["warnings"])
+    assert any("(child_status)" in w for w in data["warnings"])
+
+
+def test_both_request_types_ticked_reads_as_notification_with_warning() -> None:
+    text = b"Child's name: A Person\n[X] Serious Incident Notification Request [X] Learning Request\n"
+    ref = parse_referral(text, "f.txt", today=TODAY)
+    assert ref.request_type == SIN
+    assert any("both request types" in w for w in ref.warnings)
+
+
+def test_missing_fields_are_warnings() -> None:
+    ref = parse_referral(b"Child's name: A Person\n", "f.txt", today=TODAY)
+    keys = {w.rsplit("(", 1)[-1].rstrip(")") for w in ref.warnings if w.startswith("missing:")}
+    assert keys == {"request_type", "referrer.name", "referrer.agency", "referrer.email",
+                    "child.date_of_birth", "child.address", "child.nhs_number", "incident_date",
+                    "child_status", "summary"}
+
+
+def test_same_form_in_two_tick_styles_has_the_same_fingerprint() -> None:
+    a = parse_referral(fx.tees_docx("glyph"), "a.docx", today=TODAY)
+    b = parse_referral(fx.tees_docx("legacy"), "b.docx", today=TODAY)
+    c = parse_referral(fx.tees_docx("glyph", request=LEARNING), "c.docx", today=TODAY)
+    assert a.content_sha256 == b.content_sha256 != c.content_sha256
+
+
+def test_content_magic_beats_the_extension() -> None:
+    ref = parse_referral(fx.text_pdf(), "misnamed.docx", today=TODAY)
+    assert ref.source_format == "pdf"
+    assert ref.child.name == fx.CHILD["name"]
+
+
+def test_email_sender_fills_a_missing_referrer_email_with_a_warning() -> None:
+    ref = parse_referral(fx.eml_plain(), "m.eml", today=TODAY)
+    assert ref.referrer.email == fx.REFERRER["email"]
+    assert "referrer's email address taken from the message sender" in ref.warnings
+
+
+def test_email_prefers_the_form_attachment_over_the_body() -> None:
+    ref = parse_referral(fx.eml_docx(), "m.eml", today=TODAY)
+    assert ref.source_format == "eml+docx"
+
+
+def test_email_with_a_corrupt_attachment_but_a_full_body_uses_the_body() -> None:
+    data = fx.eml_with_attachment(b"junk" * 50, "form.docx", "application", "octet-stream",
+                                  body=fx.plain_body())
+    ref = parse_referral(data, "m.eml", today=TODAY)
+    assert ref.source_format == "eml+text"
+    assert any(w.startswith("ignored attachment 'form.docx'") for w in ref.warnings)
+
+
+def test_forwarded_message_with_the_form_attached_inside() -> None:
+    from email.message import EmailMessage
+    from email.parser import BytesParser
+    from email import policy
+
+    inner = BytesParser(policy=policy.default).parsebytes(fx.eml_docx())
+    outer = EmailMessage()
+    outer["From"] = "Business Officer <officer@partnership.example.gov.uk>"
+    outer["To"] = "scp@partnership.example.gov.uk"
+    outer["Subject"] = "FW: Serious incident notification request"
+    outer.set_content("Forwarding, see below.")
+    outer.add_attachment(inner)
+    ref = parse_referral(outer.as_bytes(), "fw.eml", today=TODAY)
+    assert ref.child.name == fx.CHILD["name"] and ref.source_format == "eml+docx"
+
+
+def test_cp1252_without_a_declared_charset_keeps_the_curly_apostrophe() -> None:
+    from handlers.referral.body_reader import decode_text
+
+    assert decode_text("Child’s name – £5".encode("cp1252")) == "Child’s name – £5"
+    assert decode_text("Child’s name".encode("utf-8")) == "Child’s name"
+    assert decode_text("Zoé".encode("iso-8859-1"), "iso-8859-1") == "Zoé"
+    assert decode_text("Zoé".encode("utf-8"), "bogus-charset") == "Zoé"
+
+
+def test_html_checkboxes_entities_and_line_breaks() -> None:
+    ref = parse_referral(fx.html_table_body().encode(), "body.html", today=TODAY)
+    assert ref.request_type == SIN
+    assert ref.child.address == "12 Imaginary Lane, Northtown"
+    assert ref.child_status == ["child_protection"]
+
+
+def test_html_label_above_table_with_status_ticks() -> None:
+    html = (
+        "<table><tr><th>Child's Name</th><th>D.O.B.</th><th colspan=2>Date of Death / Incident</th></tr>"
+        "<tr><td>Ann Example</td><td>7/3/19</td><td colspan=2>4 January 2020</td></tr>"
+        "<tr><td>Child in Need</td><td>Child Protection</td><td>Looked After Child</td><td>YOT</td></tr>"
+        "<tr><td></td><td>X</td><td></td><td>&#10004;</td></tr></table>"
+    )
+    ref = parse_referral(html.encode(), "b.html", today=TODAY)
+    assert (ref.child.name, ref.child.date_of_birth, ref.incident_date) == (
+        "Ann Example", date(2019, 3, 7), date(2020, 1, 4))
+    assert ref.child_status == ["yot", "child_protection"]
+
+
+def test_plain_text_label_on_its_own_line_then_value() -> None:
+    text = "Child's name\nAnn Example\nDate of birth\n21 Nov 2015\nAddress:\n1 Road\nTown\n\nOther: x\n"
+    ref = parse_referral(text.encode(), "f.txt", today=TODAY)
+    assert ref.child.name == "Ann Example"
+    assert ref.child.date_of_birth == date(2015, 11, 21)
+    assert ref.child.address == "1 Road, Town"
+
+
+def test_a_document_with_no_form_fields_is_refused() -> None:
+    with pytest.raises(ReferralRejected, match="no referral form fields"):
+        parse_referral(fx.blank_letter_docx(), "letter.docx", today=TODAY)
+
+
+def test_date_sanity_warnings() -> None:
+    text = b"Child's name: A\nDOB: 01/01/2020\nDate of incident: 01/01/2019\n"
+    ref = parse_referral(text, "f.txt", today=TODAY)
+    assert "date of death / incident is before the child's date of birth" in ref.warnings
+    future = parse_referral(b"Child's name: A\nDate of incident: 1 January 2030\n", "f.txt", today=TODAY)
+    assert "date of death / incident is in the future" in future.warnings
+    bad = parse_referral(b"Child's name: A\nDOB: 31/02/2019\n", "f.txt", today=TODAY)
+    assert bad.child.date_of_birth is None
+    assert any("not a date we can read" in w for w in bad.warnings)
+
+
+def test_request_type_falls_back_to_the_email_subject() -> None:
+    msg = fx._message("Learning request for discussion")
+    msg.set_content("Child's name: Ann Example\nDOB: 1/2/2015\nNHS number: 943 476 5919\n")
+    ref = parse_referral(msg.as_bytes(), "m.eml", today=TODAY)
+    assert ref.request_type == LEARNING
+    assert "request type not ticked on the form: taken from the e-mail subject" in ref.warnings
