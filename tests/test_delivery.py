@@ -144,3 +144,23 @@ def test_folder_transport_is_idempotent(tmp_path) -> None:  # type: ignore[no-un
     asyncio.run(transport.send(message))
     asyncio.run(transport.send(message))
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["00000007-folder.json", "00000007.eml"]
+
+
+def test_email_reply_is_threaded_and_carries_the_ics(engine: Engine) -> None:
+    with SmtpServer() as server:
+        with session_scope(engine) as session:
+            outbox.enqueue(
+                session, transport="email", recipient="referrer@nhs.net", subject="Re: Referral",
+                body="Case SG-2026-0001 opened.", dedupe_key="ack:1", not_before=NOW,
+                payload={"in_reply_to": "<ref-1@nhs.net>", "from": "safeguarding@partnership.gov.uk",
+                         "attachments": [{"filename": "deadlines.ics", "content_type": "text/calendar",
+                                          "data": "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"}]},
+            )
+        sender = OutboxSender(engine, {"email": SmtpTransport(
+            hostname="127.0.0.1", port=server.port, sender="bot@partnership.gov.uk", start_tls=False)})
+        assert asyncio.run(sender.deliver_once(NOW)).delivered
+        [mail] = server.wait_for(1)
+    assert mail["In-Reply-To"] == "<ref-1@nhs.net>" and mail["References"] == "<ref-1@nhs.net>"
+    assert mail["From"] == "safeguarding@partnership.gov.uk"
+    [ics] = [part for part in mail.walk() if part.get_filename() == "deadlines.ics"]
+    assert ics.get_content_type() == "text/calendar"
