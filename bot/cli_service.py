@@ -1,14 +1,17 @@
 """``safeguard-bot run``: the long-running bot.
 
-Slack when its tokens are configured (Socket Mode: bot + app token; HTTP: bot token + signing
-secret), otherwise the terminal chat on the embedded defaults. Later work adds the mail watcher
-and the reminder clock to the same command.
+The reminder clock and the outbox sender always run. Slack runs when its tokens are configured
+(Socket Mode: bot + app token; HTTP: bot token + signing secret); otherwise the criteria chat
+runs in this terminal, with the clock working in the background, until the chat ends.
+``--headless`` runs without the terminal chat until SIGTERM (a server, a container).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
+import sys
 
 import click
 
@@ -16,33 +19,45 @@ from bot.cli import UserError, _settings
 
 
 @click.command()
+@click.option("--headless", is_flag=True, help="Do not run the terminal chat; run until SIGTERM.")
 @click.pass_context
-def run(ctx: click.Context) -> None:
-    """Start the bot: Slack if configured, else the terminal chat."""
+def run(ctx: click.Context, headless: bool) -> None:
+    """Start the bot: reminders and outbox, plus Slack if configured, else the terminal chat."""
     from bot.criteria import CriteriaConfigError
-    from store.db import make_engine, upgrade
+    from bot.runtime import open_runtime
+    from bot.service import Component, Service, in_daemon_thread
 
     settings = _settings(ctx)
     try:
         settings.criteria()  # fail at start-up, naming the bad key, not mid-conversation
-    except CriteriaConfigError as exc:
-        raise UserError(str(exc)) from None
-    if not settings.slack_configured():
+        settings.reminder_policy()
+    except (CriteriaConfigError, ValueError) as exc:
+        raise UserError(str(exc).splitlines()[0]) from None
+    logging.basicConfig(
+        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    runtime = open_runtime(settings)
+    components: dict[str, Component] = {}
+    if settings.slack_configured():
+        from handlers.slack.runner import serve
+
+        components["slack"] = lambda stop: serve(settings, runtime.engine, stop)
+    elif not headless:
         from bot.cli_criteria import chat
 
-        click.echo("Slack is not configured: running the criteria chat in this terminal.", err=True)
-        ctx.invoke(chat)
-        return
-    engine = make_engine(settings.resolved_database_url())
-    upgrade(engine)
-    asyncio.run(_serve(settings, engine))
+        click.echo(
+            "Slack is not configured: running the criteria chat in this terminal "
+            "(reminders and the outbox run in the background).",
+            err=True,
+        )
+        components["chat"] = in_daemon_thread(lambda: ctx.invoke(chat), "terminal-chat")
+    service = Service(runtime, components=components)
+    asyncio.run(_serve(service))
 
 
-async def _serve(settings, engine) -> None:  # type: ignore[no-untyped-def]
-    from handlers.slack.runner import serve
-
+async def _serve(service) -> None:  # type: ignore[no-untyped-def]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await serve(settings, engine, stop)
+    await service.run(stop)

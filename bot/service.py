@@ -1,0 +1,220 @@
+"""``safeguard-bot run``: the clock, the outbox sender and the adapters in one process.
+
+- apscheduler (3.x, AsyncIOScheduler) wakes the reminder sweep every minute and again exactly at
+  the next planned reminder; the weekly digest is checked at the send time on weekdays.
+- The outbox sender runs as a task: it delivers whatever is due, then sleeps until woken by a
+  sweep or until the next retry is due (at most a few seconds).
+- Adapters (the Slack app, the mail watcher) run beside them when configured.
+- SIGTERM/SIGINT stop it gracefully: no new work is started, the sweep or delivery in progress
+  finishes (a sweep is one transaction; a delivery round records each outcome), the worker is
+  marked stopped. Anything not finished stays in the database for the next start.
+
+Several processes may run against one PostgreSQL database; on SQLite run one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlmodel import Session, col, select
+
+from bot.messages import Transport
+from bot.runtime import Runtime
+from scheduler.calendar import LONDON
+from scheduler.delivery import OutboxSender
+from scheduler.digest import send_digests
+from store import outbox
+from store.db import session_scope
+from store.models import ReminderRow, WorkerHeartbeat, utcnow
+
+log = logging.getLogger(__name__)
+
+Component = Callable[[asyncio.Event], Awaitable[None]]
+
+
+class Service:
+    """One worker process. ``clock`` is injectable so tests can run it at a chosen moment."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        transports: dict[str, Transport] | None = None,
+        components: dict[str, Component] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        idle_poll: float = 5.0,
+    ) -> None:
+        self.runtime = runtime
+        self.clock = clock
+        self.idle_poll = idle_poll
+        self.sweeper = runtime.sweeper()
+        self.sender: OutboxSender = runtime.sender(transports)
+        self.sender.clock = clock
+        self.components = dict(components or {})
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._scheduler: AsyncIOScheduler | None = None
+        self.sweeps = 0
+
+    # --- jobs -----------------------------------------------------------------------------
+
+    async def sweep(self) -> None:
+        """One sweep in a worker thread (the database calls block), then wake the sender."""
+        if self._stopping:
+            return
+        now = self.clock()
+        result = await asyncio.to_thread(self.sweeper.sweep, now)
+        self.sweeps += 1
+        if result.sent:
+            log.info("sweep queued %d reminder(s)", len(result.sent))
+            self._wake.set()
+        await asyncio.to_thread(self._schedule_next_due)
+
+    def _schedule_next_due(self) -> None:
+        """Wake exactly at the next planned reminder, not up to a minute late."""
+        if self._scheduler is None or self._stopping:
+            return
+        with Session(self.runtime.engine) as session:
+            upcoming = session.exec(
+                select(ReminderRow.send_at)
+                .where(ReminderRow.status == "pending", col(ReminderRow.send_at) > self.clock())
+                .order_by(col(ReminderRow.send_at))
+                .limit(1)
+            ).first()
+        if upcoming is None:
+            return
+        when = upcoming if upcoming.tzinfo else upcoming.replace(tzinfo=UTC)
+        self._scheduler.add_job(
+            self.sweep, DateTrigger(run_date=when), id="sweep-at-next-due", replace_existing=True
+        )
+
+    async def digest(self) -> None:
+        if self._stopping:
+            return
+        now = self.clock()
+        runtime = self.runtime
+        sent = await asyncio.to_thread(
+            send_digests, runtime.engine, now, runtime.policy, runtime.calendar_for, runtime.router
+        )
+        if sent:
+            self._wake.set()
+
+    async def heartbeat(self) -> None:
+        await asyncio.to_thread(self._beat, None)
+
+    def _beat(self, stopped: datetime | None) -> None:
+        with session_scope(self.runtime.engine) as session:
+            row = session.get(WorkerHeartbeat, self.worker_id)
+            if row is None:
+                row = WorkerHeartbeat(
+                    id=self.worker_id,
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
+                    components=",".join(["clock", "outbox", *self.components]),
+                )
+            row.last_seen = utcnow()
+            row.stopped_at = stopped
+            session.add(row)
+
+    async def deliver_forever(self, stop: asyncio.Event) -> None:
+        """Deliver what is due; sleep until woken or the next retry, whichever is sooner."""
+        while not stop.is_set():
+            report = await self.sender.deliver_once()
+            if report:
+                continue
+            self._wake.clear()
+            timeout = await asyncio.to_thread(self._idle_timeout)
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+            except TimeoutError:
+                pass
+
+    def _idle_timeout(self) -> float:
+        with Session(self.runtime.engine) as session:
+            due = outbox.next_due(session)
+        if due is None:
+            return self.idle_poll
+        due = due if due.tzinfo else due.replace(tzinfo=UTC)
+        return max(0.05, min(self.idle_poll, (due - self.clock()).total_seconds()))
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await asyncio.to_thread(self._beat, None)
+        send_time = self.runtime.policy.send_time
+        scheduler = AsyncIOScheduler(timezone=LONDON)
+        self._scheduler = scheduler
+        scheduler.add_job(
+            self.sweep, IntervalTrigger(minutes=1), id="sweep", next_run_time=datetime.now(tz=UTC),
+            max_instances=1, coalesce=True, misfire_grace_time=None,
+        )
+        scheduler.add_job(
+            self.digest,
+            CronTrigger(day_of_week="mon-fri", hour=send_time.hour, minute=send_time.minute, timezone=LONDON),
+            id="digest", max_instances=1, coalesce=True,
+        )
+        scheduler.add_job(
+            self.digest, DateTrigger(run_date=datetime.now(tz=UTC) + timedelta(seconds=1)), id="digest-catch-up"
+        )
+        scheduler.add_job(self.heartbeat, IntervalTrigger(seconds=30), id="heartbeat", coalesce=True)
+        scheduler.start()
+        tasks = [asyncio.create_task(self.deliver_forever(stop), name="outbox")]
+        tasks += [asyncio.create_task(component(stop), name=name) for name, component in self.components.items()]
+        log.info("worker %s running: %s", self.worker_id, ", ".join(["clock", "outbox", *self.components]))
+        try:
+            waiter = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not waiter and task.exception() is not None:
+                    log.error("component %s failed: %s", task.get_name(), task.exception())
+            stop.set()
+        finally:
+            self._stopping = True
+            scheduler.shutdown(wait=False)
+            # Let the outbox round and the adapters in progress finish (they watch ``stop``).
+            self._wake.set()
+            await asyncio.wait(tasks, timeout=30)
+            for task in tasks:
+                if not task.done():
+                    task.cancel()
+            await asyncio.to_thread(self._beat, utcnow())
+            log.info("worker %s stopped", self.worker_id)
+
+
+def in_daemon_thread(function: Callable[[], object], name: str) -> Component:
+    """A component that runs a blocking function (the terminal chat reading stdin) in a daemon
+    thread, so a shutdown never waits on a read that may never return."""
+
+    async def component(stop: asyncio.Event) -> None:
+        import threading
+
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+
+        def target() -> None:
+            try:
+                function()
+            except BaseException as exc:  # noqa: BLE001 - reported through the future
+                loop.call_soon_threadsafe(lambda: done.done() or done.set_exception(exc))
+            else:
+                loop.call_soon_threadsafe(lambda: done.done() or done.set_result(None))
+
+        threading.Thread(target=target, name=name, daemon=True).start()
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait([done, stopper], return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if done.done() and done.exception() is not None and not isinstance(done.exception(), SystemExit):
+            raise done.exception()  # type: ignore[misc]
+
+    return component
