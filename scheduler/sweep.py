@@ -117,6 +117,7 @@ class Sweeper:
                 if not fresh:
                     break
                 rows = reminder_store.due_reminders(session, fresh, now)
+                loaded = reminder_store.preload(session, fresh)
                 groups: dict[int, list[ReminderRow]] = defaultdict(list)
                 for row in rows:
                     groups[row.deadline_id].append(row)
@@ -124,26 +125,24 @@ class Sweeper:
                     group = groups.get(deadline_id)
                     if not group:  # handled by another worker between our two reads
                         continue
-                    if not self._handle(session, deadline_id, group, now, today, result):
+                    deadline, case, partnership = loaded[deadline_id]
+                    if not self._handle(session, deadline, case, partnership, group, now, today, result):
                         held_back.add(deadline_id)
         return result
 
     def _handle(
         self,
         session: Session,
-        deadline_id: int,
+        deadline: DeadlineRow,
+        case: Case,
+        partnership: Partnership,
         group: list[ReminderRow],
         now: datetime,
         today: date,
         result: SweepResult,
     ) -> bool:
         """Send the latest due occasion of one deadline; False if held (a closure day)."""
-        deadline = session.get(DeadlineRow, deadline_id)
-        assert deadline is not None
-        case = session.get(Case, deadline.case_id)
-        assert case is not None
-        partnership = session.get(Partnership, case.partnership_id)
-        assert partnership is not None
+        deadline_id = deadline.id or 0
         if deadline.status != "open" or case.status != "open":
             reminder_store.mark(session, group, reminder_store.CANCELLED)
             result.cancelled += len(group)
