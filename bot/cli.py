@@ -229,7 +229,8 @@ def deadlines(
     try:
         check_awareness(la_aware)
     except LifecycleError as exc:
-        _fail(f"--aware: {exc}")
+        # The calculator still answers (historic or training examples), with a warning.
+        _warn(f"--aware: {exc}")
     # Each date must not precede the one it follows from.
     order = [
         ("--notified", "--aware"),

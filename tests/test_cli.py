@@ -166,3 +166,11 @@ def test_case_commands_on_postgresql(cli_env: dict[str, str], fresh_pg_url: str)
     opened = run(["case", "open", "--aware", "2027-12-22", "--json"], env)
     assert opened.returncode == 0, opened.stderr
     assert json.loads(opened.stdout)["deadlines"][2]["due"] == "2028-01-17"
+
+
+def test_deadlines_before_the_duty_began_warn_but_answer(cli_env: dict[str, str]) -> None:
+    # 4 and 5 June 2012: the moved spring bank holiday and the Diamond Jubilee.
+    result = run(["deadlines", "--aware", "2012-06-01", "--json"], cli_env)
+    assert result.returncode == 0
+    assert json.loads(result.stdout)[0]["due"] == "2012-06-12"
+    assert "before the notification duty began" in result.stderr
