@@ -254,6 +254,10 @@ async def test_record_as_done_confirms_in_a_modal_records_and_updates_the_remind
     assert again["response_type"] == "ephemeral" and again["replace_original"] is False
     assert "was done on Tue 22 Dec 2026" in again["text"]
     assert len(slack.calls("views.open")) == 1
+    # ...and that copy loses its buttons too
+    second = (await wait_for(lambda: len(slack.calls("chat.update")) >= 2 and slack.calls("chat.update")))[1]
+    assert all(b["type"] != "actions" for b in second["blocks"])
+    assert "Recorded as done on Tue 22 Dec 2026" in json.dumps(second["blocks"])
     assert len(slack.service.get(case.reference).milestones) == 1
 
     posted = slack.everything_posted()
@@ -400,3 +404,16 @@ async def test_app_home_offers_record_as_done_for_each_next_deadline(slack: Slac
     refusal = await wait_for(lambda: [m for m in slack.calls("chat.postMessage") if m["channel"] == PRACTITIONER])
     assert "Only case officers" in refusal[0]["text"]
     assert len(slack.calls("views.open")) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_reminder_that_cannot_be_updated_does_not_undo_the_record(slack: Slack) -> None:
+    case = open_case(slack)
+    slack.fake.errors["chat.update"] = "message_not_found"  # e.g. deleted from the channel
+    await slack.click(reminder_buttons(case, PANEL)[bk.RECORD_DONE])
+    view = (await slack.opened_view())["view"]
+    assert "errors" not in await slack.submit(view, "2026-12-21")
+    assert await wait_for(lambda: [m for m in slack.calls("chat.postMessage") if m["channel"] == OFFICER])
+    assert [c.status for c in slack.fake.calls if c.method == "chat.update"] == [400]
+    assert [m.kind for m in slack.service.get(case.reference).milestones] == ["panel_notified"]
+    assert "pending" not in {r.status for r in reminders(slack.engine, PANEL)}

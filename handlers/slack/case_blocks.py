@@ -122,19 +122,24 @@ def record_done_view(
     )
 
 
-def recorded_message_blocks(reference: str, step_label: str, user: str, on: date) -> list[Block]:
-    """What the reminder message becomes once done: no buttons, nothing about the child."""
+def _recorded_line(user: str | None, on: date) -> str:
+    return f"Recorded by <@{user}> on {fmt_day(on)}" if user else f"Recorded as done on {fmt_day(on)}"
+
+
+def recorded_message_blocks(reference: str, step_label: str, user: str | None, on: date) -> list[Block]:
+    """What the reminder message becomes once done: no buttons, nothing about the child.
+    ``user`` is None when the step was recorded elsewhere (another copy, the CLI)."""
     return [
         SectionBlock(
             block_id="recorded",
             text=_md(f":white_check_mark: *{reference}*: *{step_label}* is done."),
         ),
-        ContextBlock(elements=[_md(f"Recorded by <@{user}> on {fmt_day(on)}")]),
+        ContextBlock(elements=[_md(_recorded_line(user, on))]),
     ]
 
 
-def recorded_message_text(reference: str, step_label: str, user: str, on: date) -> str:
-    return f"{reference}: {step_label} is done. Recorded by <@{user}> on {fmt_day(on)}"
+def recorded_message_text(reference: str, step_label: str, user: str | None, on: date) -> str:
+    return f"{reference}: {step_label} is done. {_recorded_line(user, on)}"
 
 
 def _status_text(state: DeadlineState, today: date) -> str:

@@ -40,6 +40,14 @@ log = logging.getLogger(__name__)
 STALE_BUTTON = "That button is out of date. Open the case from the bot's Home tab instead."
 
 
+class StepClosed(LifecycleError):
+    """The step is no longer open (met, missed or not applicable): nothing left to record."""
+
+    def __init__(self, message: str, reference: str, step_label: str, completed_on: date | None) -> None:
+        super().__init__(message)
+        self.reference, self.step_label, self.completed_on = reference, step_label, completed_on
+
+
 @dataclass(frozen=True)
 class RecordPlan:
     """What "Record as done" will do for one deadline: record ``milestone`` on the case."""
@@ -77,7 +85,10 @@ class ReminderActions:
         if state.status is not DeadlineStatus.OPEN:
             done = f" on {cb.fmt_day(state.completed_on)}" if state.completed_on else ""
             what = "no longer applies" if state.status is DeadlineStatus.NOT_APPLICABLE else f"was done{done}"
-            raise LifecycleError(f"{case.reference}: {state.deadline.label} {what}; nothing to record.")
+            raise StepClosed(
+                f"{case.reference}: {state.deadline.label} {what}; nothing to record.",
+                case.reference, state.deadline.label, state.completed_on,
+            )
         timescales, _ = self.cases.rules_for(self._partnership(case.partnership))
         return RecordPlan(
             reference=case.reference,
@@ -127,6 +138,24 @@ def original_message(body: dict[str, Any]) -> tuple[str, str] | None:
     return (str(channel), str(ts)) if channel and ts else None
 
 
+async def update_reminder(
+    client: AsyncWebClient, message: tuple[str, str], reference: str, step_label: str,
+    user: str | None, on: date,
+) -> None:
+    """Replace a reminder message with its "done" form (no buttons). Best effort: the record
+    already stands, so a deleted or too-old message only leaves the old text in place."""
+    channel, ts = message
+    try:
+        await client.chat_update(
+            channel=channel,
+            ts=ts,
+            text=cb.recorded_message_text(reference, step_label, user, on),
+            blocks=bk.as_dicts(cb.recorded_message_blocks(reference, step_label, user, on)),
+        )
+    except SlackApiError as exc:
+        log.warning("could not update a reminder message: %s", exc.response.get("error"))
+
+
 def register_reminder_actions(app: AsyncApp, assistant: SlackAssistant, not_an_officer: str) -> None:
     """Register the three reminder buttons and the confirmation modal on ``app``."""
     actions = ReminderActions(assistant)
@@ -173,11 +202,23 @@ def register_reminder_actions(app: AsyncApp, assistant: SlackAssistant, not_an_o
         ref = await guarded(body, action, client, respond)
         if ref is None:
             return
-        ok, plan = await domain(lambda: actions.plan_record(ref), body, client, respond)
-        if not ok:
+        message = original_message(body)
+        try:
+            plan = await asyncio.to_thread(actions.plan_record, ref)
+        except StepClosed as closed:
+            await tell(body, client, respond, str(closed))
+            if message is not None and closed.completed_on is not None:
+                # Another copy of this reminder (channel vs. owner's DM), or the CLI, got there
+                # first: take the buttons off this copy too.
+                await update_reminder(client, message, closed.reference, closed.step_label, None, closed.completed_on)
+            return
+        except CaseNotFound:
+            await tell(body, client, respond, "There is no such case (it may have been removed).")
+            return
+        except LifecycleError as exc:
+            await tell(body, client, respond, str(exc))
             return
         metadata: dict[str, Any] = {"reference": plan.reference, "deadline": plan.deadline_key}
-        message = original_message(body)
         if message is not None:
             metadata["channel"], metadata["ts"] = message
         if (body.get("container") or {}).get("type") == "view" and (body.get("view") or {}).get("type") == "home":
@@ -231,15 +272,9 @@ def register_reminder_actions(app: AsyncApp, assistant: SlackAssistant, not_an_o
         state = next((s for s in case.deadlines if s.deadline.key == plan.deadline_key), None)
         outcome = f" ({state.status.value.replace('_', ' ')})" if state is not None else ""
         if meta.get("channel") and meta.get("ts"):
-            try:
-                await client.chat_update(
-                    channel=meta["channel"],
-                    ts=meta["ts"],
-                    text=cb.recorded_message_text(plan.reference, plan.step_label, user, on),
-                    blocks=bk.as_dicts(cb.recorded_message_blocks(plan.reference, plan.step_label, user, on)),
-                )
-            except SlackApiError as exc:  # the record stands; only the old message stays as it was
-                log.warning("could not update the reminder message: %s", exc.response.get("error"))
+            await update_reminder(
+                client, (str(meta["channel"]), str(meta["ts"])), plan.reference, plan.step_label, user, on
+            )
         await client.chat_postMessage(
             channel=user,
             text=(
