@@ -45,6 +45,7 @@ class FakeSlackApi:
     calls: list[Call] = field(default_factory=list)
     rate_limited: dict[str, int] = field(default_factory=dict)  # method -> 429s still to send
     usergroups: dict[str, list[str]] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)  # method -> Slack error for its next call
     _runner: web.AppRunner | None = None
 
     @property
@@ -86,6 +87,9 @@ class FakeSlackApi:
             return web.json_response(
                 {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"}
             )
+        if method in self.errors:
+            self.calls.append(Call(method, body, 400))
+            return web.json_response({"ok": False, "error": self.errors.pop(method)})
         self.calls.append(Call(method, body))
         if method == "auth.test":
             return web.json_response(

@@ -14,7 +14,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -33,6 +33,7 @@ from bot.lifecycle import LifecycleError, check_awareness
 from bot.settings import Settings
 from handlers.console.render import rationale
 from handlers.slack import blocks as bk
+from handlers.slack.reminder_actions import register_reminder_actions
 from scheduler.calendar import today_in_london
 from scheduler.deadlines import compute_deadlines
 from scheduler.timescales import Event
@@ -104,11 +105,14 @@ class SlackAssistant:
         engine: Engine,
         tree: CriteriaTree,
         today: Callable[[], date] = today_in_london,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.tree = tree
         self.today = today
+        # The moment a snooze counts from (the next working day after it); injectable for tests.
+        self.now: Callable[[], datetime] = now or (lambda: datetime.now(tz=UTC))
         self.cases = CaseService(engine, settings)
         self.conversations = ConversationService(engine)
         self.officers = CaseOfficers(list(settings.slack_case_officers))
@@ -261,6 +265,14 @@ class SlackAssistant:
     def my_open_cases(self, user: str) -> list[Any]:
         return [v for v in self.cases.list() if v.opened_by == f"slack:{user}"]
 
+    async def publish_home(self, client: AsyncWebClient, user: str) -> None:
+        """(Re)draw App Home for ``user``: on opening it, and after acting from it, so a step
+        recorded from Home disappears from Home."""
+        cases = None
+        if await self.officers.allows(client, user):
+            cases = await asyncio.to_thread(self.my_open_cases, user)
+        await client.views_publish(user_id=user, view=bk.home_view(cases, self.today()))
+
 
 def build_app(
     settings: Settings,
@@ -268,10 +280,12 @@ def build_app(
     *,
     client: AsyncWebClient | None = None,
     today: Callable[[], date] = today_in_london,
+    now: Callable[[], datetime] | None = None,
     process_before_response: bool = False,
 ) -> AsyncApp:
     """The Bolt app with every listener registered. ``client`` lets tests point the Web API at
-    a loopback server; in production it is built from the bot token."""
+    a loopback server; in production it is built from the bot token. ``today`` and ``now``
+    let tests stand on a chosen day (the date picker's default, snoozes)."""
     if client is None:
         if settings.slack_bot_token is None:
             raise ValueError("SAFEGUARD_SLACK_BOT_TOKEN is not set")
@@ -287,7 +301,7 @@ def build_app(
         process_before_response=process_before_response,
         name="safeguard-bot",
     )
-    assistant = SlackAssistant(settings, engine, settings.criteria(), today=today)
+    assistant = SlackAssistant(settings, engine, settings.criteria(), today=today, now=now)
     app._safeguard = assistant  # type: ignore[attr-defined]  # for tests and the service
 
     @app.middleware
@@ -442,10 +456,9 @@ def build_app(
 
     @app.event("app_home_opened")
     async def home(event: dict[str, Any], client: AsyncWebClient) -> None:
-        user = event["user"]
-        cases = None
-        if await assistant.officers.allows(client, user):
-            cases = await asyncio.to_thread(assistant.my_open_cases, user)
-        await client.views_publish(user_id=user, view=bk.home_view(cases, assistant.today()))
+        await assistant.publish_home(client, event["user"])
+
+    # Reminders: "Record as done", "Snooze", "Open case" (also on App Home) ----------------------
+    register_reminder_actions(app, assistant, NOT_AN_OFFICER)
 
     return app

@@ -40,6 +40,12 @@ RECORD_DECISION = "sg_record_decision"
 START = "sg_start"
 OPEN_CASE_VIEW = "sg_open_case_view"
 RECORD_VIEW = "sg_record_view"
+# The reminder buttons (rendered by handlers/transports/slack.py, value = JSON reference+deadline)
+RECORD_DONE = "reminder_record_done"
+SNOOZE = "reminder_snooze"
+CASE_VIEW = "case_view"
+RECORD_DONE_VIEW = "reminder_record_done_view"
+CASE_SUMMARY_VIEW = "case_summary_view"
 
 _SECTION_MAX = 3000
 
@@ -310,10 +316,19 @@ def home_view(cases: Sequence[Any] | None, today: date) -> View:
         else:
             overdue = " *OVERDUE*" if nxt.overdue_on(today) else ""
             line = f"Next: {nxt.deadline.label}, due {_fmt(nxt.deadline.due)}{overdue}"
+        # The same button, action and handler as on a reminder message (value: reference+deadline).
+        done = None
+        if nxt is not None:
+            done = ButtonElement(
+                text=PlainTextObject(text="Record as done"),
+                action_id=RECORD_DONE,
+                value=json.dumps({"reference": case.reference, "deadline": nxt.deadline.key}),
+            )
         blocks.append(
             SectionBlock(
                 block_id=f"case_{case.reference}",
                 text=_md(f"*{case.reference}* · LA aware {_fmt(case.la_aware)}\n{line}"),
+                accessory=done,
             )
         )
     return View(type="home", blocks=blocks)

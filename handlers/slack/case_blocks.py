@@ -1,0 +1,237 @@
+"""Block Kit for acting on a reminder: the "Record as done" modal, the updated reminder message,
+and the case summary modal. Built with ``slack_sdk.models`` so the SDK validates every limit.
+
+Two audiences, kept apart by function signature rather than by care at the call site:
+``recorded_message_blocks`` goes back into a (possibly shared) channel and takes only a
+reference, a step label, a Slack user ID and a date; ``case_summary_view`` is a modal that only
+the case officer who opened it can see, so it may carry the free-text summary and child details.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    DatePickerElement,
+    DividerBlock,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from bot.lifecycle import DeadlineState, DeadlineStatus
+from handlers.slack.blocks import CASE_SUMMARY_VIEW, RECORD_DONE_VIEW
+
+DONE_ON = "done_on"  # block_id of the date input; modal field errors are keyed on it
+_TEXT_MAX = 3000
+_FIELD_MAX = 2000
+_MODAL_BLOCKS_MAX = 100
+
+
+@dataclass(frozen=True)
+class ReminderRef:
+    """What a reminder button carries: which case, which deadline. Nothing personal."""
+
+    reference: str
+    deadline: str
+
+    def as_value(self) -> str:
+        return json.dumps({"reference": self.reference, "deadline": self.deadline})
+
+
+def parse_reminder_value(raw: str | None) -> ReminderRef:
+    """Read a button value; ValueError if it is not the JSON the transport renders.
+
+    Values come back from Slack unchanged, but an old message from an earlier release, or a
+    hand-crafted request, must be refused cleanly rather than crash the listener.
+    """
+    try:
+        data = json.loads(raw or "")
+    except json.JSONDecodeError:
+        raise ValueError("not a reminder button value") from None
+    if not isinstance(data, dict):
+        raise ValueError("not a reminder button value")
+    reference, deadline = data.get("reference"), data.get("deadline")
+    if not isinstance(reference, str) or not isinstance(deadline, str) or not reference or not deadline:
+        raise ValueError("not a reminder button value")
+    return ReminderRef(reference[:64], deadline[:64])
+
+
+def escape(text: str) -> str:
+    """Escape user-typed text for mrkdwn, so a summary cannot smuggle in ``<!channel>`` or links."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def fmt_day(day: date) -> str:
+    return day.strftime("%a %d %b %Y")
+
+
+def fmt_short(day: date) -> str:
+    """``Tue 29 Dec``: how a snooze is confirmed (the year is never in doubt for a day ahead)."""
+    return day.strftime("%a %d %b")
+
+
+def _md(text: str, limit: int = _TEXT_MAX) -> MarkdownTextObject:
+    return MarkdownTextObject(text=text[:limit])
+
+
+def record_done_view(
+    *,
+    reference: str,
+    step_label: str,
+    milestone_label: str,
+    milestone_key: str,
+    due: date,
+    today: date,
+    metadata: Mapping[str, Any],
+) -> View:
+    """Confirm before recording: the case, the step, the milestone, and the date it happened."""
+    return View(
+        type="modal",
+        callback_id=RECORD_DONE_VIEW,
+        title=PlainTextObject(text="Record as done"),
+        submit=PlainTextObject(text="Record"),
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=json.dumps(dict(metadata)),
+        blocks=[
+            SectionBlock(
+                block_id="what",
+                fields=[
+                    _md(f"*Case*\n{reference}", _FIELD_MAX),
+                    _md(f"*Step*\n{step_label}", _FIELD_MAX),
+                    _md(f"*Will record*\n{milestone_label} (`{milestone_key.replace('_', '-')}`)", _FIELD_MAX),
+                    _md(f"*Due*\n{fmt_day(due)}", _FIELD_MAX),
+                ],
+            ),
+            InputBlock(
+                block_id=DONE_ON,
+                label=PlainTextObject(text="Date it was done"),
+                element=DatePickerElement(action_id="value", initial_date=today.isoformat()),
+                hint=PlainTextObject(text="The day it actually happened (UK time), not the day you record it."),
+            ),
+        ],
+    )
+
+
+def _recorded_line(user: str | None, on: date) -> str:
+    return f"Recorded by <@{user}> on {fmt_day(on)}" if user else f"Recorded as done on {fmt_day(on)}"
+
+
+def recorded_message_blocks(reference: str, step_label: str, user: str | None, on: date) -> list[Block]:
+    """What the reminder message becomes once done: no buttons, nothing about the child.
+    ``user`` is None when the step was recorded elsewhere (another copy, the CLI)."""
+    return [
+        SectionBlock(
+            block_id="recorded",
+            text=_md(f":white_check_mark: *{reference}*: *{step_label}* is done."),
+        ),
+        ContextBlock(elements=[_md(_recorded_line(user, on))]),
+    ]
+
+
+def recorded_message_text(reference: str, step_label: str, user: str | None, on: date) -> str:
+    return f"{reference}: {step_label} is done. {_recorded_line(user, on)}"
+
+
+def _status_text(state: DeadlineState, today: date) -> str:
+    if state.overdue_on(today):
+        return ":rotating_light: *OVERDUE*"
+    if state.status is DeadlineStatus.OPEN:
+        return "open"
+    if state.status is DeadlineStatus.MET and state.completed_on:
+        return f":white_check_mark: met on {fmt_day(state.completed_on)}"
+    if state.status is DeadlineStatus.MISSED and state.completed_on:
+        return f"missed: done on {fmt_day(state.completed_on)}"
+    return state.status.value.replace("_", " ")
+
+
+def case_summary_view(
+    case: Any,
+    details: Mapping[str, Any],
+    today: date,
+    milestone_labels: Mapping[str, str],
+) -> View:
+    """The case as a case officer sees it, in a modal only they can see.
+
+    ``case`` is a ``bot.cases.CaseView``; ``details`` what ``CaseService.details`` returns.
+    Free text is escaped; nothing here is ever posted to a conversation.
+    """
+    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=case.reference[:150]))]
+    facts = [
+        f"*LA aware*\n{fmt_day(case.la_aware)}",
+        f"*Status*\n{case.status}",
+        f"*Partnership*\n{escape(case.partnership)}",
+        f"*Opened by*\n{_who(case.opened_by)}",
+    ]
+    if case.incident_date:
+        facts.append(f"*Incident*\n{fmt_day(case.incident_date)}")
+    if case.owner:
+        facts.append(f"*Owner*\n{_who(case.owner)}")
+    if case.request_type:
+        facts.append(f"*Request*\n{escape(case.request_type)}")
+    blocks.append(SectionBlock(block_id="facts", fields=[_md(f, _FIELD_MAX) for f in facts[:10]]))
+    if case.summary:
+        blocks.append(SectionBlock(block_id="summary", text=_md(f"*Summary*\n{escape(case.summary)}")))
+    child = dict(details.get("child") or {})
+    shown = [
+        (label, child.get(key))
+        for label, key in (("Name", "name"), ("Date of birth", "date_of_birth"), ("NHS number", "nhs_number"))
+        if child.get(key)
+    ]
+    if shown:
+        blocks.append(
+            SectionBlock(
+                block_id="child",
+                text=_md("*Child*\n" + "\n".join(f"{label}: {escape(str(value))}" for label, value in shown)),
+            )
+        )
+        blocks.append(ContextBlock(elements=[_md(":lock: Personal data, shown only to you. Do not copy it into a channel.")]))
+
+    blocks.append(DividerBlock())
+    if case.milestones:
+        lines = [
+            f"• {escape(milestone_labels.get(m.kind, m.kind))}: {fmt_day(m.on)} ({_who(m.recorded_by)})"
+            for m in case.milestones
+        ]
+        blocks.append(SectionBlock(block_id="milestones", text=_md("*Milestones*\n" + "\n".join(lines))))
+    else:
+        blocks.append(SectionBlock(block_id="milestones", text=_md("*Milestones*\nNone recorded yet.")))
+
+    blocks.append(DividerBlock())
+    blocks.append(SectionBlock(block_id="deadlines", text=_md("*Deadlines*")))
+    for state in case.deadlines:
+        if len(blocks) > _MODAL_BLOCKS_MAX - 2:
+            break
+        deadline = state.deadline
+        blocks.append(
+            SectionBlock(
+                block_id=f"deadline_{deadline.key}"[:255],
+                text=_md(f"*{deadline.label}*\n{_status_text(state, today)} · due {fmt_day(deadline.due)}"),
+            )
+        )
+        blocks.append(
+            ContextBlock(elements=[_md(f"Rule: {deadline.rule}"), _md(f"Source: {deadline.source}")])
+        )
+    return View(
+        type="modal",
+        callback_id=CASE_SUMMARY_VIEW,
+        title=PlainTextObject(text="Case"),
+        close=PlainTextObject(text="Close"),
+        blocks=blocks,
+    )
+
+
+def _who(actor: str) -> str:
+    """``slack:U123`` as a mention; anything else (``cli:...``, ``mail:...``) as plain text."""
+    if actor.startswith("slack:") and actor[6:].isalnum():
+        return f"<@{actor[6:]}>"
+    return escape(actor)

@@ -1,0 +1,323 @@
+"""Acting on a reminder from Slack: "Record as done", "Snooze to next working day", "Open case".
+
+The buttons are rendered by the Slack transport (handlers/transports/slack.py) on every reminder
+and escalation, and by App Home for each open case's next deadline; their value is JSON with the
+case reference and the deadline key, never anything about the child.
+
+Every listener acks at once (Slack allows 3 seconds) and only case officers may act. Recording
+goes through a confirmation modal because a milestone cannot be unrecorded from Slack and the
+date matters: the deadline is met or missed by it. The modal's submission records before it
+acks, so a refusal from the lifecycle (out of order, before awareness...) can be shown on the
+date field rather than lost in a DM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.cases import CaseNotFound, CaseView
+from bot.lifecycle import MILESTONE_RULES, DeadlineStatus, LifecycleError
+from bot.settings import PartnershipSettings
+from handlers.slack import blocks as bk
+from handlers.slack import case_blocks as cb
+from scheduler.timescales import Milestone
+
+if TYPE_CHECKING:
+    from handlers.slack.app import SlackAssistant
+
+log = logging.getLogger(__name__)
+
+STALE_BUTTON = "That button is out of date. Open the case from the bot's Home tab instead."
+
+
+class StepClosed(LifecycleError):
+    """The step is no longer open (met, missed or not applicable): nothing left to record."""
+
+    def __init__(self, message: str, reference: str, step_label: str, completed_on: date | None) -> None:
+        super().__init__(message)
+        self.reference, self.step_label, self.completed_on = reference, step_label, completed_on
+
+
+@dataclass(frozen=True)
+class RecordPlan:
+    """What "Record as done" will do for one deadline: record ``milestone`` on the case."""
+
+    reference: str
+    deadline_key: str
+    step_label: str
+    due: date
+    milestone: Milestone
+
+    @property
+    def milestone_label(self) -> str:
+        return MILESTONE_RULES[self.milestone].label
+
+
+class ReminderActions:
+    """The domain side of the buttons, kept out of the Bolt listeners so it reads plainly and
+    runs in a worker thread (every method here touches the database)."""
+
+    def __init__(self, assistant: SlackAssistant) -> None:
+        self.assistant = assistant
+        self.cases = assistant.cases
+
+    def plan_record(self, ref: cb.ReminderRef) -> RecordPlan:
+        """Which milestone meets this deadline, checked against the case as it is now.
+
+        The ``met_by`` milestone comes from the case's own partnership's timescales, which a
+        partnership may have edited. LifecycleError if the step is not (or no longer) open, so
+        a second click on an old reminder says so instead of offering to record it twice.
+        """
+        case = self.cases.get(ref.reference)
+        state = next((s for s in case.deadlines if s.deadline.key == ref.deadline), None)
+        if state is None:
+            raise LifecycleError(f"{case.reference} has no step {ref.deadline!r}")
+        if state.status is not DeadlineStatus.OPEN:
+            done = f" on {cb.fmt_day(state.completed_on)}" if state.completed_on else ""
+            what = "no longer applies" if state.status is DeadlineStatus.NOT_APPLICABLE else f"was done{done}"
+            raise StepClosed(
+                f"{case.reference}: {state.deadline.label} {what}; nothing to record.",
+                case.reference, state.deadline.label, state.completed_on,
+            )
+        timescales, _ = self.cases.rules_for(self._partnership(case.partnership))
+        return RecordPlan(
+            reference=case.reference,
+            deadline_key=ref.deadline,
+            step_label=state.deadline.label,
+            due=state.deadline.due,
+            milestone=timescales.get(ref.deadline).met_by,
+        )
+
+    def record(self, plan: RecordPlan, on: date, user: str) -> CaseView:
+        return self.cases.record_milestone(
+            plan.reference, plan.milestone, on=on, actor=f"slack:{user}", note="Recorded from a Slack reminder"
+        )
+
+    def snooze(self, ref: cb.ReminderRef, user: str) -> tuple[str, date, date]:
+        """(step label, the day reminders resume, the unchanged due date)."""
+        day = self.cases.snooze(ref.reference, ref.deadline, now=self.assistant.now(), actor=f"slack:{user}")
+        case = self.cases.get(ref.reference)
+        state = next(s for s in case.deadlines if s.deadline.key == ref.deadline)
+        return state.deadline.label, day, state.deadline.due
+
+    def case_with_details(self, reference: str) -> tuple[CaseView, dict[str, Any]]:
+        return self.cases.get(reference), self.cases.details(reference)
+
+    def _partnership(self, key: str) -> PartnershipSettings:
+        try:
+            return self.assistant.settings.partnership(key)
+        except ValueError:  # no longer configured: its cases run on the default rules
+            return PartnershipSettings(key=key)
+
+
+def _user_of(body: dict[str, Any]) -> str:
+    user = body.get("user")
+    return str(user.get("id", "")) if isinstance(user, dict) else str(user or "")
+
+
+def original_message(body: dict[str, Any]) -> tuple[str, str] | None:
+    """(channel, ts) of the message the button was on, when chat.update can change it.
+
+    Ephemeral messages and App Home have no message to update.
+    """
+    container = body.get("container") or {}
+    if container.get("type") != "message" or container.get("is_ephemeral"):
+        return None
+    channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+    ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
+    return (str(channel), str(ts)) if channel and ts else None
+
+
+async def update_reminder(
+    client: AsyncWebClient, message: tuple[str, str], reference: str, step_label: str,
+    user: str | None, on: date,
+) -> None:
+    """Replace a reminder message with its "done" form (no buttons). Best effort: the record
+    already stands, so a deleted or too-old message only leaves the old text in place."""
+    channel, ts = message
+    try:
+        await client.chat_update(
+            channel=channel,
+            ts=ts,
+            text=cb.recorded_message_text(reference, step_label, user, on),
+            blocks=bk.as_dicts(cb.recorded_message_blocks(reference, step_label, user, on)),
+        )
+    except SlackApiError as exc:
+        log.warning("could not update a reminder message: %s", exc.response.get("error"))
+
+
+def register_reminder_actions(app: AsyncApp, assistant: SlackAssistant, not_an_officer: str) -> None:
+    """Register the three reminder buttons and the confirmation modal on ``app``."""
+    actions = ReminderActions(assistant)
+
+    async def tell(body: dict[str, Any], client: AsyncWebClient, respond: Any, text: str) -> None:
+        """Answer only the person who clicked: ephemerally where the click came from, or by DM
+        from App Home (which has no response_url)."""
+        if body.get("response_url"):
+            await respond(text=text, response_type="ephemeral", replace_original=False)
+        else:
+            await client.chat_postMessage(channel=_user_of(body), text=text)
+
+    async def guarded(
+        body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: Any
+    ) -> cb.ReminderRef | None:
+        """The officer check and the button value, shared by the three buttons."""
+        if not await assistant.officers.allows(client, _user_of(body) or None):
+            await tell(body, client, respond, not_an_officer)
+            return None
+        try:
+            return cb.parse_reminder_value(action.get("value"))
+        except ValueError:
+            await tell(body, client, respond, STALE_BUTTON)
+            return None
+
+    async def domain(
+        call: Callable[[], Any], body: dict[str, Any], client: AsyncWebClient, respond: Any
+    ) -> tuple[bool, Any]:
+        """Run a service call in a thread; a refusal is told to the user, not raised."""
+        try:
+            return True, await asyncio.to_thread(call)
+        except CaseNotFound:
+            await tell(body, client, respond, "There is no such case (it may have been removed).")
+        except LifecycleError as exc:
+            await tell(body, client, respond, str(exc))
+        return False, None
+
+    @app.action(bk.RECORD_DONE)
+    async def on_record_done(
+        ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
+        client: AsyncWebClient, respond: Any,
+    ) -> None:
+        await ack()
+        ref = await guarded(body, action, client, respond)
+        if ref is None:
+            return
+        message = original_message(body)
+        try:
+            plan = await asyncio.to_thread(actions.plan_record, ref)
+        except StepClosed as closed:
+            await tell(body, client, respond, str(closed))
+            if message is not None and closed.completed_on is not None:
+                # Another copy of this reminder (channel vs. owner's DM), or the CLI, got there
+                # first: take the buttons off this copy too.
+                await update_reminder(client, message, closed.reference, closed.step_label, None, closed.completed_on)
+            return
+        except CaseNotFound:
+            await tell(body, client, respond, "There is no such case (it may have been removed).")
+            return
+        except LifecycleError as exc:
+            await tell(body, client, respond, str(exc))
+            return
+        metadata: dict[str, Any] = {"reference": plan.reference, "deadline": plan.deadline_key}
+        if message is not None:
+            metadata["channel"], metadata["ts"] = message
+        if (body.get("container") or {}).get("type") == "view" and (body.get("view") or {}).get("type") == "home":
+            metadata["home"] = True
+        view = cb.record_done_view(
+            reference=plan.reference,
+            step_label=plan.step_label,
+            milestone_label=plan.milestone_label,
+            milestone_key=plan.milestone.value,
+            due=plan.due,
+            today=assistant.today(),
+            metadata=metadata,
+        )
+        await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @app.view(bk.RECORD_DONE_VIEW)
+    async def on_record_done_submitted(
+        ack: Callable[..., Awaitable[None]], body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        user = _user_of(body)
+
+        async def refuse(message: str) -> None:
+            await ack(response_action="errors", errors={cb.DONE_ON: message[:150]})
+
+        if not await assistant.officers.allows(client, user or None):
+            await refuse(not_an_officer)
+            return
+        try:
+            meta = json.loads(view.get("private_metadata") or "{}")
+            ref = cb.ReminderRef(str(meta["reference"]), str(meta["deadline"]))
+        except (ValueError, KeyError, TypeError):
+            await refuse(STALE_BUTTON)
+            return
+        picked = ((view.get("state") or {}).get("values") or {}).get(cb.DONE_ON, {}).get("value", {})
+        try:
+            on = date.fromisoformat(picked.get("selected_date") or "")
+        except ValueError:
+            await refuse("Pick the date it was done.")
+            return
+        try:
+            plan = await asyncio.to_thread(actions.plan_record, ref)
+            if on > assistant.today() and not MILESTONE_RULES[plan.milestone].future_allowed:
+                raise LifecycleError("That date is in the future: record it on the day it happens.")
+            case = await asyncio.to_thread(actions.record, plan, on, user)
+        except (CaseNotFound, LifecycleError) as exc:
+            await refuse(str(exc))
+            return
+        await ack()
+        log.info("recorded %s on %s from a Slack reminder", plan.milestone.value, case.reference)
+
+        state = next((s for s in case.deadlines if s.deadline.key == plan.deadline_key), None)
+        outcome = f" ({state.status.value.replace('_', ' ')})" if state is not None else ""
+        if meta.get("channel") and meta.get("ts"):
+            await update_reminder(
+                client, (str(meta["channel"]), str(meta["ts"])), plan.reference, plan.step_label, user, on
+            )
+        await client.chat_postMessage(
+            channel=user,
+            text=(
+                f"Recorded for {plan.reference}: {plan.milestone_label} on {cb.fmt_day(on)}. "
+                f"{plan.step_label}{outcome}; its reminders have stopped."
+            ),
+        )
+        if meta.get("home"):
+            await assistant.publish_home(client, user)
+
+    @app.action(bk.SNOOZE)
+    async def on_snooze(
+        ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
+        client: AsyncWebClient, respond: Any,
+    ) -> None:
+        await ack()
+        ref = await guarded(body, action, client, respond)
+        if ref is None:
+            return
+        user = _user_of(body)
+        ok, result = await domain(lambda: actions.snooze(ref, user), body, client, respond)
+        if not ok:
+            return
+        label, day, due = result
+        await tell(
+            body, client, respond,
+            f"Reminders for {ref.reference} {label} snoozed until {cb.fmt_short(day)}. "
+            f"The deadline has not moved: due {cb.fmt_day(due)}.",
+        )
+
+    @app.action(bk.CASE_VIEW)
+    async def on_case_view(
+        ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
+        client: AsyncWebClient, respond: Any,
+    ) -> None:
+        await ack()
+        ref = await guarded(body, action, client, respond)
+        if ref is None:
+            return
+        ok, found = await domain(lambda: actions.case_with_details(ref.reference), body, client, respond)
+        if not ok:
+            return
+        case, details = found
+        labels = {m.value: rule.label for m, rule in MILESTONE_RULES.items()}
+        view = cb.case_summary_view(case, details, assistant.today(), labels)
+        await client.views_open(trigger_id=body["trigger_id"], view=view)
