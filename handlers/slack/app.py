@@ -24,7 +24,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Engine
 
-from bot.case_subjects import SubjectError, check_nhs_number, record_subject
+from bot.case_subjects import SubjectError, check_nhs_number
 from bot.cases import CaseNotFound, CaseService
 from bot.conversation import ConversationService, ConversationState
 from bot.criteria import CriteriaTree, Flow
@@ -244,26 +244,26 @@ class SlackAssistant:
         return errors, cleaned
 
     def open_case(self, user: str, decision: str, cleaned: dict[str, Any]) -> Any:
-        actor = f"slack:{user}"
-        view = self.cases.open_case(
+        """Open the case and store the optional child details with it, in one transaction.
+        The opener owns the case: reminders reach them by DM."""
+        child = {
+            "name": cleaned["child_name"],
+            "date_of_birth": cleaned["child_dob"].isoformat() if cleaned["child_dob"] else None,
+            "nhs_number": cleaned["nhs_number"],
+        }
+        has_child = any(child.values())
+        return self.cases.open_case(
             la_aware=cleaned["aware"],
-            actor=actor,
+            actor=f"slack:{user}",
             summary=cleaned["summary"],
             request_type=f"criteria:{decision}",
             partnership_key=cleaned["partnership"],
+            owner=user,
+            details={"child": child, "source": "slack"} if has_child else None,
         )
-        record_subject(
-            self.engine,
-            view.reference,
-            name=cleaned["child_name"],
-            date_of_birth=cleaned["child_dob"],
-            nhs_number=cleaned["nhs_number"],
-            actor=actor,
-        )
-        return view
 
     def my_open_cases(self, user: str) -> list[Any]:
-        return [v for v in self.cases.list() if v.opened_by == f"slack:{user}"]
+        return [v for v in self.cases.list() if v.owner == user or v.opened_by == f"slack:{user}"]
 
     async def publish_home(self, client: AsyncWebClient, user: str) -> None:
         """(Re)draw App Home for ``user``: on opening it, and after acting from it, so a step
