@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import Column, DateTime
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from store.models import _timestamp
+from store.models import Case, Partnership, _timestamp
 
 OPENED = "opened"  # a new case was opened from this message
 UPDATED = "updated"  # a re-sent form: the existing case's details were refreshed
@@ -41,13 +41,16 @@ def by_message_id(session: Session, message_id: str) -> IntakeMessage | None:
     return session.exec(select(IntakeMessage).where(IntakeMessage.message_id == message_id)).first()
 
 
-def case_for_content(session: Session, content_hash: str) -> int | None:
-    """The case an earlier message with the same form content opened, if any."""
+def case_for_content(session: Session, content_hash: str, partnership_key: str) -> int | None:
+    """The partnership's case that an earlier message with the same form content opened, if
+    any. Per partnership: the same form sent to two partnerships is a case in each."""
     return session.exec(
         select(IntakeMessage.case_id)
+        .join(Case, col(Case.id) == col(IntakeMessage.case_id))
+        .join(Partnership, col(Partnership.id) == col(Case.partnership_id))
         .where(
             IntakeMessage.content_hash == content_hash,
-            col(IntakeMessage.case_id).is_not(None),
+            Partnership.key == partnership_key,
         )
         .order_by(col(IntakeMessage.id))
         .limit(1)

@@ -20,6 +20,7 @@ import imaplib
 import logging
 import random
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -168,9 +169,16 @@ class ImapWatcher:
                 remaining = limit - time.monotonic()
                 if remaining <= 0:
                     return False
-                lines = box.idle.poll(timeout=min(1.0, remaining))
+                slice_ = min(1.0, remaining)
+                started = time.monotonic()
+                lines = box.idle.poll(timeout=slice_)
                 if any(_NEW_MAIL.match(line) for line in lines):
                     return True
+                if any(line.upper().startswith(b"* BYE") for line in lines):
+                    raise ConnectionError("server said BYE")
+                if not lines and time.monotonic() - started < slice_ / 2 and _closed(box):
+                    # imap-tools swallows EOF during IDLE: without this we would spin.
+                    raise ConnectionError("server closed the connection")
             return False
         finally:
             box.idle.stop()
@@ -208,6 +216,24 @@ class ImapWatcher:
                         box.logout()
                     except Exception:  # noqa: BLE001
                         pass
+
+
+def _closed(box: BaseMailBox) -> bool:
+    """True when the server has closed the socket (a non-blocking peek reads end-of-file)."""
+    sock = box.client.sock
+    previous = sock.gettimeout()
+    try:
+        sock.settimeout(0)
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True
+    finally:
+        try:
+            sock.settimeout(previous)
+        except OSError:
+            pass
 
 
 def _describe(exc: BaseException) -> str:

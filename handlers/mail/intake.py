@@ -302,8 +302,8 @@ class IntakePipeline:
             if earlier is not None:
                 return self._earlier(session, earlier)
             if content_hash:
-                _lock(session, "content:" + content_hash)
-            existing = ledger.case_for_content(session, content_hash) if content_hash else None
+                _lock(session, f"content:{partnership.key}:{content_hash}")
+            existing = ledger.case_for_content(session, content_hash, partnership.key) if content_hash else None
             if existing is not None:
                 view = self.cases.refresh_details(
                     session, existing, details, actor=actor,
