@@ -7,7 +7,6 @@ must run. Waits are condition waits with timeouts, never fixed sleeps.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 import subprocess
@@ -22,10 +21,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, col, select
 
-from bot.runtime import Runtime, open_runtime
-from bot.service import Service
+from bot.runtime import open_runtime
 from bot.settings import Settings, load_settings
-from handlers.mail.component import mail_components
 from handlers.mail.hooks import PAUSE_ENV
 from handlers.mail.imap_watcher import ImapWatcher
 from handlers.mail.intake import IntakePipeline
@@ -34,6 +31,7 @@ from store.models import Case, OutboxMessage
 from tests.conftest import require_server
 from tests.support.dovecot import DOVECOT, PASSWORD, Dovecot
 from tests.support.mail import assert_no_pii, new_message_id, referral_mail
+from tests.support.service import RunningService
 from tests.support.slack_api import SlackApiStub
 from tests.support.smtp_server import SmtpServer
 from tests.test_cli import ROOT
@@ -77,44 +75,6 @@ def _imap_settings(dovecot: Dovecot, user: str, tmp_path: Path, **extra: object)
         data_dir=tmp_path / "var", imap_host="127.0.0.1", imap_port=dovecot.port, imap_username=user,
         imap_password=PASSWORD, imap_security="plain", **extra,
     )
-
-
-class RunningService:
-    """The real Service (outbox sender + mail component) on its own event loop in a thread."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.runtime: Runtime = open_runtime(settings)
-        self.service = Service(self.runtime)
-        self.service.components.update(mail_components(self.runtime, wake=self.service.wake_threadsafe))
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._started = threading.Event()
-
-    def __enter__(self) -> RunningService:
-        def main() -> None:
-            async def go() -> None:
-                self._loop = asyncio.get_running_loop()
-                self._stop = asyncio.Event()
-                self._started.set()
-                await self.service.run(self._stop)
-
-            asyncio.run(go())
-
-        self._thread = threading.Thread(target=main, daemon=True)
-        self._thread.start()
-        assert self._started.wait(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._loop is not None and self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(60)
-        assert not self._thread.is_alive(), "service did not stop"
-
-    def cases(self) -> list[Case]:
-        with Session(self.runtime.engine) as session:
-            return list(session.exec(select(Case)).all())
 
 
 def _text(message: Message) -> str:

@@ -63,3 +63,18 @@ def referral_mail(
 def assert_no_pii(text: str) -> None:
     for item in PII:
         assert item not in text, f"child's details leaked: {item!r}"
+
+
+def distinct_referral(kind: str, n: int, *, message_id: str | None = None) -> bytes:
+    """A referral whose form content differs from every other n (so it opens its own case
+    rather than matching an earlier form): the summary carries the number."""
+    original = fx.SUMMARY
+    fx.SUMMARY = f"{original} (fictional case {n})"
+    try:
+        raw = KINDS[kind]()
+    finally:
+        fx.SUMMARY = original
+    msg = message_from_bytes(raw, policy=policy.default)
+    del msg["Message-ID"]
+    msg["Message-ID"] = message_id or new_message_id()
+    return msg.as_bytes()
