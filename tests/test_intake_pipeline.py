@@ -212,3 +212,17 @@ def test_redaction_removes_attachment_names() -> None:
     assert redact_reason("attachment 'Jamie Fictional.pdf': PDF has no text layer") == (
         "an attachment: PDF has no text layer"
     )
+
+
+def test_a_reader_crash_quarantines_without_leaking(
+    engine: Engine, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*_: object, **__: object) -> None:
+        raise ValueError("cannot parse 'Jamie Fictional'")
+
+    pipeline = IntakePipeline(engine, settings, CaseService(engine, settings), Router(settings), parse=broken)
+    outcome = pipeline.process(_mail(referral_mail("docx")))
+    assert outcome.status == "quarantined" and "reader error ValueError" in (outcome.reason or "")
+    [notice] = _outbox(engine)  # a human is told; the sender is not sent an internal error
+    assert notice.recipient == "#default"
+    assert "Jamie" not in caplog.text and "ValueError" in caplog.text

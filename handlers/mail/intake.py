@@ -207,7 +207,8 @@ class IntakePipeline:
             return self._quarantine(mail, msg, message_id, exc.reason, domain, status=ledger.QUARANTINED,
                                     notify=True, tell_sender=address is not None, address=address)
         except Exception as exc:  # noqa: BLE001 - a reader bug must quarantine, not loop forever
-            log.exception("referral reader failed on a message in mailbox %s", mail.mailbox)
+            # The type only: a reader's exception message or traceback could quote the form.
+            log.error("referral reader failed (%s) on a message in mailbox %s", type(exc).__name__, mail.mailbox)
             reason = f"the form could not be read (reader error {type(exc).__name__})"
             return self._quarantine(mail, msg, message_id, reason, domain, status=ledger.QUARANTINED,
                                     notify=True, tell_sender=False)
