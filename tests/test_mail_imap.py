@@ -175,9 +175,9 @@ def test_watcher_waits_by_idle_or_poll(dovecot: Dovecot, user: str, tmp_path: Pa
     waits: list[bool] = []
     original_wait = watcher.wait_for_mail
 
-    def counting(box, stop):  # type: ignore[no-untyped-def]
+    def counting(box, stop, *rest):  # type: ignore[no-untyped-def]
         waits.append("IDLE" in box.client.capabilities)
-        return original_wait(box, stop)
+        return original_wait(box, stop, *rest)
 
     watcher.wait_for_mail = counting  # type: ignore[method-assign]
     if mode == "poll_without_idle":
@@ -299,3 +299,24 @@ def test_several_mailboxes_route_to_their_partnerships(dovecot: Dovecot, tmp_pat
         # per partnership.
         references = sorted(c.reference[:2] for c in running.cases())
     assert references == ["NO", "SO"]
+
+
+def test_mail_that_races_the_idle_is_seen_at_once(dovecot: Dovecot, user: str, tmp_path: Path) -> None:
+    """Mail appended after the scan but before IDLE is announced together with "+ idling"; it
+    must be found in imaplib's buffer, not left until the IDLE times out."""
+    from handlers.mail.imap_watcher import connect
+
+    settings = _imap_settings(dovecot, user, tmp_path)
+    runtime = open_runtime(settings)
+    watcher = ImapWatcher(settings.imap_mailboxes()[0],
+                          IntakePipeline(runtime.engine, settings, runtime.cases, runtime.router))
+    box = connect(settings.imap_mailboxes()[0])
+    try:
+        box.client.untagged_responses.clear()
+        assert watcher.scan(box) == []
+        dovecot.append(user, referral_mail("html"))
+        started = time.monotonic()
+        assert watcher.wait_for_mail(box, threading.Event(), 30) is True
+        assert time.monotonic() - started < 5
+    finally:
+        box.logout()

@@ -6,6 +6,10 @@ Loop: connect, make sure the Processed and Quarantine folders exist, then repeat
 - wait for new mail with IDLE, re-issued every ``idle_seconds`` (RFC 2177's 29-minute limit),
   or, where the server has no IDLE, sleep ``poll_seconds``. A scan also runs every
   ``poll_seconds`` even with IDLE, as a safety net for a missed notification.
+  Mail that arrived just before an IDLE is announced in the same packet as "+ idling", so it
+  lands in imaplib's read buffer where a socket poll cannot see it: the buffer is checked after
+  IDLE starts. As a second guard the first IDLE after a scan lasts one second and the responses
+  to its DONE are checked too; the long IDLE follows with no command in between.
 A dropped connection or a server error reconnects with exponential backoff (1 s doubling to
 5 min, with jitter). The thread watches a ``threading.Event`` and stops within about a second.
 
@@ -40,6 +44,7 @@ _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
 _NEW_MAIL = re.compile(rb"^\* \d+ (EXISTS|RECENT)\b", re.IGNORECASE)
 MAX_FAILURES = 3
 MAX_BACKOFF = 300.0
+QUICK_IDLE = 1.0  # the first IDLE after a scan: its DONE reports mail that raced the IDLE
 
 
 def connect(config: MailboxSettings, timeout: float = 30.0) -> BaseMailBox:
@@ -149,40 +154,44 @@ class ImapWatcher:
 
     # --- waiting ------------------------------------------------------------------------------
 
-    def wait_for_mail(self, box: BaseMailBox, stop: threading.Event) -> bool:
-        """Block until new mail, ``stop``, or the poll interval; True if mail was announced."""
+    def wait_for_mail(self, box: BaseMailBox, stop: threading.Event, seconds: float | None = None) -> bool:
+        """One IDLE of up to ``seconds`` (or a plain sleep without IDLE); True if mail arrived.
+
+        New mail counts whether it shows up in imaplib's collected responses, in its read buffer
+        right behind "+ idling", in a polled line, or in the responses to DONE.
+        """
         if "IDLE" not in box.client.capabilities:
             stop.wait(self.poll_seconds)
             return False
         # Responses that arrived with earlier commands were already read by imaplib: a new
         # EXISTS among them would never be repeated in IDLE.
-        pending = box.client.untagged_responses
-        if "EXISTS" in pending or "RECENT" in pending:
-            pending.clear()
+        if _announced(box):
             return True
-        limit = time.monotonic() + min(self.idle_seconds, self.poll_seconds)
+        length = min(self.idle_seconds, self.poll_seconds) if seconds is None else seconds
+        limit = time.monotonic() + length
         box.idle.start()
+        found = False
         try:
-            if "EXISTS" in box.client.untagged_responses or "RECENT" in box.client.untagged_responses:
-                return True
-            while not stop.is_set():
+            # The server may send EXISTS right behind "+ idling"; then it sits in imaplib's read
+            # buffer, where polling the socket would never see it.
+            found = _announced(box) or any(_NEW_MAIL.match(line) for line in _buffered_lines(box))
+            while not found and not stop.is_set():
                 remaining = limit - time.monotonic()
                 if remaining <= 0:
-                    return False
+                    break
                 slice_ = min(1.0, remaining)
                 started = time.monotonic()
                 lines = box.idle.poll(timeout=slice_)
                 if any(_NEW_MAIL.match(line) for line in lines):
-                    return True
-                if any(line.upper().startswith(b"* BYE") for line in lines):
+                    found = True
+                elif any(line.upper().startswith(b"* BYE") for line in lines):
                     raise ConnectionError("server said BYE")
-                if not lines and time.monotonic() - started < slice_ / 2 and _closed(box):
+                elif not lines and time.monotonic() - started < slice_ / 2 and _closed(box):
                     # imap-tools swallows EOF during IDLE: without this we would spin.
                     raise ConnectionError("server closed the connection")
-            return False
         finally:
-            box.idle.stop()
-            box.client.untagged_responses.clear()
+            _, lines = box.idle.stop()
+        return found or any(_NEW_MAIL.match(line) for line in lines) or _announced(box)
 
     # --- the thread ---------------------------------------------------------------------------
 
@@ -196,12 +205,17 @@ class ImapWatcher:
                 self.ensure_folders(box)
                 self.connected.set()
                 log.info("mailbox %s: watching %s on %s", self.config.name, self.config.folder, self.config.host)
-                delay = 1.0
                 while not stop.is_set():
                     box.client.untagged_responses.clear()
                     if self.scan(box, stop):
+                        delay = 1.0  # healthy: the next failure starts the backoff afresh
                         continue  # more may have arrived while we worked
-                    self.wait_for_mail(box, stop)
+                    # A quick IDLE first (its DONE reports mail that raced the scan), then a
+                    # long one straight after (no command in between, so no gap to race);
+                    # whatever the long one says, scan again: that is the safety poll.
+                    if not self.wait_for_mail(box, stop, QUICK_IDLE):
+                        self.wait_for_mail(box, stop)
+                    delay = 1.0
             except Exception as exc:  # noqa: BLE001 - reconnect on anything
                 self.connected.clear()
                 wait = delay * (1 + random.random() / 4)
@@ -216,6 +230,37 @@ class ImapWatcher:
                         box.logout()
                     except Exception:  # noqa: BLE001
                         pass
+
+
+def _announced(box: BaseMailBox) -> bool:
+    """Whether imaplib has collected an EXISTS/RECENT (clearing them: each is acted on once)."""
+    pending = box.client.untagged_responses
+    if "EXISTS" in pending or "RECENT" in pending:
+        pending.pop("EXISTS", None)
+        pending.pop("RECENT", None)
+        return True
+    return False
+
+
+def _buffered_lines(box: BaseMailBox) -> list[bytes]:
+    """Complete lines already read from the socket into imaplib's buffer, without blocking."""
+    client = box.client
+    sock = client.sock
+    previous = sock.gettimeout()
+    lines: list[bytes] = []
+    try:
+        sock.settimeout(0)
+        while True:
+            try:
+                head = client.file.peek(1)
+            except OSError:
+                break
+            if not head or b"\n" not in head:
+                break
+            lines.append(client.file.readline())
+    finally:
+        sock.settimeout(previous)
+    return lines
 
 
 def _closed(box: BaseMailBox) -> bool:
