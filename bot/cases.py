@@ -34,7 +34,7 @@ from store import case_subjects as subject_repo
 from store import cases as repo
 from store import reminders as reminder_repo
 from store.db import session_scope
-from store.models import Case, MilestoneRow
+from store.models import Case, MilestoneRow, utcnow
 
 
 class CaseNotFound(LookupError):
@@ -203,55 +203,130 @@ class CaseService:
         partnership_key: str | None = None,
         owner: str | None = None,
         details: dict[str, Any] | None = None,
+        session: Session | None = None,
     ) -> CaseView:
+        """Open a case with its deadlines and reminders, in one transaction.
+
+        With ``session`` the work joins the caller's transaction (the caller commits), so an
+        adapter can write its own rows with the case: the mail intake's ledger entry and the
+        acknowledgement in the outbox commit together with the case or not at all.
+        """
         partnership_settings = self.settings.partnership(partnership_key)
         check_awareness(la_aware, incident_date)
         timescales, calendar = self.rules_for(partnership_settings)
         facts = CaseFacts(la_aware=la_aware)
         states = derive_deadlines(facts, timescales, calendar)
-        with session_scope(self.engine) as session:
-            partnership = repo.ensure_partnership(
-                session,
-                partnership_settings.key,
-                partnership_settings.name,
-                partnership_settings.reference_prefix,
-            )
-            case = repo.add_case(
-                session,
-                partnership,
-                la_aware_on=la_aware,
-                opened_by=actor,
-                summary=summary,
-                incident_on=incident_date,
-                request_type=request_type,
-                owner=owner,
-            )
-            assert case.id is not None
-            if details:
-                child = details.get("child") or {}
-                subject_repo.save_subject(
-                    session,
-                    case.id,
-                    name=child.get("name"),
-                    date_of_birth=_iso_or_none(child.get("date_of_birth")),
-                    nhs_number=child.get("nhs_number"),
-                    recorded_by=actor,
-                    details=details,
-                )
-            changed = repo.save_deadlines(session, case.id, _to_data(states))
-            self._sync_reminders(session, case.id, states, calendar, changed)
-            repo.audit(
-                session,
-                actor=actor,
-                action="case.opened",
-                case_id=case.id,
-                detail={
-                    "reference": case.reference,
-                    "la_aware": la_aware.isoformat(),
-                    "deadlines": {s.deadline.key: s.deadline.due.isoformat() for s in states},
-                },
-            )
-            return self._view(session, case)
+        if session is not None:
+            return self._open(session, partnership_settings, states, calendar, la_aware=la_aware,
+                              actor=actor, summary=summary, incident_date=incident_date,
+                              request_type=request_type, owner=owner, details=details)
+        with session_scope(self.engine) as own:
+            return self._open(own, partnership_settings, states, calendar, la_aware=la_aware,
+                              actor=actor, summary=summary, incident_date=incident_date,
+                              request_type=request_type, owner=owner, details=details)
+
+    def _open(
+        self,
+        session: Session,
+        partnership_settings: PartnershipSettings,
+        states: list[DeadlineState],
+        calendar: WorkingCalendar,
+        *,
+        la_aware: date,
+        actor: str,
+        summary: str | None,
+        incident_date: date | None,
+        request_type: str | None,
+        owner: str | None,
+        details: dict[str, Any] | None,
+    ) -> CaseView:
+        partnership = repo.ensure_partnership(
+            session,
+            partnership_settings.key,
+            partnership_settings.name,
+            partnership_settings.reference_prefix,
+        )
+        case = repo.add_case(
+            session,
+            partnership,
+            la_aware_on=la_aware,
+            opened_by=actor,
+            summary=summary,
+            incident_on=incident_date,
+            request_type=request_type,
+            owner=owner,
+        )
+        assert case.id is not None
+        if details:
+            self._save_details(session, case.id, details, actor)
+        changed = repo.save_deadlines(session, case.id, _to_data(states))
+        self._sync_reminders(session, case.id, states, calendar, changed)
+        repo.audit(
+            session,
+            actor=actor,
+            action="case.opened",
+            case_id=case.id,
+            detail={
+                "reference": case.reference,
+                "la_aware": la_aware.isoformat(),
+                "deadlines": {s.deadline.key: s.deadline.due.isoformat() for s in states},
+            },
+        )
+        return self._view(session, case)
+
+    @staticmethod
+    def _save_details(session: Session, case_id: int, details: dict[str, Any], actor: str) -> None:
+        child = details.get("child") or {}
+        subject_repo.save_subject(
+            session,
+            case_id,
+            name=child.get("name"),
+            date_of_birth=_iso_or_none(child.get("date_of_birth")),
+            nhs_number=child.get("nhs_number"),
+            recorded_by=actor,
+            details=details,
+        )
+
+    def refresh_details(
+        self,
+        session: Session,
+        case_id: int,
+        details: dict[str, Any],
+        *,
+        actor: str,
+        audit_detail: dict[str, Any] | None = None,
+    ) -> CaseView:
+        """Replace what is stored about the child (a re-sent form), in the caller's transaction.
+
+        The deadlines do not move: the awareness date is when the first copy arrived. The audit
+        entry names the change, never the details themselves.
+        """
+        case = session.get(Case, case_id, with_for_update=True)
+        if case is None:
+            raise CaseNotFound(f"no case with id {case_id}")
+        self._save_details(session, case_id, details, actor)
+        case.updated_at = utcnow()
+        session.add(case)
+        repo.audit(
+            session,
+            actor=actor,
+            action="case.details_refreshed",
+            case_id=case_id,
+            detail={"reference": case.reference, **(audit_detail or {})},
+        )
+        return self._view(session, case)
+
+    def view_in(self, session: Session, case_id: int) -> CaseView:
+        case = session.get(Case, case_id)
+        if case is None:
+            raise CaseNotFound(f"no case with id {case_id}")
+        return self._view(session, case)
+
+    def case_id(self, session: Session, reference: str) -> int:
+        case = repo.get_case(session, reference)
+        if case is None or case.id is None:
+            raise CaseNotFound(f"no case with reference {reference!r}")
+        return case.id
 
     def record_milestone(
         self,

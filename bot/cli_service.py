@@ -4,6 +4,8 @@ The reminder clock and the outbox sender always run. Slack runs when its tokens 
 (Socket Mode: bot + app token; HTTP: bot token + signing secret); otherwise the criteria chat
 runs in this terminal, with the clock working in the background, until the chat ends.
 ``--headless`` runs without the terminal chat until SIGTERM (a server, a container).
+The mail watcher always runs: one thread per configured IMAP mailbox, or, with none, the
+``<data dir>/inbox/`` folder of .eml files (acknowledgements then go to ``<data dir>/outbox/``).
 """
 
 from __future__ import annotations
@@ -52,6 +54,15 @@ def run(ctx: click.Context, headless: bool) -> None:
         )
         components["chat"] = in_daemon_thread(lambda: ctx.invoke(chat), "terminal-chat")
     service = Service(runtime, components=components)
+    from handlers.mail.component import mail_components
+
+    try:
+        mail = mail_components(runtime, wake=service.wake_threadsafe)
+    except ValueError as exc:  # SettingsError: an incomplete mailbox
+        raise UserError(str(exc).splitlines()[0]) from None
+    service.components.update(mail)
+    if not settings.imap_mailboxes():
+        click.echo(f"No IMAP mailbox configured: reading referrals from {settings.inbox_dir}/ (*.eml).", err=True)
     asyncio.run(_serve(service))
 
 

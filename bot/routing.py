@@ -42,6 +42,10 @@ class Router:
             return ("email", target) if self.smtp else (self.local, target)
         return (self.local, target)
 
+    def address(self, target: str) -> tuple[str, str]:
+        """(transport, recipient) for one Slack ID, channel or e-mail address."""
+        return self._address(target)
+
     def __call__(self, partnership_key: str, audience: str, owner: str | None) -> list[tuple[str, str]]:
         partnership = self._partnership(partnership_key)
         if audience == "channel":

@@ -63,6 +63,7 @@ class Service:
         self.components = dict(components or {})
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self._scheduler: AsyncIOScheduler | None = None
         self.sweeps = 0
@@ -121,7 +122,7 @@ class Service:
                     id=self.worker_id,
                     host=socket.gethostname(),
                     pid=os.getpid(),
-                    components=",".join(["clock", "outbox", *self.components]),
+                    components=",".join(["clock", "outbox", *self.components])[:200],
                 )
             row.last_seen = utcnow()
             row.stopped_at = stopped
@@ -150,7 +151,15 @@ class Service:
 
     # --- lifecycle ------------------------------------------------------------------------
 
+    def wake_threadsafe(self) -> None:
+        """Wake the outbox sender from another thread (a mail watcher that just queued an
+        acknowledgement), so it is delivered now rather than at the next idle poll."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake.set)
+
     async def run(self, stop: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
         await asyncio.to_thread(self._beat, None)
         send_time = self.runtime.policy.send_time
         scheduler = AsyncIOScheduler(timezone=LONDON)

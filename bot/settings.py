@@ -52,6 +52,37 @@ class PartnershipSettings(BaseModel):
     escalation_contact: str | None = None
 
 
+DEFAULT_SENDER_DOMAINS = ["gov.uk", "nhs.net", "nhs.uk", "police.uk", "sch.uk"]
+
+
+class MailboxSettings(BaseModel):
+    """One partnership mailbox watched over IMAP.
+
+    ``security``: "ssl" (implicit TLS, port 993), "starttls" (port 143 upgraded) or "plain"
+    (no TLS: loopback test servers only). Messages are only ever moved, to ``processed_folder``
+    after their case committed or to ``quarantine_folder`` with a reason; never deleted.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default="default", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,39}$")
+    host: str = Field(min_length=1)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    username: str = Field(min_length=1)
+    password: SecretStr
+    security: Literal["ssl", "starttls", "plain"] = "ssl"
+    folder: str = "INBOX"
+    processed_folder: str = "Processed"
+    quarantine_folder: str = "Quarantine"
+    partnership: str | None = None
+
+    @property
+    def resolved_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        return 993 if self.security == "ssl" else 143
+
+
 class Settings(BaseSettings):
     """Everything the bot can be told; the defaults run it with no configuration at all."""
 
@@ -102,6 +133,32 @@ class Settings(BaseSettings):
     # A partnership's own criteria question tree (default: the embedded config/criteria.toml).
     criteria_file: Path | None = None
 
+    # Mail intake. One mailbox from the imap_* settings, and/or several in ``mailboxes``
+    # (environment: a JSON list). With none, ``run`` watches <data_dir>/inbox/ for .eml files.
+    imap_host: str | None = None
+    imap_port: int | None = Field(default=None, ge=1, le=65535)
+    imap_username: str | None = None
+    imap_password: SecretStr | None = None
+    imap_security: Literal["ssl", "starttls", "plain"] = "ssl"
+    imap_folder: str = "INBOX"
+    imap_processed_folder: str = "Processed"
+    imap_quarantine_folder: str = "Quarantine"
+    imap_partnership: str | None = None
+    mailboxes: list[MailboxSettings] = Field(default_factory=list)
+    # Where IDLE is missing, and as a safety net beside IDLE, the mailbox is scanned this often.
+    imap_poll_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # IDLE is re-issued this often (RFC 2177: servers may drop an IDLE older than 29 minutes).
+    imap_idle_seconds: float = Field(default=600.0, gt=0, le=29 * 60 - 60)
+    inbox_poll_seconds: float = Field(default=0.5, gt=0, le=3600)
+    # Senders whose mail is read; others are quarantined for a human. Suffix match on the
+    # domain (nhs.net allows mail.nhs.net). Environment: JSON list or comma-separated.
+    sender_domains: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_SENDER_DOMAINS)
+    )
+    # Who hears about quarantined mail: a Slack channel (C...) or an e-mail address;
+    # default: the partnership's channel.
+    intake_notify: str | None = None
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -144,6 +201,27 @@ class Settings(BaseSettings):
             if not re.match(r"^[UWS][A-Z0-9]{2,}$", item):
                 raise ValueError(f"{item!r} is not a Slack user or group ID (U..., W... or S...)")
         return value
+
+    @field_validator("sender_domains", mode="before")
+    @classmethod
+    def _split_domains(cls, value: Any) -> Any:
+        return cls._split_ids(value)
+
+    @field_validator("sender_domains")
+    @classmethod
+    def _domains(cls, value: list[str]) -> list[str]:
+        cleaned = []
+        for item in value:
+            domain = item.strip().lower().lstrip("@").lstrip(".")
+            if not re.match(r"^[a-z0-9-]+(\.[a-z0-9-]+)*$", domain):
+                raise ValueError(f"{item!r} is not a domain name")
+            cleaned.append(domain)
+        return cleaned
+
+    @field_validator("imap_password", mode="before")
+    @classmethod
+    def _empty_secret(cls, value: Any) -> Any:
+        return None if value == "" else value
 
     @field_validator("partnerships")
     @classmethod
@@ -193,6 +271,50 @@ class Settings(BaseSettings):
         from bot.criteria import load_criteria
 
         return load_criteria(self.criteria_file)
+
+    def imap_mailboxes(self) -> list[MailboxSettings]:
+        """Every IMAP mailbox to watch: the imap_* one (named "default") plus ``mailboxes``."""
+        boxes = list(self.mailboxes)
+        if self.imap_host:
+            if not self.imap_username or self.imap_password is None:
+                raise SettingsError(
+                    "bad setting imap_username/imap_password (SAFEGUARD_IMAP_USERNAME, "
+                    "SAFEGUARD_IMAP_PASSWORD): both are needed when imap_host is set"
+                )
+            boxes.insert(
+                0,
+                MailboxSettings(
+                    name="default",
+                    host=self.imap_host,
+                    port=self.imap_port,
+                    username=self.imap_username,
+                    password=self.imap_password,
+                    security=self.imap_security,
+                    folder=self.imap_folder,
+                    processed_folder=self.imap_processed_folder,
+                    quarantine_folder=self.imap_quarantine_folder,
+                    partnership=self.imap_partnership,
+                ),
+            )
+        names = [box.name for box in boxes]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise SettingsError(f"bad setting mailboxes: duplicate mailbox name(s): {', '.join(duplicates)}")
+        for box in boxes:
+            if box.partnership is not None:
+                self.partnership(box.partnership)
+        return boxes
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.data_dir / "inbox"
+
+    def sender_allowed(self, domain: str | None) -> bool:
+        """Suffix match: "nhs.net" allows "nhs.net" and "trust.nhs.net", not "evilnhs.net"."""
+        if not domain:
+            return False
+        domain = domain.strip().lower().rstrip(".")
+        return any(domain == d or domain.endswith("." + d) for d in self.sender_domains)
 
     def slack_configured(self) -> bool:
         """Tokens present for the chosen Slack mode."""

@@ -11,10 +11,11 @@ from sqlmodel import SQLModel
 
 import store.case_subjects  # noqa: F401
 import store.conversations  # noqa: F401
+import store.intake  # noqa: F401
 import store.models  # noqa: F401
 from store.db import current_revision, head_revision, is_up_to_date, make_engine, upgrade
 
-TABLES = {"partnership", "case_file", "milestone", "deadline", "audit_log", "reminder", "outbox", "worker", "conversation", "slack_event", "case_subject"}
+TABLES = {"partnership", "case_file", "milestone", "deadline", "audit_log", "reminder", "outbox", "worker", "conversation", "slack_event", "case_subject", "intake_message"}
 
 
 def _check(url: str) -> None:

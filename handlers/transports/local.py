@@ -12,7 +12,8 @@ from bot.messages import DeliveryError, OutboundMessage
 
 
 class FolderTransport:
-    """Writes each message to ``<folder>/<id>-<transport>.json`` (and ``.eml`` for e-mail).
+    """Writes each message to ``<folder>/<id>-<transport>.json`` (and ``.eml`` for e-mail, i.e.
+    the email transport or any recipient that is an address).
 
     The file name is the outbox id, so delivering the same message twice rewrites one file
     rather than making two. Writes are atomic (temporary file, fsync, rename).
@@ -36,7 +37,9 @@ class FolderTransport:
                 "payload": message.payload,
             }
             self._write(f"{message.id:08d}-{message.transport}.json", json.dumps(data, indent=2))
-            if message.transport == "email" or "raw_email" in message.payload:
+            # An e-mail routed here because no SMTP server is configured is still an e-mail:
+            # write it as one, so an acknowledgement can be opened in a mail client.
+            if message.transport == "email" or "raw_email" in message.payload or "@" in message.recipient:
                 from handlers.transports.smtp import build_email
 
                 mail = build_email(message, self.sender)

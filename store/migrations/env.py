@@ -12,6 +12,7 @@ from sqlmodel import SQLModel
 
 import store.case_subjects  # noqa: F401  (case_subject)
 import store.conversations  # noqa: F401  (conversation, slack_event)
+import store.intake  # noqa: F401  (intake_message)
 import store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 config = context.config

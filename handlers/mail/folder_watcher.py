@@ -1,0 +1,140 @@
+"""The embedded default mailbox: ``<data dir>/inbox/*.eml``, the same pipeline as IMAP.
+
+Drop a message in as ``inbox/<anything>.eml`` (write it under another name and rename it, so a
+half-written file is never read). Once its outcome is committed it is moved to
+``inbox/processed/`` or to ``inbox/quarantine/`` with ``<name>.reason.txt`` beside it. Nothing is
+deleted. The file's modification time is when it reached the inbox, i.e. the awareness moment.
+Polling (default every 0.5 s) rather than inotify: portable, and cheap for a folder this small.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.exc import OperationalError
+
+from handlers.mail.hooks import checkpoint
+from handlers.mail.intake import IncomingMail, IntakeOutcome, IntakePipeline
+
+log = logging.getLogger(__name__)
+
+MAX_FILE_BYTES = 100 * 1024 * 1024  # larger files are quarantined unread
+MAX_FAILURES = 3  # a message that crashes the pipeline this often is quarantined, not retried
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    target = folder / name
+    stem, suffix = os.path.splitext(name)
+    n = 1
+    while target.exists():
+        target = folder / f"{stem}-{n}{suffix}"
+        n += 1
+    return target
+
+
+class FolderInbox:
+    def __init__(
+        self,
+        root: Path,
+        pipeline: IntakePipeline,
+        *,
+        poll_seconds: float = 0.5,
+        partnership: str | None = None,
+        on_outcome: Callable[[IntakeOutcome], None] | None = None,
+    ) -> None:
+        self.root = root
+        self.pipeline = pipeline
+        self.poll_seconds = poll_seconds
+        self.partnership = partnership
+        self.on_outcome = on_outcome
+        self.processed = root / "processed"
+        self.quarantine = root / "quarantine"
+        self._failures: dict[str, int] = {}
+
+    def scan(self) -> list[IntakeOutcome]:
+        """Process every .eml waiting in the inbox, oldest first."""
+        for folder in (self.root, self.processed, self.quarantine):
+            folder.mkdir(parents=True, exist_ok=True)
+        waiting = []
+        for path in self.root.glob("*.eml"):
+            try:
+                if path.is_file() and not path.name.startswith("."):
+                    waiting.append((path.stat().st_mtime, path.name, path))
+            except FileNotFoundError:
+                continue
+        outcomes = []
+        for _, _, path in sorted(waiting):
+            outcome = self._one(path)
+            if outcome is not None:
+                outcomes.append(outcome)
+                if self.on_outcome is not None:
+                    self.on_outcome(outcome)
+        return outcomes
+
+    def _one(self, path: Path) -> IntakeOutcome | None:
+        try:
+            stat = path.stat()
+            if stat.st_size > MAX_FILE_BYTES:
+                self._quarantine_unread(path, f"file too large ({stat.st_size // (1024 * 1024)} MiB)")
+                return None
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None  # taken by another process
+        received = datetime.fromtimestamp(stat.st_mtime, tz=UTC)
+        checkpoint("after_fetch")
+        try:
+            outcome = self.pipeline.process(
+                IncomingMail(raw=raw, received_at=received, mailbox="inbox", partnership=self.partnership)
+            )
+        except OperationalError:
+            raise  # the database is down: retry the whole scan later, count nothing
+        except Exception as exc:  # noqa: BLE001 - never lose the file; give up on it after a few tries
+            count = self._failures.get(path.name, 0) + 1
+            self._failures[path.name] = count
+            log.error("inbox: processing %s failed (%s), attempt %d", path.name, type(exc).__name__, count)
+            if count >= MAX_FAILURES:
+                self._quarantine_unread(path, f"could not be processed ({type(exc).__name__})")
+            return None
+        checkpoint("after_commit")
+        self._failures.pop(path.name, None)
+        self._move(path, outcome)
+        return outcome
+
+    def _move(self, path: Path, outcome: IntakeOutcome) -> None:
+        if outcome.destination == "processed":
+            os.replace(path, _free_name(self.processed, path.name))
+            return
+        target = _free_name(self.quarantine, path.name)
+        note = [
+            f"status: {outcome.status}",
+            f"quarantine id: {outcome.quarantine_id}",
+            f"reason: {outcome.reason}",
+            f"message id: {outcome.message_id}",
+        ]
+        (self.quarantine / (target.name + ".reason.txt")).write_text("\n".join(note) + "\n", encoding="utf-8")
+        os.replace(path, target)
+
+    def _quarantine_unread(self, path: Path, reason: str) -> None:
+        target = _free_name(self.quarantine, path.name)
+        (self.quarantine / (target.name + ".reason.txt")).write_text(
+            f"status: quarantined\nreason: {reason}\n", encoding="utf-8"
+        )
+        os.replace(path, target)
+        log.warning("inbox: %s quarantined unread: %s", target.name, reason)
+
+    def run(self, stop: threading.Event) -> None:
+        """Scan until ``stop`` is set; errors back off (up to a minute) and never end the loop."""
+        delay = self.poll_seconds
+        while not stop.is_set():
+            try:
+                self.scan()
+                delay = self.poll_seconds
+            except Exception as exc:  # noqa: BLE001
+                delay = min(max(delay * 2, 1.0), 60.0)
+                log.warning("inbox: scan failed (%s); retrying in %.0f s", type(exc).__name__, delay)
+            stop.wait(delay)

@@ -1,0 +1,288 @@
+"""The IMAP mailbox watcher (imap-tools), one blocking thread per mailbox.
+
+Loop: connect, make sure the Processed and Quarantine folders exist, then repeatedly
+- process every message in the watched folder (they are only ever there until handled: each is
+  moved once its outcome is committed), fetched with BODY.PEEK so nothing is marked seen;
+- wait for new mail with IDLE, re-issued every ``idle_seconds`` (RFC 2177's 29-minute limit),
+  or, where the server has no IDLE, sleep ``poll_seconds``. A scan also runs every
+  ``poll_seconds`` even with IDLE, as a safety net for a missed notification.
+  Mail that arrived just before an IDLE is announced in the same packet as "+ idling", so it
+  lands in imaplib's read buffer where a socket poll cannot see it: the buffer is checked after
+  IDLE starts. As a second guard the first IDLE after a scan lasts one second and the responses
+  to its DONE are checked too; the long IDLE follows with no command in between.
+A dropped connection or a server error reconnects with exponential backoff (1 s doubling to
+5 min, with jitter). The thread watches a ``threading.Event`` and stops within about a second.
+
+Only EXISTS/RECENT responses mean new mail; Dovecot's "* OK Still here" keepalives do not.
+The awareness moment is the message's INTERNALDATE: when it reached the mailbox, which is not
+necessarily when the watcher saw it (the bot may have been down).
+"""
+
+from __future__ import annotations
+
+import imaplib
+import logging
+import random
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
+from imap_tools.mailbox import BaseMailBox
+from sqlalchemy.exc import OperationalError
+
+from bot.settings import MailboxSettings
+from handlers.mail.hooks import checkpoint
+from handlers.mail.intake import IncomingMail, IntakeOutcome, IntakePipeline
+
+log = logging.getLogger(__name__)
+
+_INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
+_NEW_MAIL = re.compile(rb"^\* \d+ (EXISTS|RECENT)\b", re.IGNORECASE)
+MAX_FAILURES = 3
+MAX_BACKOFF = 300.0
+QUICK_IDLE = 1.0  # the first IDLE after a scan: its DONE reports mail that raced the IDLE
+
+
+def connect(config: MailboxSettings, timeout: float = 30.0) -> BaseMailBox:
+    """A logged-in mailbox on the configured folder, over TLS unless told "plain"."""
+    port = config.resolved_port
+    box: BaseMailBox
+    if config.security == "ssl":
+        box = MailBox(config.host, port, timeout=timeout)
+    elif config.security == "starttls":
+        box = MailBoxStartTls(config.host, port, timeout=timeout)
+    else:
+        box = MailBoxUnencrypted(config.host, port, timeout=timeout)
+    box.login(config.username, config.password.get_secret_value(), initial_folder=config.folder)
+    return box
+
+
+def internal_date(response: bytes) -> datetime | None:
+    found = _INTERNALDATE.search(response)
+    if not found:
+        return None
+    try:
+        return datetime.strptime(found.group(1).decode().strip(), "%d-%b-%Y %H:%M:%S %z")
+    except ValueError:
+        return None
+
+
+class ImapWatcher:
+    def __init__(
+        self,
+        config: MailboxSettings,
+        pipeline: IntakePipeline,
+        *,
+        idle_seconds: float = 600.0,
+        poll_seconds: float = 60.0,
+        on_outcome: Callable[[IntakeOutcome], None] | None = None,
+        connect_timeout: float = 30.0,
+    ) -> None:
+        self.config = config
+        self.pipeline = pipeline
+        self.idle_seconds = min(idle_seconds, 29 * 60 - 60)
+        self.poll_seconds = poll_seconds
+        self.on_outcome = on_outcome
+        self.connect_timeout = connect_timeout
+        self._failures: dict[str, int] = {}
+        self.connected = threading.Event()  # set while logged in (tests and status)
+
+    # --- one pass over the folder ------------------------------------------------------------
+
+    def ensure_folders(self, box: BaseMailBox) -> None:
+        for name in (self.config.processed_folder, self.config.quarantine_folder):
+            if not box.folder.exists(name):
+                box.folder.create(name)
+
+    def fetch(self, box: BaseMailBox, uid: str) -> tuple[bytes, datetime] | None:
+        """The message's exact bytes and INTERNALDATE, without setting \\Seen."""
+        status, data = box.client.uid("FETCH", uid, "(UID INTERNALDATE BODY.PEEK[])")
+        if status != "OK":
+            return None
+        for item in data:
+            if isinstance(item, tuple) and len(item) == 2:
+                received = internal_date(item[0]) or datetime.now(tz=UTC)
+                return bytes(item[1]), received
+        return None  # gone: another worker moved it
+
+    def scan(self, box: BaseMailBox, stop: threading.Event | None = None) -> list[IntakeOutcome]:
+        outcomes = []
+        for uid in sorted(box.uids("ALL"), key=int):
+            if stop is not None and stop.is_set():
+                break
+            fetched = self.fetch(box, uid)
+            if fetched is None:
+                continue
+            raw, received = fetched
+            checkpoint("after_fetch")
+            outcome = self._process(box, uid, raw, received)
+            if outcome is None:
+                continue
+            checkpoint("after_commit")
+            folder = (self.config.processed_folder if outcome.destination == "processed"
+                      else self.config.quarantine_folder)
+            box.move(uid, folder)
+            outcomes.append(outcome)
+            if self.on_outcome is not None:
+                self.on_outcome(outcome)
+        return outcomes
+
+    def _process(self, box: BaseMailBox, uid: str, raw: bytes, received: datetime) -> IntakeOutcome | None:
+        try:
+            outcome = self.pipeline.process(IncomingMail(
+                raw=raw, received_at=received, mailbox=self.config.name, partnership=self.config.partnership,
+            ))
+        except OperationalError:
+            raise  # the database is down: back off and retry everything later
+        except Exception as exc:  # noqa: BLE001 - leave it in place; quarantine after a few tries
+            key = f"{uid}:{len(raw)}"
+            count = self._failures.get(key, 0) + 1
+            self._failures[key] = count
+            log.error("mailbox %s: message uid %s failed (%s), attempt %d",
+                      self.config.name, uid, type(exc).__name__, count)
+            if count >= MAX_FAILURES:
+                box.move(uid, self.config.quarantine_folder)
+                log.error("mailbox %s: uid %s moved to %s unprocessed",
+                          self.config.name, uid, self.config.quarantine_folder)
+            return None
+        self._failures.pop(f"{uid}:{len(raw)}", None)
+        return outcome
+
+    # --- waiting ------------------------------------------------------------------------------
+
+    def wait_for_mail(self, box: BaseMailBox, stop: threading.Event, seconds: float | None = None) -> bool:
+        """One IDLE of up to ``seconds`` (or a plain sleep without IDLE); True if mail arrived.
+
+        New mail counts whether it shows up in imaplib's collected responses, in its read buffer
+        right behind "+ idling", in a polled line, or in the responses to DONE.
+        """
+        if "IDLE" not in box.client.capabilities:
+            stop.wait(self.poll_seconds)
+            return False
+        # Responses that arrived with earlier commands were already read by imaplib: a new
+        # EXISTS among them would never be repeated in IDLE.
+        if _announced(box):
+            return True
+        length = min(self.idle_seconds, self.poll_seconds) if seconds is None else seconds
+        limit = time.monotonic() + length
+        box.idle.start()
+        found = False
+        try:
+            # The server may send EXISTS right behind "+ idling"; then it sits in imaplib's read
+            # buffer, where polling the socket would never see it.
+            found = _announced(box) or any(_NEW_MAIL.match(line) for line in _buffered_lines(box))
+            while not found and not stop.is_set():
+                remaining = limit - time.monotonic()
+                if remaining <= 0:
+                    break
+                slice_ = min(1.0, remaining)
+                started = time.monotonic()
+                lines = box.idle.poll(timeout=slice_)
+                if any(_NEW_MAIL.match(line) for line in lines):
+                    found = True
+                elif any(line.upper().startswith(b"* BYE") for line in lines):
+                    raise ConnectionError("server said BYE")
+                elif not lines and time.monotonic() - started < slice_ / 2 and _closed(box):
+                    # imap-tools swallows EOF during IDLE: without this we would spin.
+                    raise ConnectionError("server closed the connection")
+        finally:
+            _, lines = box.idle.stop()
+        return found or any(_NEW_MAIL.match(line) for line in lines) or _announced(box)
+
+    # --- the thread ---------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Watch until ``stop`` is set. Never raises: every failure reconnects with backoff."""
+        delay = 1.0
+        while not stop.is_set():
+            box: BaseMailBox | None = None
+            try:
+                box = connect(self.config, self.connect_timeout)
+                self.ensure_folders(box)
+                self.connected.set()
+                log.info("mailbox %s: watching %s on %s", self.config.name, self.config.folder, self.config.host)
+                while not stop.is_set():
+                    box.client.untagged_responses.clear()
+                    if self.scan(box, stop):
+                        delay = 1.0  # healthy: the next failure starts the backoff afresh
+                        continue  # more may have arrived while we worked
+                    # A quick IDLE first (its DONE reports mail that raced the scan), then a
+                    # long one straight after (no command in between, so no gap to race);
+                    # whatever the long one says, scan again: that is the safety poll.
+                    if not self.wait_for_mail(box, stop, QUICK_IDLE):
+                        self.wait_for_mail(box, stop)
+                    delay = 1.0
+            except Exception as exc:  # noqa: BLE001 - reconnect on anything
+                self.connected.clear()
+                wait = delay * (1 + random.random() / 4)
+                log.warning("mailbox %s: %s; reconnecting in %.1f s", self.config.name,
+                            _describe(exc), wait)
+                stop.wait(wait)
+                delay = min(delay * 2, MAX_BACKOFF)
+            finally:
+                self.connected.clear()
+                if box is not None:
+                    try:
+                        box.logout()
+                    except Exception:  # noqa: BLE001
+                        pass
+
+
+def _announced(box: BaseMailBox) -> bool:
+    """Whether imaplib has collected an EXISTS/RECENT (clearing them: each is acted on once)."""
+    pending = box.client.untagged_responses
+    if "EXISTS" in pending or "RECENT" in pending:
+        pending.pop("EXISTS", None)
+        pending.pop("RECENT", None)
+        return True
+    return False
+
+
+def _buffered_lines(box: BaseMailBox) -> list[bytes]:
+    """Complete lines already read from the socket into imaplib's buffer, without blocking."""
+    client = box.client
+    sock = client.sock
+    previous = sock.gettimeout()
+    lines: list[bytes] = []
+    try:
+        sock.settimeout(0)
+        while True:
+            try:
+                head = client.file.peek(1)
+            except OSError:
+                break
+            if not head or b"\n" not in head:
+                break
+            lines.append(client.file.readline())
+    finally:
+        sock.settimeout(previous)
+    return lines
+
+
+def _closed(box: BaseMailBox) -> bool:
+    """True when the server has closed the socket (a non-blocking peek reads end-of-file)."""
+    sock = box.client.sock
+    previous = sock.gettimeout()
+    try:
+        sock.settimeout(0)
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True
+    finally:
+        try:
+            sock.settimeout(previous)
+        except OSError:
+            pass
+
+
+def _describe(exc: BaseException) -> str:
+    """An error for the log: its type, and the server's words for IMAP errors (never content)."""
+    if isinstance(exc, (imaplib.IMAP4.error, OSError)):
+        return f"{type(exc).__name__}: {str(exc)[:120]}"
+    return type(exc).__name__

@@ -1,0 +1,431 @@
+"""The intake pipeline: one raw message in, one committed outcome out.
+
+Used by both mailbox watchers (IMAP and the embedded inbox folder); knows nothing about where the
+bytes came from. The order of checks, and why:
+
+1. Already in the ledger (same Message-ID)? Then it was handled before (a watcher died after the
+   commit but before moving the message): report the earlier outcome and do nothing else. This
+   is what makes a re-fetch idempotent.
+2. Automatic reply, bounce or bulk mail: never answered (answering auto-replies makes mail loops),
+   no notice either (a notice to a mailbox that is itself watched would loop too). It goes to the
+   quarantine folder, not to Processed, because an auto-forwarded referral also carries
+   ``Auto-Submitted`` and must not vanish: the quarantine folder is the human review queue.
+3. Sender's domain not on the allow-list: quarantined, a human is told, the sender is not (the
+   From address of such mail is often forged; replying would be backscatter).
+4. The form cannot be read (``ReferralRejected``): quarantined, a human is told, and the sender
+   is told why, in a threaded reply.
+5. A readable form: if a form with the same content hash opened a case before, that case's
+   details are refreshed (and audited); otherwise a case is opened with the awareness date = the
+   day the mail reached the mailbox (Europe/London). In the same transaction: the ledger row, the
+   acknowledgement e-mail (threaded, with an .ics of the deadlines) and the channel notice go
+   into the outbox with stable dedupe keys, so a crash and retry never sends twice.
+
+Everything that is written for one message commits together or not at all; the caller moves the
+message only after ``process`` returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from email import policy
+from email.message import Message
+from email.parser import BytesParser
+from email.utils import getaddresses
+from typing import Any, Literal
+
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from bot.calendar_export import deadlines_ics
+from bot.cases import CaseService, CaseView
+from bot.lifecycle import LifecycleError
+from bot.routing import Router
+from bot.settings import Settings
+from handlers.mail import notices
+from handlers.referral import ReferralRejected, parse_referral
+from handlers.referral.eml_reader import auto_reply_reason
+from handlers.referral.model import Referral
+from scheduler.calendar import today_in_london
+from store import cases as case_repo
+from store import intake as ledger
+from store import outbox
+from store.db import session_scope
+from store.models import Case
+
+log = logging.getLogger(__name__)
+
+_MESSAGE_ID = re.compile(r"<[^<>\s]{1,290}>")
+
+
+@dataclass(frozen=True)
+class IncomingMail:
+    """A message as it reached a mailbox. ``received_at`` is when it arrived there (IMAP
+    INTERNALDATE, or the inbox file's mtime), which is when the partnership became aware."""
+
+    raw: bytes
+    received_at: datetime
+    mailbox: str = "inbox"
+    partnership: str | None = None
+
+
+@dataclass(frozen=True)
+class IntakeOutcome:
+    status: str  # store.intake: opened | updated | quarantined | ignored
+    message_id: str
+    reason: str | None = None  # why it was quarantined or ignored (may name an attachment)
+    reference: str | None = None
+    quarantine_id: str | None = None
+    duplicate: bool = False  # handled before: nothing new was written this time
+
+    @property
+    def destination(self) -> Literal["processed", "quarantine"]:
+        """Where the watcher moves the message once this outcome is committed."""
+        return "processed" if self.status in (ledger.OPENED, ledger.UPDATED) else "quarantine"
+
+
+def message_id_of(msg: Message, raw: bytes) -> str:
+    """The Message-ID, or a stable stand-in from the bytes (the same message re-fetched has the
+    same bytes, so the stand-in dedupes as well as a real Message-ID)."""
+    found = _MESSAGE_ID.search(_header(msg, "Message-ID"))
+    if found:
+        return found.group()
+    return f"<sha256-{hashlib.sha256(raw).hexdigest()}@intake.safeguard-bot>"
+
+
+def _header(msg: Message, name: str) -> str:
+    try:
+        return str(msg.get(name) or "")
+    except Exception:  # noqa: BLE001 - a malformed header reads as absent
+        return ""
+
+
+def _sender(msg: Message) -> str | None:
+    try:
+        pairs = getaddresses([_header(msg, "From")])
+    except Exception:  # noqa: BLE001
+        return None
+    for _, address in pairs:
+        if "@" in address:
+            return address.strip().lower()
+    return None
+
+
+def _domain(address: str | None) -> str | None:
+    if not address or "@" not in address:
+        return None
+    return address.rsplit("@", 1)[1].strip().rstrip(".").lower() or None
+
+
+def _key(prefix: str, message_id: str) -> str:
+    return f"{prefix}:{hashlib.sha256(message_id.encode()).hexdigest()[:40]}"
+
+
+def _lock(session: Session, name: str) -> None:
+    """Serialise work on one message or one form content across PostgreSQL workers (SQLite
+    already serialises writers with BEGIN IMMEDIATE)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+class IntakePipeline:
+    """Turns messages into committed outcomes. Thread-safe: it keeps no per-message state."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        cases: CaseService,
+        router: Router,
+        *,
+        parse: Callable[..., Referral] = parse_referral,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.cases = cases
+        self.router = router
+        self.parse = parse
+
+    # --- entry point ------------------------------------------------------------------------
+
+    def process(self, mail: IncomingMail) -> IntakeOutcome:
+        """Handle one message; everything it writes is committed when this returns."""
+        msg = BytesParser(policy=policy.default).parsebytes(mail.raw, headersonly=True)
+        message_id = message_id_of(msg, mail.raw)
+        with Session(self.engine) as session:
+            earlier = ledger.by_message_id(session, message_id)
+            if earlier is not None:
+                return self._earlier(session, earlier)
+        for attempt in range(3):
+            try:
+                return self._process(mail, msg, message_id)
+            except IntegrityError:
+                # Another worker recorded this message (or created the partnership) first.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _earlier(self, session: Session, row: ledger.IntakeMessage) -> IntakeOutcome:
+        reference = None
+        if row.case_id is not None:
+            case = session.get(Case, row.case_id)
+            reference = case.reference if case else None
+        return IntakeOutcome(
+            status=row.status,
+            message_id=row.message_id,
+            reason=row.reason,
+            reference=reference,
+            quarantine_id=None if row.case_id else f"Q-{row.id}",
+            duplicate=True,
+        )
+
+    def _process(self, mail: IncomingMail, msg: Message, message_id: str) -> IntakeOutcome:
+        try:
+            automatic = auto_reply_reason(msg)
+        except Exception:  # noqa: BLE001 - unreadable headers: let the full parse decide
+            automatic = None
+        address = _sender(msg)
+        domain = _domain(address)
+        if automatic:
+            return self._quarantine(mail, msg, message_id, automatic, domain, status=ledger.IGNORED,
+                                    notify=False, tell_sender=False)
+        if not self.settings.sender_allowed(domain):
+            reason = f"sender domain {domain or '(none)'} is not on the allow-list"
+            return self._quarantine(mail, msg, message_id, reason, domain, status=ledger.QUARANTINED,
+                                    notify=True, tell_sender=False)
+        today = today_in_london(mail.received_at)
+        try:
+            referral = self.parse(mail.raw, "message.eml", today=today)
+        except ReferralRejected as exc:
+            return self._quarantine(mail, msg, message_id, exc.reason, domain, status=ledger.QUARANTINED,
+                                    notify=True, tell_sender=address is not None, address=address)
+        except Exception as exc:  # noqa: BLE001 - a reader bug must quarantine, not loop forever
+            # The type only: a reader's exception message or traceback could quote the form.
+            log.error("referral reader failed (%s) on a message in mailbox %s", type(exc).__name__, mail.mailbox)
+            reason = f"the form could not be read (reader error {type(exc).__name__})"
+            return self._quarantine(mail, msg, message_id, reason, domain, status=ledger.QUARANTINED,
+                                    notify=True, tell_sender=False)
+        return self._accept(mail, msg, message_id, referral, address, domain)
+
+    # --- bad mail -----------------------------------------------------------------------------
+
+    def _quarantine(
+        self,
+        mail: IncomingMail,
+        msg: Message,
+        message_id: str,
+        reason: str,
+        domain: str | None,
+        *,
+        status: str,
+        notify: bool,
+        tell_sender: bool,
+        address: str | None = None,
+    ) -> IntakeOutcome:
+        partnership = self.settings.partnership(mail.partnership)
+        with session_scope(self.engine) as session:
+            _lock(session, message_id)
+            earlier = ledger.by_message_id(session, message_id)
+            if earlier is not None:
+                return self._earlier(session, earlier)
+            row = ledger.record(
+                session, message_id=message_id, status=status, mailbox=mail.mailbox,
+                received_at=mail.received_at, reason=notices.redact_reason(reason), sender_domain=domain,
+            )
+            quarantine_id = f"Q-{row.id}"
+            case_repo.audit(
+                session, actor=f"intake:{mail.mailbox}", action=f"intake.{status}",
+                detail={"quarantine_id": quarantine_id, "sender_domain": domain,
+                        "reason": notices.redact_reason(reason), "mailbox": mail.mailbox},
+            )
+            if tell_sender and address:
+                subject, body = notices.rejection(reason, received_at=mail.received_at,
+                                                  quarantine_id=quarantine_id)
+                transport, recipient = self.router.address(address)
+                outbox.enqueue(
+                    session, transport=transport, recipient=recipient, subject=subject, body=body,
+                    dedupe_key=_key("reject", message_id), payload=self._threading(message_id, msg, "reject"),
+                )
+            if notify:
+                subject, body = notices.quarantine_notice(
+                    quarantine_id, reason=reason, sender_domain=domain, mailbox=mail.mailbox,
+                    received_at=mail.received_at, sender_told=bool(tell_sender and address),
+                )
+                for transport, recipient in self._humans(partnership.key):
+                    outbox.enqueue(
+                        session, transport=transport, recipient=recipient, subject=subject, body=body,
+                        dedupe_key=_key(f"quarantine:{transport}", f"{message_id}|{recipient}"),
+                        payload={"kind": "intake_quarantine", "quarantine_id": quarantine_id},
+                    )
+        log.info("intake %s: message from %s %s (%s)", quarantine_id, domain or "?", status,
+                 notices.redact_reason(reason))
+        return IntakeOutcome(status=status, message_id=message_id, reason=reason, quarantine_id=quarantine_id)
+
+    def _humans(self, partnership_key: str) -> list[tuple[str, str]]:
+        if self.settings.intake_notify:
+            return [self.router.address(self.settings.intake_notify)]
+        return self.router(partnership_key, "channel", None)
+
+    # --- good mail ----------------------------------------------------------------------------
+
+    def _accept(
+        self,
+        mail: IncomingMail,
+        msg: Message,
+        message_id: str,
+        referral: Referral,
+        address: str | None,
+        domain: str | None,
+    ) -> IntakeOutcome:
+        partnership = self.settings.partnership(mail.partnership)
+        aware = today_in_london(mail.received_at)
+        incident = referral.incident_date
+        warnings = list(referral.warnings)
+        if incident is not None and incident > aware:
+            warnings.append("date of death / incident is after the day the referral arrived: not used")
+            incident = None
+        details: dict[str, Any] = referral.as_json()
+        details["warnings"] = warnings
+        details["intake"] = {"message_id": message_id, "mailbox": mail.mailbox,
+                             "received_at": mail.received_at.isoformat(), "sender_domain": domain}
+        actor = f"intake:{mail.mailbox}"[:120]
+        content_hash = referral.content_sha256 or None
+        with session_scope(self.engine) as session:
+            _lock(session, message_id)
+            earlier = ledger.by_message_id(session, message_id)
+            if earlier is not None:
+                return self._earlier(session, earlier)
+            if content_hash:
+                _lock(session, f"content:{partnership.key}:{content_hash}")
+            existing = ledger.case_for_content(session, content_hash, partnership.key) if content_hash else None
+            if existing is not None:
+                view = self.cases.refresh_details(
+                    session, existing, details, actor=actor,
+                    audit_detail={"source": "re-sent form", "mailbox": mail.mailbox},
+                )
+                case_id, status = existing, ledger.UPDATED
+            else:
+                view = self._open(session, partnership.key, aware, incident, referral, details, actor, domain)
+                case_id, status = self.cases.case_id(session, view.reference), ledger.OPENED
+            ledger.record(
+                session, message_id=message_id, status=status, mailbox=mail.mailbox,
+                received_at=mail.received_at, content_hash=content_hash, case_id=case_id,
+                sender_domain=domain,
+            )
+            self._enqueue_ack(session, view, case_id, msg, message_id, referral, address, warnings,
+                              mail.received_at, partnership.name, updated=status == ledger.UPDATED)
+            self._enqueue_notice(session, view, case_id, message_id, referral, domain, mail.mailbox,
+                                 partnership.key, updated=status == ledger.UPDATED, warnings=warnings)
+        log.info("intake: %s %s from %s (mailbox %s)", view.reference, status, domain, mail.mailbox)
+        return IntakeOutcome(status=status, message_id=message_id, reference=view.reference)
+
+    def _open(
+        self,
+        session: Session,
+        partnership_key: str,
+        aware: date,
+        incident: date | None,
+        referral: Referral,
+        details: dict[str, Any],
+        actor: str,
+        domain: str | None,
+    ) -> CaseView:
+        # The case row's summary is shown in lists: keep it free of the child's details (the
+        # form's own summary is in the case subject's details, for officers only).
+        summary = f"{notices.request_label(referral.request_type).capitalize()} by e-mail from " \
+                  f"{referral.referrer.agency or domain or 'unknown sender'}"
+        try:
+            return self.cases.open_case(
+                la_aware=aware, actor=actor, summary=summary[:2000], incident_date=incident,
+                request_type=referral.request_type, partnership_key=partnership_key,
+                details=details, session=session,
+            )
+        except LifecycleError:
+            # Only an impossible incident date can get here (awareness is today): keep it in
+            # the details, open the case without it.
+            details["warnings"].append("date of death / incident could not be used")
+            return self.cases.open_case(
+                la_aware=aware, actor=actor, summary=summary[:2000], incident_date=None,
+                request_type=referral.request_type, partnership_key=partnership_key,
+                details=details, session=session,
+            )
+
+    def _threading(self, message_id: str, msg: Message, kind: str) -> dict[str, Any]:
+        references = " ".join(_header(msg, "References").split()[-10:] + [message_id])
+        sender = self.settings.smtp_from
+        domain = sender.rsplit("@", 1)[-1].strip("> ") or "localhost"
+        return {
+            "kind": f"intake_{kind}",
+            "in_reply_to": message_id,
+            "references": references[-900:],
+            "message_id": f"<{kind}-{hashlib.sha256(message_id.encode()).hexdigest()[:24]}@{domain}>",
+        }
+
+    def _enqueue_ack(
+        self,
+        session: Session,
+        view: CaseView,
+        case_id: int,
+        msg: Message,
+        message_id: str,
+        referral: Referral,
+        address: str | None,
+        warnings: list[str],
+        received_at: datetime,
+        partnership_name: str,
+        *,
+        updated: bool,
+    ) -> None:
+        if not address:
+            return
+        subject, body = notices.acknowledgement(
+            view, partnership_name=partnership_name, request_type=referral.request_type,
+            received_at=received_at, warnings=warnings, updated=updated,
+        )
+        payload = self._threading(message_id, msg, "ack")
+        payload["reference"] = view.reference
+        if notices.open_deadlines(view):
+            payload["attachments"] = [{
+                "filename": f"{view.reference}-deadlines.ics",
+                "content_type": "text/calendar",
+                "data": deadlines_ics([view]).decode("utf-8"),
+            }]
+        transport, recipient = self.router.address(address)
+        outbox.enqueue(
+            session, transport=transport, recipient=recipient, subject=subject, body=body,
+            dedupe_key=_key("ack", message_id), payload=payload, case_id=case_id,
+        )
+
+    def _enqueue_notice(
+        self,
+        session: Session,
+        view: CaseView,
+        case_id: int,
+        message_id: str,
+        referral: Referral,
+        domain: str | None,
+        mailbox: str,
+        partnership_key: str,
+        *,
+        updated: bool,
+        warnings: list[str],
+    ) -> None:
+        subject, body = notices.channel_notice(
+            view, request_type=referral.request_type, agency=referral.referrer.agency,
+            sender_domain=domain, mailbox=mailbox, updated=updated, warnings_count=len(warnings),
+        )
+        payload = {"kind": "intake_notice", "reference": view.reference,
+                   "request_type": referral.request_type}
+        for transport, recipient in self.router(partnership_key, "channel", None):
+            outbox.enqueue(
+                session, transport=transport, recipient=recipient, subject=subject, body=body,
+                dedupe_key=_key(f"notice:{transport}", f"{message_id}|{recipient}"),
+                payload=payload, case_id=case_id,
+            )

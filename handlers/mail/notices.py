@@ -1,0 +1,175 @@
+"""What intake says, and to whom: acknowledgement, rejection and the partnership's notices.
+
+Pure text building. The rule for every message here: no child's details. The acknowledgement
+goes back to the person who sent the form, but even so it names only the case reference, the
+deadlines and the *labels* of missing fields; the channel and quarantine notices name the
+sender's agency or domain, never the child. Reasons that could carry an attachment's file name
+(which might be a child's name) are redacted before they go to a channel or a log.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.cases import CaseView
+from bot.lifecycle import DeadlineState, DeadlineStatus
+from scheduler.calendar import LONDON
+
+REQUEST_LABELS = {
+    "serious_incident_notification": "serious incident notification request",
+    "learning_request": "learning request",
+    None: "referral (request type not stated)",
+}
+_QUOTED_ATTACHMENT = re.compile(r"""attachment\s+(['"]).*?\1""", re.IGNORECASE | re.DOTALL)
+
+
+def redact_reason(reason: str) -> str:
+    """One line, with attachment file names removed (they can name the child)."""
+    text = _QUOTED_ATTACHMENT.sub("an attachment", reason)
+    return " ".join(text.split())[:300]
+
+
+def request_label(request_type: str | None) -> str:
+    return REQUEST_LABELS.get(request_type, REQUEST_LABELS[None])
+
+
+def when(moment: datetime) -> str:
+    return moment.astimezone(LONDON).strftime("%a %d %b %Y at %H:%M")
+
+
+def day(moment_or_date: object) -> str:
+    return moment_or_date.strftime("%a %d %b %Y")  # type: ignore[attr-defined]
+
+
+def open_deadlines(view: CaseView) -> list[DeadlineState]:
+    return sorted(
+        (s for s in view.deadlines if s.status is DeadlineStatus.OPEN), key=lambda s: s.deadline.due
+    )
+
+
+def _deadline_lines(view: CaseView) -> list[str]:
+    lines = []
+    for state in open_deadlines(view):
+        d = state.deadline
+        lines.append(f"- {d.label}: by {day(d.due)}")
+        lines.append(f"  ({d.rule}; source: {d.source})")
+    return lines
+
+
+def _learning_note(request_type: str | None) -> list[str]:
+    if request_type != "learning_request":
+        return []
+    return [
+        "",
+        "You sent a learning request. The partnership will decide whether this is a serious "
+        "incident that must be notified to the Child Safeguarding Practice Review Panel. Until "
+        "that decision is recorded the notification deadlines run as a precaution; if "
+        "notification is not required they stop.",
+    ]
+
+
+def acknowledgement(
+    view: CaseView,
+    *,
+    partnership_name: str,
+    request_type: str | None,
+    received_at: datetime,
+    warnings: Sequence[str],
+    updated: bool,
+) -> tuple[str, str]:
+    """(subject, body) of the reply to the sender. No child details at all."""
+    label = request_label(request_type)
+    if updated:
+        subject = f"[{view.reference}] Re-sent referral matched to case {view.reference}"
+        opening = (
+            f"Thank you. The form you sent on {when(received_at)} matches a referral we already "
+            f"hold as case {view.reference}, so no new case was opened; the case record has been "
+            "updated from this copy. The deadlines are unchanged."
+        )
+    else:
+        subject = f"[{view.reference}] Referral received: {label}"
+        opening = (
+            f"Thank you. Your {label} reached the {partnership_name} on {when(received_at)} and "
+            f"has been opened as case {view.reference}. Please quote {view.reference} in any "
+            "reply."
+        )
+    lines = [opening, ""]
+    deadline_lines = _deadline_lines(view)
+    if deadline_lines:
+        lines.append(
+            f"Deadlines now running, counted from {day(view.la_aware)} (the day your referral "
+            "reached us; an officer will correct this if the partnership knew earlier):"
+        )
+        lines += deadline_lines
+        lines += ["", f"The attached calendar file ({view.reference}-deadlines.ics) adds them to Outlook."]
+    lines += _learning_note(request_type)
+    if warnings:
+        lines += ["", "Missing or doubtful on the form (please reply with what you can):"]
+        lines += [f"- {w}" for w in warnings]
+    lines += [
+        "",
+        "This is an automatic message from the partnership's referral mailbox. It repeats none "
+        "of the child's details.",
+    ]
+    return subject, "\n".join(lines) + "\n"
+
+
+def rejection(reason: str, *, received_at: datetime, quarantine_id: str) -> tuple[str, str]:
+    """(subject, body) telling the sender their form could not be read, and what to do."""
+    body = (
+        f"We received your message on {when(received_at)} but could not read a referral form "
+        f"in it:\n\n    {' '.join(reason.split())[:400]}\n\n"
+        "No case has been opened from it yet. A member of the partnership team has been told "
+        f"(reference {quarantine_id}) and will look at it. To avoid delay, please send the form "
+        "again as an unprotected Word document (.docx), a PDF with selectable text (not a scan), "
+        "or with the form's fields typed into the body of an e-mail.\n\n"
+        "This is an automatic message from the partnership's referral mailbox.\n"
+    )
+    return f"Your referral could not be read ({quarantine_id})", body
+
+
+def channel_notice(
+    view: CaseView,
+    *,
+    request_type: str | None,
+    agency: str | None,
+    sender_domain: str | None,
+    mailbox: str,
+    updated: bool,
+    warnings_count: int,
+) -> tuple[str, str]:
+    """(subject, body) for the partnership's channel: reference, type, next deadline, agency."""
+    source = agency or sender_domain or "an unknown sender"
+    if updated:
+        text = f"Re-sent referral from {source} matched to {view.reference}: case details refreshed."
+        return f"[{view.reference}] Re-sent referral", text
+    text = f"New case {view.reference}: {request_label(request_type)} from {source} (mailbox {mailbox})."
+    nxt = view.next_deadline
+    if nxt is not None:
+        text += f" Next deadline: {nxt.deadline.label}, by {day(nxt.deadline.due)}."
+    if request_type == "learning_request":
+        text += " Learning request: decide whether notification is required."
+    if warnings_count:
+        text += f" The form has {warnings_count} gap(s); the sender has been asked."
+    return f"[{view.reference}] New referral", text
+
+
+def quarantine_notice(
+    quarantine_id: str,
+    *,
+    reason: str,
+    sender_domain: str | None,
+    mailbox: str,
+    received_at: datetime,
+    sender_told: bool,
+) -> tuple[str, str]:
+    """(subject, body) telling a human a message needs looking at. Sender domain and reason only."""
+    told = "The sender has been told it could not be read." if sender_told else "Nothing was sent to the sender."
+    text = (
+        f"Intake {quarantine_id}: a message from {sender_domain or 'an unknown sender'} "
+        f"(mailbox {mailbox}, received {when(received_at)}) was quarantined: "
+        f"{redact_reason(reason)}. {told} It is in the mailbox's quarantine folder."
+    )
+    return f"[intake] Message quarantined ({quarantine_id})", text

@@ -1,0 +1,92 @@
+"""Mail intake ledger: one row per message the mailbox watchers have handled.
+
+It is what makes intake idempotent. ``message_id`` is unique, so a message fetched twice (a
+watcher killed after its case committed but before the message was moved) is recognised and
+only moved; ``content_hash`` (a hash of what the form says) finds a re-sent form so it updates
+its case instead of opening a second one. Rows hold identifiers, dates and reasons only, never
+a child's details: ``reason`` is redacted before it is stored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, DateTime
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from store.models import Case, Partnership, _timestamp
+
+OPENED = "opened"  # a new case was opened from this message
+UPDATED = "updated"  # a re-sent form: the existing case's details were refreshed
+QUARANTINED = "quarantined"  # unreadable, or from a sender not on the allow-list: for a human
+IGNORED = "ignored"  # automatic reply, bounce or bulk mail: never answered
+
+
+class IntakeMessage(SQLModel, table=True):
+    __tablename__ = "intake_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(max_length=300, unique=True)
+    content_hash: str | None = Field(default=None, max_length=64, index=True)
+    case_id: int | None = Field(default=None, foreign_key="case_file.id", index=True)
+    status: str = Field(max_length=16)
+    reason: str | None = Field(default=None, max_length=500)
+    sender_domain: str | None = Field(default=None, max_length=255)
+    mailbox: str = Field(max_length=80)
+    received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    processed_at: datetime = _timestamp(nullable=False)
+
+
+def by_message_id(session: Session, message_id: str) -> IntakeMessage | None:
+    return session.exec(select(IntakeMessage).where(IntakeMessage.message_id == message_id)).first()
+
+
+def case_for_content(session: Session, content_hash: str, partnership_key: str) -> int | None:
+    """The partnership's case that an earlier message with the same form content opened, if
+    any. Per partnership: the same form sent to two partnerships is a case in each."""
+    return session.exec(
+        select(IntakeMessage.case_id)
+        .join(Case, col(Case.id) == col(IntakeMessage.case_id))
+        .join(Partnership, col(Partnership.id) == col(Case.partnership_id))
+        .where(
+            IntakeMessage.content_hash == content_hash,
+            Partnership.key == partnership_key,
+        )
+        .order_by(col(IntakeMessage.id))
+        .limit(1)
+    ).first()
+
+
+def record(
+    session: Session,
+    *,
+    message_id: str,
+    status: str,
+    mailbox: str,
+    received_at: datetime,
+    content_hash: str | None = None,
+    case_id: int | None = None,
+    reason: str | None = None,
+    sender_domain: str | None = None,
+) -> IntakeMessage:
+    row = IntakeMessage(
+        message_id=message_id,
+        content_hash=content_hash,
+        case_id=case_id,
+        status=status,
+        reason=reason[:500] if reason else None,
+        sender_domain=sender_domain[:255] if sender_domain else None,
+        mailbox=mailbox[:80],
+        received_at=received_at,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def for_case(session: Session, case_id: int) -> list[IntakeMessage]:
+    return list(
+        session.exec(
+            select(IntakeMessage).where(IntakeMessage.case_id == case_id).order_by(col(IntakeMessage.id))
+        ).all()
+    )

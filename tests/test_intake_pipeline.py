@@ -1,0 +1,228 @@
+"""The intake pipeline without a mail server: raw bytes in, committed case + outbox rows out.
+
+Runs on SQLite and PostgreSQL (the ``engine`` fixture). Every assertion is about what was
+committed: the case and its deadlines, the ledger row, the outbox messages and their contents.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime
+from email import message_from_string, policy
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from bot.cases import CaseService
+from bot.routing import Router
+from bot.settings import Settings, load_settings
+from handlers.mail.intake import IncomingMail, IntakePipeline
+from handlers.mail.notices import redact_reason
+from handlers.transports.smtp import build_email
+from bot.messages import OutboundMessage
+from store.case_subjects import CaseSubject
+from store.intake import IntakeMessage
+from store.models import AuditEntry, Case, OutboxMessage
+from tests.support.mail import assert_no_pii, new_message_id, referral_mail
+
+# Monday 30 Nov 2026, 09:15 in London (GMT): awareness day 0, Panel notification due Mon 7 Dec.
+RECEIVED = datetime(2026, 11, 30, 9, 15, tzinfo=UTC)
+
+
+def _pipeline(engine: Engine, settings: Settings) -> IntakePipeline:
+    return IntakePipeline(engine, settings, CaseService(engine, settings), Router(settings))
+
+
+@pytest.fixture
+def pipeline(engine: Engine, settings: Settings) -> IntakePipeline:
+    return _pipeline(engine, settings)
+
+
+def _outbox(engine: Engine) -> list[OutboxMessage]:
+    with Session(engine) as session:
+        return list(session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all())
+
+
+def _cases(engine: Engine) -> list[Case]:
+    with Session(engine) as session:
+        return list(session.exec(select(Case)).all())
+
+
+def _mail(raw: bytes, received: datetime = RECEIVED) -> IncomingMail:
+    return IncomingMail(raw=raw, received_at=received, mailbox="test")
+
+
+def test_docx_referral_opens_a_case_with_ack_and_notice(pipeline: IntakePipeline, engine: Engine) -> None:
+    message_id = new_message_id()
+    outcome = pipeline.process(_mail(referral_mail("docx", message_id=message_id)))
+    assert (outcome.status, outcome.destination, outcome.duplicate) == ("opened", "processed", False)
+    view = pipeline.cases.get(outcome.reference or "")
+    assert view.la_aware == date(2026, 11, 30)
+    assert view.incident_date == date(2019, 3, 7)
+    assert view.request_type == "serious_incident_notification"
+    due = {s.deadline.key: s.deadline.due for s in view.deadlines}
+    assert due["panel_notification"] == date(2026, 12, 7)
+    assert due["rapid_review"] == date(2026, 12, 21)
+    assert_no_pii(view.summary or "")
+    # The child's details are kept, apart from the case row, for officers.
+    assert pipeline.cases.details(view.reference)["child"]["nhs_number"] == "9434765919"
+
+    ack, notice = _outbox(engine)
+    assert (ack.transport, ack.recipient) == ("folder", "priya.testwell@northtown.example.nhs.uk")
+    assert ack.payload["in_reply_to"] == message_id and message_id in ack.payload["references"]
+    assert view.reference in ack.subject and view.reference in ack.body
+    assert "Mon 07 Dec 2026" in ack.body and "Children Act 2004 s16C(1)" in ack.body
+    [ics] = ack.payload["attachments"]
+    assert ics["filename"] == f"{view.reference}-deadlines.ics" and "BEGIN:VEVENT" in ics["data"]
+    assert "DTSTART;VALUE=DATE:20261207" in ics["data"]
+    assert notice.recipient == "#default"
+    assert view.reference in notice.body and "Northtown Health Visiting Service" in notice.body
+    assert "Next deadline" in notice.body and "07 Dec 2026" in notice.body
+    for message in (ack, notice):
+        assert_no_pii(message.subject + message.body + str(message.payload))
+    # The e-mail as it would be sent: threaded, auto-generated, with the calendar attached.
+    mail = build_email(OutboundMessage(ack.id or 0, ack.transport, ack.recipient, ack.subject, ack.body,
+                                       ack.payload), "safeguard-bot@localhost")
+    parsed = message_from_string(mail.as_string(), policy=policy.default)
+    assert parsed["In-Reply-To"] == message_id and parsed["Auto-Submitted"] == "auto-generated"
+    assert [p.get_content_type() for p in parsed.iter_attachments()] == ["text/calendar"]
+
+    with Session(engine) as session:
+        [row] = session.exec(select(IntakeMessage)).all()
+    assert (row.message_id, row.status, row.sender_domain) == (message_id, "opened", "northtown.example.nhs.uk")
+    assert row.content_hash and row.case_id is not None
+
+
+def test_same_message_twice_is_handled_once(pipeline: IntakePipeline, engine: Engine) -> None:
+    raw = referral_mail("docx")
+    first = pipeline.process(_mail(raw))
+    again = pipeline.process(_mail(raw))
+    assert again.duplicate and (again.status, again.reference) == ("opened", first.reference)
+    assert len(_cases(engine)) == 1 and len(_outbox(engine)) == 2
+
+
+def test_message_without_message_id_dedupes_on_its_bytes(pipeline: IntakePipeline, engine: Engine) -> None:
+    raw = referral_mail("html", drop_message_id=True)
+    first = pipeline.process(_mail(raw))
+    assert first.message_id.startswith("<sha256-")
+    assert pipeline.process(_mail(raw)).duplicate
+    assert len(_cases(engine)) == 1
+
+
+def test_resent_form_updates_the_existing_case(pipeline: IntakePipeline, engine: Engine) -> None:
+    first = pipeline.process(_mail(referral_mail("docx")))
+    later = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
+    second = pipeline.process(_mail(referral_mail("docx"), received=later))
+    assert (second.status, second.reference, second.duplicate) == ("updated", first.reference, False)
+    [case] = _cases(engine)
+    assert case.la_aware_on == date(2026, 11, 30)  # the first copy set the clock; it does not move
+    acks = [m for m in _outbox(engine) if m.transport == "folder" and "@" in m.recipient]
+    assert len(acks) == 2 and "matches a referral we already hold" in acks[1].body
+    with Session(engine) as session:
+        actions = [a.action for a in session.exec(select(AuditEntry).where(AuditEntry.case_id == case.id))]
+        subject = session.exec(select(CaseSubject)).one()
+    assert actions.count("case.opened") == 1 and actions.count("case.details_refreshed") == 1
+    assert subject.details["intake"]["received_at"].startswith("2026-12-02")
+
+
+@pytest.mark.parametrize(("kind", "why"), [("scan", "no text layer"), ("zip_bomb", "decompression bomb")])
+def test_unreadable_form_is_quarantined_and_both_sides_told(
+    pipeline: IntakePipeline, engine: Engine, kind: str, why: str
+) -> None:
+    message_id = new_message_id()
+    outcome = pipeline.process(_mail(referral_mail(kind, message_id=message_id)))
+    assert (outcome.status, outcome.destination) == ("quarantined", "quarantine")
+    assert why in (outcome.reason or "") and outcome.quarantine_id
+    assert _cases(engine) == []
+    reply, notice = _outbox(engine)
+    assert reply.recipient == "priya.testwell@northtown.example.nhs.uk"
+    assert reply.payload["in_reply_to"] == message_id and why in reply.body
+    assert outcome.quarantine_id in reply.body
+    assert notice.recipient == "#default" and outcome.quarantine_id in notice.body
+    assert "northtown.example.nhs.uk" in notice.body and why in notice.body
+    assert "referral scan.pdf" not in notice.body  # file names can name a child: redacted
+    for message in (reply, notice):
+        assert_no_pii(message.body)
+
+
+@pytest.mark.parametrize("kind", ["auto_reply", "bounce"])
+def test_automatic_mail_is_never_answered(pipeline: IntakePipeline, engine: Engine, kind: str) -> None:
+    outcome = pipeline.process(_mail(referral_mail(kind)))
+    assert (outcome.status, outcome.destination) == ("ignored", "quarantine")
+    assert _outbox(engine) == [] and _cases(engine) == []
+
+
+def test_foreign_sender_is_quarantined_for_a_human_only(engine: Engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = load_settings(data_dir=tmp_path / "var", intake_notify="officer@partnership.example.gov.uk")
+    pipeline = _pipeline(engine, settings)
+    outcome = pipeline.process(_mail(referral_mail("docx", sender="Someone <someone@evilnhs.net>")))
+    assert outcome.status == "quarantined" and "evilnhs.net" in (outcome.reason or "")
+    [notice] = _outbox(engine)  # nobody answers the (possibly forged) sender
+    assert notice.recipient == "officer@partnership.example.gov.uk"
+    assert _cases(engine) == []
+
+
+def test_learning_request_opens_a_case_and_says_so(pipeline: IntakePipeline, engine: Engine) -> None:
+    outcome = pipeline.process(_mail(referral_mail("plain")))
+    view = pipeline.cases.get(outcome.reference or "")
+    assert view.request_type == "learning_request"
+    assert any(s.deadline.key == "panel_notification" for s in view.deadlines)
+    ack, notice = _outbox(engine)
+    assert "learning request" in ack.body and "as a precaution" in ack.body
+    assert "Missing or doubtful on the form" in ack.body  # the form's gaps, for the sender
+    assert "decide whether notification is required" in notice.body
+
+
+def test_incident_after_arrival_is_not_used(pipeline: IntakePipeline, engine: Engine) -> None:
+    received = datetime(2019, 3, 1, 12, 0, tzinfo=UTC)  # before the form's incident date (7.3.2019)
+    outcome = pipeline.process(_mail(referral_mail("docx"), received=received))
+    view = pipeline.cases.get(outcome.reference or "")
+    assert view.incident_date is None and view.la_aware == date(2019, 3, 1)
+    assert "after the day the referral arrived" in _outbox(engine)[0].body
+
+
+def test_awareness_is_the_london_date(pipeline: IntakePipeline) -> None:
+    late = datetime(2026, 6, 30, 23, 30, tzinfo=UTC)  # 00:30 on 1 July in London (BST)
+    outcome = pipeline.process(_mail(referral_mail("docx"), received=late))
+    assert pipeline.cases.get(outcome.reference or "").la_aware == date(2026, 7, 1)
+
+
+def test_concurrent_workers_open_one_case(pipeline: IntakePipeline, engine: Engine) -> None:
+    raw = referral_mail("html")
+    outcomes: list[str] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            outcomes.append(pipeline.process(_mail(raw)).status)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == [] and outcomes == ["opened"] * 4
+    assert len(_cases(engine)) == 1 and len(_outbox(engine)) == 2
+
+
+def test_redaction_removes_attachment_names() -> None:
+    assert redact_reason("attachment 'Jamie Fictional.pdf': PDF has no text layer") == (
+        "an attachment: PDF has no text layer"
+    )
+
+
+def test_a_reader_crash_quarantines_without_leaking(
+    engine: Engine, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*_: object, **__: object) -> None:
+        raise ValueError("cannot parse 'Jamie Fictional'")
+
+    pipeline = IntakePipeline(engine, settings, CaseService(engine, settings), Router(settings), parse=broken)
+    outcome = pipeline.process(_mail(referral_mail("docx")))
+    assert outcome.status == "quarantined" and "reader error ValueError" in (outcome.reason or "")
+    [notice] = _outbox(engine)  # a human is told; the sender is not sent an internal error
+    assert notice.recipient == "#default"
+    assert "Jamie" not in caplog.text and "ValueError" in caplog.text

@@ -1,0 +1,131 @@
+"""The embedded default: ``<data dir>/inbox/*.eml`` -> case -> ``<data dir>/outbox/``.
+
+Unit tests drive ``FolderInbox.scan`` directly; the end-to-end test runs the real
+``safeguard-bot run --headless`` process and only touches files, the way a user would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from bot.runtime import open_runtime
+from bot.settings import load_settings
+from handlers.mail.folder_watcher import FolderInbox
+from handlers.mail.intake import IntakePipeline
+from store.models import Case
+from tests.support.mail import assert_no_pii, new_message_id, referral_mail
+from tests.test_cli import ROOT
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{what} not met within {timeout}s")
+
+
+def drop(inbox: Path, name: str, raw: bytes) -> Path:
+    """Write then rename, as the inbox expects (a half-written file is never read)."""
+    inbox.mkdir(parents=True, exist_ok=True)
+    temporary = inbox / f".{name}.tmp"
+    temporary.write_bytes(raw)
+    target = inbox / name
+    os.replace(temporary, target)
+    return target
+
+
+@pytest.fixture
+def inbox(tmp_path: Path) -> FolderInbox:
+    settings = load_settings(data_dir=tmp_path / "var")
+    runtime = open_runtime(settings)
+    pipeline = IntakePipeline(runtime.engine, settings, runtime.cases, runtime.router)
+    return FolderInbox(settings.inbox_dir, pipeline)
+
+
+def test_scan_moves_each_message_after_its_outcome(inbox: FolderInbox) -> None:
+    drop(inbox.root, "a.eml", referral_mail("docx"))
+    drop(inbox.root, "b.eml", referral_mail("scan"))
+    drop(inbox.root, "c.eml", referral_mail("auto_reply"))
+    (inbox.root / "notes.txt").write_text("not mail")
+    outcomes = inbox.scan()
+    assert sorted(o.status for o in outcomes) == ["ignored", "opened", "quarantined"]
+    assert [p.name for p in inbox.processed.iterdir()] == ["a.eml"]
+    assert sorted(p.name for p in inbox.quarantine.iterdir()) == [
+        "b.eml", "b.eml.reason.txt", "c.eml", "c.eml.reason.txt"]
+    reason = (inbox.quarantine / "b.eml.reason.txt").read_text()
+    assert "no text layer" in reason and "quarantine id: Q-" in reason
+    assert (inbox.root / "notes.txt").exists()  # not ours: left alone
+    assert inbox.scan() == []
+
+
+def test_same_name_again_is_kept_not_overwritten(inbox: FolderInbox) -> None:
+    drop(inbox.root, "a.eml", referral_mail("docx"))
+    inbox.scan()
+    drop(inbox.root, "a.eml", referral_mail("html"))
+    inbox.scan()
+    assert sorted(p.name for p in inbox.processed.iterdir()) == ["a-1.eml", "a.eml"]
+
+
+def test_a_message_that_keeps_crashing_is_quarantined_not_lost(inbox: FolderInbox) -> None:
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("boom")
+
+    inbox.pipeline.process = broken  # type: ignore[method-assign]
+    drop(inbox.root, "a.eml", referral_mail("docx"))
+    for _ in range(2):
+        inbox.scan()
+        assert (inbox.root / "a.eml").exists()
+    inbox.scan()
+    assert (inbox.quarantine / "a.eml").exists()
+    assert "RuntimeError" in (inbox.quarantine / "a.eml.reason.txt").read_text()
+
+
+def test_run_headless_reads_the_inbox_folder_end_to_end(cli_env: dict[str, str], tmp_path: Path) -> None:
+    data = Path(cli_env["SAFEGUARD_DATA_DIR"])
+    env = dict(cli_env, PYTHONPATH=str(ROOT))
+    message_id = new_message_id()
+    drop(data / "inbox", "referral.eml", referral_mail("docx", message_id=message_id))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--headless"], env=env, cwd=ROOT,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        wait_until(lambda: (data / "inbox" / "processed" / "referral.eml").exists(), 60, "message processed")
+        wait_until(lambda: len(list((data / "outbox").glob("*.eml"))) == 1, 30, "acknowledgement written")
+        drop(data / "inbox", "unreadable.eml", referral_mail("zip_bomb"))
+        wait_until(lambda: (data / "inbox" / "quarantine" / "unreadable.eml.reason.txt").exists(), 30,
+                   "bomb quarantined")
+        wait_until(lambda: len(list((data / "outbox").glob("*.eml"))) == 2, 30, "sender told")
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err
+        assert "inbox" in err
+    finally:
+        if process.poll() is None:
+            process.kill()
+    ack_file = sorted((data / "outbox").glob("*.eml"))[0]
+    ack = message_from_bytes(ack_file.read_bytes(), policy=policy.default)
+    assert ack["In-Reply-To"] == message_id and ack["To"] == "priya.testwell@northtown.example.nhs.uk"
+    assert [p.get_filename() for p in ack.iter_attachments()][0].endswith("-deadlines.ics")
+    channel = [json.loads(p.read_text()) for p in (data / "outbox").glob("*-folder.json")]
+    notices = [m for m in channel if m["recipient"] == "#default"]
+    assert len(notices) == 2  # the new case, and the quarantined bomb
+    for message in channel:
+        assert_no_pii(message["body"])
+    settings = load_settings(data_dir=data)
+    engine = open_runtime(settings).engine
+    with Session(engine) as session:
+        assert len(session.exec(select(Case)).all()) == 1

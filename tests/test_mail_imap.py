@@ -1,0 +1,322 @@
+"""Mail intake against real servers: Dovecot (IMAP) in, aiosmtpd (SMTP) and the Slack stand-in out.
+
+One throw-away Dovecot serves the module; every test has its own user and so its own empty
+mailbox. Skips with a reason when ``dovecot`` is not installed, except under CI=true, where it
+must run. Waits are condition waits with timeouts, never fixed sleeps.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import date
+from email.message import Message
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, col, select
+
+from bot.runtime import open_runtime
+from bot.settings import Settings, load_settings
+from handlers.mail.hooks import PAUSE_ENV
+from handlers.mail.imap_watcher import ImapWatcher
+from handlers.mail.intake import IntakePipeline
+from store.intake import IntakeMessage
+from store.models import Case, OutboxMessage
+from tests.conftest import require_server
+from tests.support.dovecot import DOVECOT, PASSWORD, Dovecot
+from tests.support.mail import assert_no_pii, new_message_id, referral_mail
+from tests.support.service import RunningService
+from tests.support.slack_api import SlackApiStub
+from tests.support.smtp_server import SmtpServer
+from tests.test_cli import ROOT
+
+OFFICER = "officer@partnership.example.gov.uk"
+SENDER = "priya.testwell@northtown.example.nhs.uk"
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{what} not met within {timeout}s")
+
+
+@pytest.fixture(scope="module")
+def dovecot() -> Iterator[Dovecot]:
+    require_server(DOVECOT is not None, "dovecot is not installed (apt-get install dovecot-imapd)")
+    server = Dovecot().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def user(dovecot: Dovecot) -> str:
+    return dovecot.add_user()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    with SmtpServer() as server:
+        yield server
+
+
+def _imap_settings(dovecot: Dovecot, user: str, tmp_path: Path, **extra: object) -> Settings:
+    return load_settings(
+        data_dir=tmp_path / "var", imap_host="127.0.0.1", imap_port=dovecot.port, imap_username=user,
+        imap_password=PASSWORD, imap_security="plain", **extra,
+    )
+
+
+def _text(message: Message) -> str:
+    return "".join(part.get_payload(decode=True).decode() for part in message.walk()
+                   if part.get_content_type() == "text/plain")
+
+
+def _by_subject(messages: list[Message], fragment: str) -> list[Message]:
+    return [m for m in messages if fragment in str(m["Subject"])]
+
+
+def test_referrals_and_bad_mail_end_to_end(dovecot: Dovecot, user: str, smtp: SmtpServer, tmp_path: Path) -> None:
+    slack = SlackApiStub().start()
+    try:
+        settings = _imap_settings(
+            dovecot, user, tmp_path, smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_starttls=False,
+            intake_notify=OFFICER, slack_bot_token="xoxb-test", slack_api_base_url=slack.base_url,
+            partnerships=[{"key": "tees", "name": "Tees Safeguarding Partnership", "reference_prefix": "TS",
+                           "slack_channel": "C0INTAKE1"}],
+        )
+        referral_id = new_message_id()
+        with RunningService(settings) as running:
+            # 1. A Word referral: case, threaded ack with .ics over SMTP, Slack notice, Processed.
+            dovecot.append(user, referral_mail("docx", message_id=referral_id))
+            [ack] = smtp.wait_for(1)
+            assert ack["In-Reply-To"] == referral_id and referral_id in ack["References"]
+            assert ack["To"] == SENDER and ack["Auto-Submitted"] == "auto-generated"
+            [case] = running.cases()
+            assert case.reference.startswith("TS-") and case.reference in ack["Subject"]
+            assert case.incident_on == date(2019, 3, 7) and case.request_type == "serious_incident_notification"
+            view = running.runtime.cases.get(case.reference)
+            assert {s.deadline.key for s in view.deadlines} >= {"panel_notification", "rapid_review"}
+            parts = {p.get_content_type(): p for p in ack.walk() if not p.is_multipart()}
+            ics = parts["text/calendar"].get_payload(decode=True).decode()
+            panel_due = next(s.deadline.due for s in view.deadlines if s.deadline.key == "panel_notification")
+            assert f"DTSTART;VALUE=DATE:{panel_due:%Y%m%d}" in ics
+            assert_no_pii(parts["text/plain"].get_payload(decode=True).decode() + ics)
+            wait_until(lambda: dovecot.count(user, "Processed") == 1, what="referral moved to Processed")
+            assert dovecot.count(user, "INBOX") == 0
+            slack.wait_for(lambda: len(slack.calls_to("chat.postMessage")) == 1)
+            [post] = slack.calls_to("chat.postMessage")
+            assert post.body["channel"] == "C0INTAKE1" and case.reference in post.body["text"]
+            assert "Northtown Health Visiting Service" in post.body["text"]
+            assert_no_pii(json.dumps(post.body))
+
+            # 2. An image-only PDF: quarantined, the sender told why (threaded), an officer told.
+            scan_id = new_message_id()
+            dovecot.append(user, referral_mail("scan", message_id=scan_id))
+            smtp.wait_for(3)
+            [told] = _by_subject(smtp.handler.messages, "could not be read")
+            assert told["To"] == SENDER and told["In-Reply-To"] == scan_id
+            assert "no text layer" in _text(told)
+            [notice] = _by_subject(smtp.handler.messages, "quarantined")
+            assert notice["To"] == OFFICER and "northtown.example.nhs.uk" in _text(notice)
+            wait_until(lambda: dovecot.count(user, "Quarantine") == 1, what="scan quarantined")
+
+            # 3. An automatic reply and 4. a sender outside the allow-list: nobody answers them.
+            dovecot.append(user, referral_mail("auto_reply"))
+            dovecot.append(user, referral_mail("docx", sender="Mallory <m@evilnhs.net>"))
+            wait_until(lambda: dovecot.count(user, "Quarantine") == 3, what="auto-reply and stranger quarantined")
+            wait_until(lambda: len(smtp.handler.messages) == 4, what="officer told about the stranger")
+            assert "evilnhs.net" in _text(smtp.handler.messages[3])
+            assert all(m["To"] != "m@evilnhs.net" for m in smtp.handler.messages)
+
+            # 5. The same form sent again: the one case is updated and acknowledged again.
+            dovecot.append(user, referral_mail("docx"))
+            smtp.wait_for(5)
+            assert "Re-sent referral matched" in str(smtp.handler.messages[4]["Subject"])
+            wait_until(lambda: dovecot.count(user, "Processed") == 2, what="re-sent form processed")
+            assert len(running.cases()) == 1
+        with Session(running.runtime.engine) as session:
+            ledger = session.exec(select(IntakeMessage).order_by(col(IntakeMessage.id))).all()
+        assert [row.status for row in ledger] == ["opened", "quarantined", "ignored", "quarantined", "updated"]
+        assert dovecot.count(user, "INBOX") == 0  # nothing left behind, nothing deleted (2 + 3)
+    finally:
+        slack.stop()
+
+
+def _strip_idle(watcher: ImapWatcher, counter: list[int] | None = None) -> None:
+    """Make the watcher see a server without IDLE (the poll fallback)."""
+    original = watcher.ensure_folders
+
+    def ensure(box):  # type: ignore[no-untyped-def]
+        box.client.capabilities = tuple(c for c in box.client.capabilities if c != "IDLE")
+        original(box)
+
+    watcher.ensure_folders = ensure  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize("mode", ["idle_reissued", "poll_without_idle"])
+def test_watcher_waits_by_idle_or_poll(dovecot: Dovecot, user: str, tmp_path: Path, mode: str) -> None:
+    settings = _imap_settings(dovecot, user, tmp_path)
+    runtime = open_runtime(settings)
+    config = settings.imap_mailboxes()[0]
+    pipeline = IntakePipeline(runtime.engine, settings, runtime.cases, runtime.router)
+    watcher = ImapWatcher(config, pipeline, idle_seconds=0.2 if mode == "idle_reissued" else 600,
+                          poll_seconds=0.2 if mode == "poll_without_idle" else 600)
+    waits: list[bool] = []
+    original_wait = watcher.wait_for_mail
+
+    def counting(box, stop, *rest):  # type: ignore[no-untyped-def]
+        waits.append("IDLE" in box.client.capabilities)
+        return original_wait(box, stop, *rest)
+
+    watcher.wait_for_mail = counting  # type: ignore[method-assign]
+    if mode == "poll_without_idle":
+        _strip_idle(watcher)
+    stop = threading.Event()
+    thread = threading.Thread(target=watcher.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: len(waits) >= 3, what="several waits (IDLE re-issued / polls)")
+        assert set(waits) == {mode == "idle_reissued"}
+        dovecot.append(user, referral_mail("html"))
+        wait_until(lambda: dovecot.count(user, "Processed") == 1, what="message processed")
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_watcher_reconnects_after_the_server_drops_it(dovecot: Dovecot, user: str, tmp_path: Path) -> None:
+    settings = _imap_settings(dovecot, user, tmp_path)
+    runtime = open_runtime(settings)
+    pipeline = IntakePipeline(runtime.engine, settings, runtime.cases, runtime.router)
+    watcher = ImapWatcher(settings.imap_mailboxes()[0], pipeline, idle_seconds=600, poll_seconds=600)
+    logins: list[int] = []
+    original = watcher.ensure_folders
+
+    def counting(box):  # type: ignore[no-untyped-def]
+        logins.append(1)
+        original(box)
+
+    watcher.ensure_folders = counting  # type: ignore[method-assign]
+    stop = threading.Event()
+    thread = threading.Thread(target=watcher.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        wait_until(watcher.connected.is_set, what="connected")
+        subprocess.run(["doveadm", "-c", str(dovecot.conf), "kick", user], check=True, capture_output=True,
+                       timeout=30)
+        wait_until(lambda: len(logins) >= 2, what="reconnected")
+        dovecot.append(user, referral_mail("html"))
+        wait_until(lambda: dovecot.count(user, "Processed") == 1, what="processed after reconnecting")
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+def _start_bot(env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--headless"], env=env, cwd=ROOT,
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def test_killed_between_fetch_and_commit_then_restarted_gives_one_case(
+    dovecot: Dovecot, user: str, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    data = Path(cli_env["SAFEGUARD_DATA_DIR"])
+    env = dict(cli_env, PYTHONPATH=str(ROOT), SAFEGUARD_IMAP_HOST="127.0.0.1",
+               SAFEGUARD_IMAP_PORT=str(dovecot.port), SAFEGUARD_IMAP_USERNAME=user,
+               SAFEGUARD_IMAP_PASSWORD=PASSWORD, SAFEGUARD_IMAP_SECURITY="plain")
+    message_id = new_message_id()
+    dovecot.append(user, referral_mail("docx", message_id=message_id))
+    settings = load_settings(data_dir=data)
+
+    def state() -> tuple[int, int, int]:
+        runtime = open_runtime(settings)
+        with Session(runtime.engine) as session:
+            cases = len(session.exec(select(Case)).all())
+            acks = len([m for m in session.exec(select(OutboxMessage)).all() if m.recipient == SENDER])
+        runtime.engine.dispose()
+        return cases, acks, dovecot.count(user, "INBOX")
+
+    for stage, expected_cases in (("after_fetch", 0), ("after_commit", 1)):
+        marker = tmp_path / f"{stage}.pid"
+        process = _start_bot(dict(env, **{PAUSE_ENV: f"{stage}:{marker}"}))
+        try:
+            wait_until(marker.exists, 60, f"watcher paused {stage}")
+            process.send_signal(signal.SIGKILL)
+            process.wait(30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert state() == (expected_cases, expected_cases, 1), stage  # the message is still in INBOX
+    with dovecot.mailbox(user) as box:
+        [flags] = [m.flags for m in box.fetch(mark_seen=False)]
+    assert "\\Seen" not in flags  # fetched twice, never marked seen
+
+    process = _start_bot(env)
+    try:
+        wait_until(lambda: dovecot.count(user, "Processed") == 1, 60, "moved to Processed after restart")
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert state() == (1, 1, 0)
+    delivered = [json.loads(p.read_text()) for p in (data / "outbox").glob("*-folder.json")]
+    assert [m["payload"]["in_reply_to"] for m in delivered if m["recipient"] == SENDER] == [message_id]
+
+
+def test_several_mailboxes_route_to_their_partnerships(dovecot: Dovecot, tmp_path: Path) -> None:
+    users = [dovecot.add_user(), dovecot.add_user()]
+    settings = load_settings(
+        data_dir=tmp_path / "var",
+        partnerships=[{"key": "north", "reference_prefix": "NO"}, {"key": "south", "reference_prefix": "SO"}],
+        mailboxes=[
+            {"name": name, "host": "127.0.0.1", "port": dovecot.port, "username": u, "password": PASSWORD,
+             "security": "plain", "partnership": name}
+            for name, u in zip(("north", "south"), users)
+        ],
+    )
+    with RunningService(settings) as running:
+        assert set(running.service.components) == {"imap:north", "imap:south"}
+        for u in users:
+            dovecot.append(u, referral_mail("html"))
+        wait_until(lambda: all(dovecot.count(u, "Processed") == 1 for u in users), what="both processed")
+        # The same form sent to two partnerships is a case in each: the re-sent-form match is
+        # per partnership.
+        references = sorted(c.reference[:2] for c in running.cases())
+    assert references == ["NO", "SO"]
+
+
+def test_mail_that_races_the_idle_is_seen_at_once(dovecot: Dovecot, user: str, tmp_path: Path) -> None:
+    """Mail appended after the scan but before IDLE is announced together with "+ idling"; it
+    must be found in imaplib's buffer, not left until the IDLE times out."""
+    from handlers.mail.imap_watcher import connect
+
+    settings = _imap_settings(dovecot, user, tmp_path)
+    runtime = open_runtime(settings)
+    watcher = ImapWatcher(settings.imap_mailboxes()[0],
+                          IntakePipeline(runtime.engine, settings, runtime.cases, runtime.router))
+    box = connect(settings.imap_mailboxes()[0])
+    try:
+        box.client.untagged_responses.clear()
+        assert watcher.scan(box) == []
+        dovecot.append(user, referral_mail("html"))
+        started = time.monotonic()
+        assert watcher.wait_for_mail(box, threading.Event(), 30) is True
+        assert time.monotonic() - started < 5
+    finally:
+        box.logout()
