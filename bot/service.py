@@ -18,6 +18,7 @@ import asyncio
 import logging
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -201,29 +202,52 @@ class Service:
             log.info("worker %s stopped", self.worker_id)
 
 
-def in_daemon_thread(function: Callable[[], object], name: str) -> Component:
-    """A component that runs a blocking function (the terminal chat reading stdin) in a daemon
-    thread, so a shutdown never waits on a read that may never return."""
+def threaded(run: Callable[[threading.Event], None], name: str, *, join: bool = True) -> Component:
+    """A component that runs a blocking loop ``run(stop_flag)`` in a daemon thread.
+
+    The service's asyncio stop event is bridged to the thread's ``threading.Event``. With
+    ``join`` the component waits (up to 30 s) for the thread to finish its work in progress (a
+    mail watcher finishing a message); without it the service never waits on a thread that may
+    be blocked on a read that will never return (the terminal chat on stdin). An exception in
+    the thread ends the component, and with it the service, so a supervisor restarts it.
+    """
 
     async def component(stop: asyncio.Event) -> None:
-        import threading
-
+        flag = threading.Event()
         loop = asyncio.get_running_loop()
-        done = loop.create_future()
+        done: asyncio.Future[None] = loop.create_future()
+
+        def settle(error: BaseException | None) -> None:
+            if done.done():
+                return
+            if error is None:
+                done.set_result(None)
+            else:
+                done.set_exception(error)
 
         def target() -> None:
+            error: BaseException | None = None
             try:
-                function()
+                run(flag)
             except BaseException as exc:  # noqa: BLE001 - reported through the future
-                loop.call_soon_threadsafe(lambda: done.done() or done.set_exception(exc))
-            else:
-                loop.call_soon_threadsafe(lambda: done.done() or done.set_result(None))
+                error = exc
+            loop.call_soon_threadsafe(settle, error)
 
-        threading.Thread(target=target, name=name, daemon=True).start()
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
         stopper = asyncio.create_task(stop.wait())
         await asyncio.wait([done, stopper], return_when=asyncio.FIRST_COMPLETED)
+        flag.set()
         stopper.cancel()
-        if done.done() and done.exception() is not None and not isinstance(done.exception(), SystemExit):
-            raise done.exception()  # type: ignore[misc]
+        if join:
+            await asyncio.to_thread(thread.join, 30)
+        error = done.exception() if done.done() else None
+        if error is not None and not isinstance(error, SystemExit):
+            raise error
 
     return component
+
+
+def in_daemon_thread(function: Callable[[], object], name: str) -> Component:
+    """The terminal chat as a component: it ignores the stop flag and is never joined."""
+    return threaded(lambda _flag: function(), name, join=False)

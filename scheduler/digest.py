@@ -7,7 +7,6 @@ restarts or repeated runs produce one digest per partnership per week.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta

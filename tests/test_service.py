@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -95,3 +94,39 @@ def test_run_headless_stops_on_sigterm(cli_env: dict[str, str]) -> None:
             process.kill()
     status = json.loads(run(["status", "--json"], cli_env).stdout)
     assert status["workers"] == []
+
+
+def test_a_crashing_thread_component_reports_its_error() -> None:
+    import pytest
+
+    from bot.service import threaded
+
+    def crash(_flag) -> None:  # type: ignore[no-untyped-def]
+        raise RuntimeError("watcher fell over")
+
+    async def scenario() -> None:
+        await threaded(crash, "crasher")(asyncio.Event())
+
+    with pytest.raises(RuntimeError, match="watcher fell over"):
+        asyncio.run(scenario())
+
+
+def test_a_thread_component_stops_when_the_service_stops() -> None:
+    from bot.service import threaded
+
+    seen = []
+
+    def loop(flag) -> None:  # type: ignore[no-untyped-def]
+        while not flag.wait(0.01):
+            pass
+        seen.append("stopped")
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(threaded(loop, "looper")(stop))
+        await asyncio.sleep(0)
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+
+    asyncio.run(scenario())
+    assert seen == ["stopped"]

@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -72,7 +71,7 @@ def test_three_workers_deliver_1000_reminders_exactly_once(fresh_pg_url: str, tm
         env = _env(fresh_pg_url, slack, tmp_path)
         workers = [_worker(env, "2026-12-29T09:00") for _ in range(3)]
         outputs = [w.communicate(timeout=240) for w in workers]
-        for worker, (out, err) in zip(workers, outputs, strict=True):
+        for worker, (_out, err) in zip(workers, outputs, strict=True):
             assert worker.returncode == 0, err
         reported = [(r["case"], r["deadline"]) for out, _ in outputs for r in json.loads(out)]
         assert len(reported) == 1000 and len(set(reported)) == 1000

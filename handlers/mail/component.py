@@ -9,47 +9,13 @@ once instead of at its next idle poll.
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from bot.runtime import Runtime
+from bot.service import Component, threaded
 from handlers.mail.folder_watcher import FolderInbox
 from handlers.mail.imap_watcher import ImapWatcher
 from handlers.mail.intake import IntakeOutcome, IntakePipeline
-
-Component = Callable[[asyncio.Event], Awaitable[None]]
-
-
-def threaded(run: Callable[[threading.Event], None], name: str) -> Component:
-    """Run ``run(stop)`` in a thread until the service stops; a crash ends the component (and,
-    as for any component, the service, so a supervisor restarts it)."""
-
-    async def component(stop: asyncio.Event) -> None:
-        flag = threading.Event()
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-
-        def target() -> None:
-            try:
-                run(flag)
-            except BaseException as exc:  # noqa: BLE001 - reported through the future
-                loop.call_soon_threadsafe(lambda: done.done() or done.set_exception(exc))
-            else:
-                loop.call_soon_threadsafe(lambda: done.done() or done.set_result(None))
-
-        thread = threading.Thread(target=target, name=name, daemon=True)
-        thread.start()
-        stopper = asyncio.create_task(stop.wait())
-        await asyncio.wait([done, stopper], return_when=asyncio.FIRST_COMPLETED)
-        flag.set()
-        stopper.cancel()
-        await asyncio.to_thread(thread.join, 30)
-        if done.done() and done.exception() is not None:
-            raise done.exception()  # type: ignore[misc]
-
-    return component
-
 
 def mail_components(runtime: Runtime, wake: Callable[[], None] | None = None) -> dict[str, Component]:
     """One component per IMAP mailbox, or the ``<data dir>/inbox/`` folder when none is set."""
