@@ -18,6 +18,8 @@ from typing import Any, NoReturn
 import click
 
 from bot.dates import DateError, parse_date
+from bot.text import fmt_day as _fmt_day
+from bot.text import table as _table
 
 EXIT_USAGE = 2
 
@@ -81,21 +83,6 @@ def _print_json(data: Any) -> None:
 def _warn(message: str | None) -> None:
     if message:
         click.echo(f"warning: {message}", err=True)
-
-
-def _fmt_day(day: date | None) -> str:
-    return day.strftime("%a %d %b %Y") if day else "-"
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [len(h) for h in headers]
-    for row in rows:
-        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    for row in rows:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-    return "\n".join(lines)
 
 
 def _deadline_table(states: Sequence[Any], today: date | None = None) -> str:

@@ -7,22 +7,7 @@ from datetime import date
 from typing import Any
 
 from bot.criteria import also_notify_text
-
-
-def fmt_day(day: date) -> str:
-    return day.strftime("%a %d %b %Y")
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [len(h) for h in headers]
-    for row in rows:
-        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines.extend(
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    )
-    return "\n".join(lines)
+from bot.text import fmt_day, table
 
 
 def render_evaluation(
