@@ -65,6 +65,8 @@ class Service:
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Held by every scheduled job while it runs, so shutdown can wait for the one in flight.
+        self._jobs = asyncio.Lock()
         self._stopping = False
         self._scheduler: AsyncIOScheduler | None = None
         self.sweeps = 0
@@ -73,15 +75,16 @@ class Service:
 
     async def sweep(self) -> None:
         """One sweep in a worker thread (the database calls block), then wake the sender."""
-        if self._stopping:
-            return
-        now = self.clock()
-        result = await asyncio.to_thread(self.sweeper.sweep, now)
-        self.sweeps += 1
-        if result.sent:
-            log.info("sweep queued %d reminder(s)", len(result.sent))
-            self._wake.set()
-        await asyncio.to_thread(self._schedule_next_due)
+        async with self._jobs:
+            if self._stopping:
+                return
+            now = self.clock()
+            result = await asyncio.to_thread(self.sweeper.sweep, now)
+            self.sweeps += 1
+            if result.sent:
+                log.info("sweep queued %d reminder(s)", len(result.sent))
+                self._wake.set()
+            await asyncio.to_thread(self._schedule_next_due)
 
     def _schedule_next_due(self) -> None:
         """Wake exactly at the next planned reminder, not up to a minute late."""
@@ -102,18 +105,20 @@ class Service:
         )
 
     async def digest(self) -> None:
-        if self._stopping:
-            return
-        now = self.clock()
-        runtime = self.runtime
-        sent = await asyncio.to_thread(
-            send_digests, runtime.engine, now, runtime.policy, runtime.calendar_for, runtime.router
-        )
-        if sent:
-            self._wake.set()
+        async with self._jobs:
+            if self._stopping:
+                return
+            runtime = self.runtime
+            sent = await asyncio.to_thread(
+                send_digests, runtime.engine, self.clock(), runtime.policy, runtime.calendar_for, runtime.router
+            )
+            if sent:
+                self._wake.set()
 
     async def heartbeat(self) -> None:
-        await asyncio.to_thread(self._beat, None)
+        async with self._jobs:
+            if not self._stopping:
+                await asyncio.to_thread(self._beat, None)
 
     def _beat(self, stopped: datetime | None) -> None:
         with session_scope(self.runtime.engine) as session:
@@ -190,7 +195,8 @@ class Service:
                     log.error("component %s failed: %s", task.get_name(), task.exception())
             stop.set()
         finally:
-            self._stopping = True
+            async with self._jobs:  # the sweep or digest in flight finishes first
+                self._stopping = True
             scheduler.shutdown(wait=False)
             # Let the outbox round and the adapters in progress finish (they watch ``stop``).
             self._wake.set()
