@@ -272,7 +272,7 @@ class CaseService:
                 "deadlines": {s.deadline.key: s.deadline.due.isoformat() for s in states},
             },
         )
-        return self._view(session, case)
+        return self._view(session, case, states)
 
     @staticmethod
     def _save_details(session: Session, case_id: int, details: dict[str, Any], actor: str) -> None:
@@ -365,7 +365,7 @@ class CaseService:
                     "deadlines_changed": changed,
                 },
             )
-            return self._view(session, case)
+            return self._view(session, case, states)
 
     def snooze(self, reference: str, deadline_key: str, *, now: datetime, actor: str) -> date:
         """Quieten a deadline's reminders until the next working day at the send time.
@@ -435,13 +435,17 @@ class CaseService:
             rows = repo.list_cases(session, status=None if include_closed else "open")
             return [self._view(session, case) for case in rows]
 
-    def _view(self, session: Session, case: Case) -> CaseView:
-        """Re-derive the deadlines from the stored facts, so what is shown is always current."""
+    def _view(
+        self, session: Session, case: Case, states: list[DeadlineState] | None = None
+    ) -> CaseView:
+        """The case as adapters show it. Deadlines are derived from the stored facts (so what is
+        shown is always current) unless the caller has just derived them in this transaction."""
         assert case.id is not None
         partnership = repo.get_partnership(session, case.partnership_id)
-        timescales, calendar = self.rules_for(self._partnership_settings(partnership.key))
         milestone_rows = list(repo.milestones_for(session, case.id))
-        states = derive_deadlines(_facts(case, milestone_rows), timescales, calendar)
+        if states is None:
+            timescales, calendar = self.rules_for(self._partnership_settings(partnership.key))
+            states = derive_deadlines(_facts(case, milestone_rows), timescales, calendar)
         return CaseView(
             reference=case.reference,
             partnership=partnership.key,
