@@ -96,7 +96,7 @@ class FolderInbox:
         except Exception as exc:  # noqa: BLE001 - never lose the file; give up on it after a few tries
             count = self._failures.get(path.name, 0) + 1
             self._failures[path.name] = count
-            log.error("inbox: processing %s failed (%s), attempt %d", path.name, type(exc).__name__, count)
+            log.error("inbox: processing file %s failed (%s), attempt %d", _file_id(path.name), type(exc).__name__, count)
             if count >= MAX_FAILURES:
                 self._quarantine_unread(path, f"could not be processed ({type(exc).__name__})")
             return None
@@ -125,7 +125,7 @@ class FolderInbox:
             f"status: quarantined\nreason: {reason}\n", encoding="utf-8"
         )
         os.replace(path, target)
-        log.warning("inbox: %s quarantined unread: %s", target.name, reason)
+        log.warning("inbox: file %s quarantined unread: %s", _file_id(target.name), reason)
 
     def run(self, stop: threading.Event) -> None:
         """Scan until ``stop`` is set; errors back off (up to a minute) and never end the loop."""
@@ -138,3 +138,11 @@ class FolderInbox:
                 delay = min(max(delay * 2, 1.0), 60.0)
                 log.warning("inbox: scan failed (%s); retrying in %.0f s", type(exc).__name__, delay)
             stop.wait(delay)
+
+
+def _file_id(name: str) -> str:
+    """A short, stable stand-in for a file name in log lines: people name referral files after
+    the child ("Referral - <name>.eml"), and logs must hold no personal data."""
+    import hashlib
+
+    return hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:10]
