@@ -11,6 +11,7 @@ from datetime import date
 
 from sqlalchemy import Engine
 
+from bot import nhs
 from bot.cases import CaseNotFound
 from store import case_subjects as repo
 from store import cases as case_repo
@@ -26,10 +27,7 @@ def check_nhs_number(text: str) -> str:
     digits = re.sub(r"\s+", "", text)
     if not re.fullmatch(r"\d{10}", digits):
         raise SubjectError("an NHS number has 10 digits")
-    total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1), strict=True))
-    check = 11 - total % 11
-    check = 0 if check == 11 else check
-    if check == 10 or check != int(digits[9]):
+    if not nhs.is_valid(digits):
         raise SubjectError("that NHS number's check digit is wrong")
     return digits
 

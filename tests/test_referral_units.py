@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.dates import search_date
-from handlers.referral import marks, nhs, parse_referral
+from bot import nhs
+from handlers.referral import marks, parse_referral
 from handlers.referral.labels import LabelConfigError, load_labels, norm
 
 

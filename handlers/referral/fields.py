@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from datetime import date
 
 from bot.dates import search_date
-from handlers.referral import marks, nhs
+from bot import nhs
+from handlers.referral import marks
 from handlers.referral.blocks import Cell, Row
 from handlers.referral.labels import OPTION_GROUPS, LabelBook, Match, default_labels
 from handlers.referral.model import CHILD_STATUSES, REQUEST_TYPES, Referral
