@@ -77,7 +77,8 @@ def test_docx_referral_opens_a_case_with_ack_and_notice(pipeline: IntakePipeline
     assert ics["filename"] == f"{view.reference}-deadlines.ics" and "BEGIN:VEVENT" in ics["data"]
     assert "DTSTART;VALUE=DATE:20261207" in ics["data"]
     assert notice.recipient == "#default"
-    assert view.reference in notice.body and "Northtown Health Visiting Service" in notice.body
+    assert view.reference in notice.body and "northtown.example.nhs.uk" in notice.body
+    assert "Northtown Health Visiting Service" not in notice.body  # typed by the sender: not posted
     assert "Next deadline" in notice.body and "07 Dec 2026" in notice.body
     for message in (ack, notice):
         assert_no_pii(message.subject + message.body + str(message.payload))

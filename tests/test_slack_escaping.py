@@ -12,6 +12,7 @@ import asyncio
 import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from scheduler.digest import send_digests
 from scheduler.reminders import load_policy
 from store import outbox
 from store.db import session_scope
+from tests.fixtures import build_referrals as fx
 from tests.support.mail import referral_mail
 from tests.support.slack_api import Call, SlackApiStub
 
@@ -95,6 +97,13 @@ def assert_inert(call: Call) -> None:
         assert "<" not in text and ">" not in text, f"unescaped angle bracket in {text!r}"
 
 
+def _hostile_agency_mail() -> bytes:
+    body = fx.plain_body().replace(fx.REFERRER["agency"], HOSTILE_AGENCY)
+    msg = message_from_bytes(referral_mail("plain"), policy=policy.default)
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
 def test_quarantine_notice_shows_a_hostile_sender_domain_as_text(
     engine: Engine, slack_settings: Settings, slack: SlackApiStub, tmp_path: Path
 ) -> None:
@@ -108,6 +117,25 @@ def test_quarantine_notice_shows_a_hostile_sender_domain_as_text(
     assert_inert(post)
     # The officer still sees what the domain was, literally.
     assert "[&lt;!channel&gt;]" in post.body["text"]
+
+
+def test_channel_notice_names_the_sender_domain_not_the_typed_agency(
+    engine: Engine, slack_settings: Settings, slack: SlackApiStub, tmp_path: Path
+) -> None:
+    pipeline = IntakePipeline(engine, slack_settings, CaseService(engine, slack_settings), Router(slack_settings))
+    outcome = pipeline.process(IncomingMail(raw=_hostile_agency_mail(), received_at=RECEIVED, mailbox="test"))
+    assert outcome.status == "opened"
+    # The typed agency is kept in the case record, for officers.
+    details = pipeline.cases.details(outcome.reference or "")
+    assert details["referrer"]["agency"] == HOSTILE_AGENCY
+    _deliver(engine, slack, tmp_path)
+    [post] = slack.calls_to("chat.postMessage")
+    assert post.body["channel"] == CHANNEL
+    assert_inert(post)
+    posted = json.dumps(post.body)
+    assert "evil.example" not in posted and "URGENT" not in posted and "channel&gt;" not in posted
+    assert outcome.reference in post.body["text"] and "northtown.example.nhs.uk" in post.body["text"]
+    assert "Next deadline" in post.body["text"]
 
 
 def test_the_transport_escapes_whatever_a_builder_hands_it(slack: SlackApiStub) -> None:
