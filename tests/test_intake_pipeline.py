@@ -24,6 +24,7 @@ from bot.messages import OutboundMessage
 from store.case_subjects import CaseSubject
 from store.intake import IntakeMessage
 from store.models import AuditEntry, Case, OutboxMessage
+from tests.fixtures import build_referrals as fx
 from tests.support.mail import assert_no_pii, new_message_id, referral_mail
 
 # Monday 30 Nov 2026, 09:15 in London (GMT): awareness day 0, Panel notification due Mon 7 Dec.
@@ -213,6 +214,9 @@ def test_redaction_removes_attachment_names() -> None:
     assert redact_reason("attachment 'Jamie Fictional.pdf': PDF has no text layer") == (
         "an attachment: PDF has no text layer"
     )
+    # The second line of defence (readers no longer name files): a repr() with both quotes.
+    quoted = f"attachment {fx.NAMED_FILES['pdf']!r}: PDF has no text layer"
+    assert redact_reason(quoted) == "an attachment: PDF has no text layer"
 
 
 def test_a_reader_crash_quarantines_without_leaking(

@@ -34,11 +34,18 @@ REQUEST_LABELS = {
     "learning_request": "learning request",
     None: "referral (request type not stated)",
 }
-_QUOTED_ATTACHMENT = re.compile(r"""attachment\s+(['"]).*?\1""", re.IGNORECASE | re.DOTALL)
+# A quoted name as repr() writes it: either quote, with backslash escapes inside (a name with
+# both ' and " is wrapped in ' with the inner one escaped, which a plain '.*?' stops short of).
+_QUOTED_ATTACHMENT = re.compile(r"""attachment\s+(['"])(?:\\.|(?!\1)[^\\])*\1""", re.IGNORECASE | re.DOTALL)
 
 
 def redact_reason(reason: str) -> str:
-    """One line, with attachment file names removed (they can name the child)."""
+    """One line, with quoted attachment file names removed (they can name the child).
+
+    A second line of defence only: the readers refer to attachments by position and type and
+    never put a file name in a reason (handlers/referral/eml_reader.py). This still catches a
+    reason recorded by an earlier release or a future reader that forgets.
+    """
     text = _QUOTED_ATTACHMENT.sub("an attachment", reason)
     return " ".join(text.split())[:300]
 
