@@ -3,8 +3,9 @@
 Pure text building. The rule for every message here: no child's details. The acknowledgement
 goes back to the person who sent the form, but even so it names only the case reference, the
 deadlines and the *labels* of missing fields; the channel and quarantine notices name the
-sender's domain, never the child. Reasons that could carry an attachment's file name
-(which might be a child's name) are redacted before they go to a channel or a log.
+sender's domain, never the child. Reasons never carry an attachment's file name (which might
+be a child's name): the readers refer to attachments by position and type, and ``redact_reason``
+removes any quoted name still found, as a second line of defence.
 
 Everything here is plain text. Nothing is escaped for Slack (or anything else) here: the Slack
 renderer (handlers/transports/slack.py) escapes every text it posts, once.
