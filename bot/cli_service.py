@@ -11,13 +11,12 @@ The mail watcher always runs: one thread per configured IMAP mailbox, or, with n
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
-import sys
 
 import click
 
 from bot.cli import UserError, _settings
+from bot.logs import configure_logging
 
 
 @click.command()
@@ -36,7 +35,8 @@ def run(ctx: click.Context, headless: bool) -> None:
     except (CriteriaConfigError, ValueError) as exc:
         raise UserError(str(exc).splitlines()[0]) from None
     chat_in_terminal = not settings.slack_configured() and not headless
-    _configure_logging(settings, quiet=chat_in_terminal)
+    # In the terminal chat only warnings reach the screen (the full log is in the data dir).
+    configure_logging(settings.log_level, settings.data_dir, quiet=chat_in_terminal)
     runtime = open_runtime(settings)
     components: dict[str, Component] = {}
     if settings.slack_configured():
@@ -63,25 +63,6 @@ def run(ctx: click.Context, headless: bool) -> None:
     if not settings.imap_mailboxes():
         click.echo(f"No IMAP mailbox configured: reading referrals from {settings.inbox_dir}/ (*.eml).", err=True)
     asyncio.run(_serve(service))
-
-
-def _configure_logging(settings, *, quiet: bool) -> None:  # type: ignore[no-untyped-def]
-    """Log lines carry references and counts, never child details. In the terminal chat only
-    warnings reach the screen (the full log goes to <data dir>/safeguard-bot.log)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    screen = logging.StreamHandler(sys.stderr)
-    screen.setLevel(logging.WARNING if quiet else settings.log_level)
-    screen.setFormatter(formatter)
-    logfile = logging.FileHandler(settings.data_dir / "safeguard-bot.log", encoding="utf-8")
-    logfile.setLevel(settings.log_level)
-    logfile.setFormatter(formatter)
-    root = logging.getLogger()
-    root.setLevel(settings.log_level)
-    root.addHandler(screen)
-    root.addHandler(logfile)
-    for noisy in ("apscheduler", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 async def _serve(service) -> None:  # type: ignore[no-untyped-def]

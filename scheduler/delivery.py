@@ -154,10 +154,12 @@ class OutboxSender:
             transport=transport,
             recipient=recipient,
             subject=f"safeguard-bot could not deliver message {message.id}",
+            # Plain text: the recipient and the error can carry outsider text (an address from
+            # a From header, a remote server's refusal); the Slack renderer escapes it.
             body=(
-                f":warning: safeguard-bot gave up delivering outbox message {message.id} "
+                f"safeguard-bot gave up delivering outbox message {message.id} "
                 f"({message.transport} to {message.recipient}, case {reference}) after "
-                f"{self.retry.max_attempts} attempts: {error}. Run `safeguard-bot status`."
+                f"{self.retry.max_attempts} attempts: {error}. Run: safeguard-bot status"
             ),
             payload={"kind": "alert", "reference": reference},
             dedupe_key=f"alert:dead:{message.id}",

@@ -1,5 +1,8 @@
 """The weekly digest: open cases, what is due this week, what is overdue. PII-free.
 
+Plain text: each section is a heading and its lines. How it looks in Slack (bold headings,
+bullets) is the Slack renderer's business (handlers/transports/slack.py), which escapes it.
+
 Sent on the first working day of each ISO week at the policy's send time, to each partnership's
 channel. The outbox dedupe key names the partnership and the week, so any number of workers,
 restarts or repeated runs produce one digest per partnership per week.
@@ -28,11 +31,25 @@ def first_working_day_of_week(day: date, calendar: WorkingCalendar) -> date:
 
 
 @dataclass(frozen=True)
+class DigestSection:
+    """A heading and its lines, plain text (the Slack renderer bolds the heading)."""
+
+    heading: str
+    lines: tuple[str, ...] = ()
+
+    def as_payload(self) -> dict[str, object]:
+        return {"heading": self.heading, "lines": list(self.lines)}
+
+    def as_text(self) -> str:
+        return "\n".join([self.heading, *(f"• {line}" for line in self.lines)])
+
+
+@dataclass(frozen=True)
 class Digest:
     partnership: str
     week: str
     title: str
-    sections: tuple[str, ...]
+    sections: tuple[DigestSection, ...]
     text: str
 
 
@@ -49,18 +66,18 @@ def compose(session: Session, partnership: Partnership, today: date) -> Digest:
     overdue = [(c, d) for c, d in rows if d.due < today]
     this_week = [(c, d) for c, d in rows if today <= d.due <= sunday]
 
-    def lines(items: list[tuple[Case, DeadlineRow]]) -> str:
-        return "\n".join(f"• {c.reference}: {d.label} (due {d.due:%a %d %b})" for c, d in items) or "• none"
+    def lines(items: list[tuple[Case, DeadlineRow]]) -> tuple[str, ...]:
+        return tuple(f"{c.reference}: {d.label} (due {d.due:%a %d %b})" for c, d in items) or ("none",)
 
     iso = today.isocalendar()
     week = f"{iso.year}-W{iso.week:02d}"
     title = f"{partnership.name}: week of {monday:%d %b %Y}"
     sections = (
-        f"*Open cases:* {len(open_cases)}",
-        f"*Overdue ({len(overdue)}):*\n{lines(overdue)}",
-        f"*Due this week ({len(this_week)}):*\n{lines(this_week)}",
+        DigestSection(f"Open cases: {len(open_cases)}"),
+        DigestSection(f"Overdue ({len(overdue)}):", lines(overdue)),
+        DigestSection(f"Due this week ({len(this_week)}):", lines(this_week)),
     )
-    text = title + "\n\n" + "\n\n".join(s.replace("*", "") for s in sections)
+    text = title + "\n\n" + "\n\n".join(section.as_text() for section in sections)
     return Digest(partnership.key, week, title, sections, text)
 
 
@@ -91,7 +108,8 @@ def send_digests(
                     recipient=recipient,
                     subject=digest.title,
                     body=digest.text,
-                    payload={"kind": "digest", "title": digest.title, "sections": list(digest.sections)},
+                    payload={"kind": "digest", "title": digest.title,
+                             "sections": [section.as_payload() for section in digest.sections]},
                     dedupe_key=f"digest:{partnership.key}:{digest.week}:{transport}:{recipient}",
                     not_before=now,
                 )

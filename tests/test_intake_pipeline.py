@@ -24,6 +24,7 @@ from bot.messages import OutboundMessage
 from store.case_subjects import CaseSubject
 from store.intake import IntakeMessage
 from store.models import AuditEntry, Case, OutboxMessage
+from tests.fixtures import build_referrals as fx
 from tests.support.mail import assert_no_pii, new_message_id, referral_mail
 
 # Monday 30 Nov 2026, 09:15 in London (GMT): awareness day 0, Panel notification due Mon 7 Dec.
@@ -77,7 +78,8 @@ def test_docx_referral_opens_a_case_with_ack_and_notice(pipeline: IntakePipeline
     assert ics["filename"] == f"{view.reference}-deadlines.ics" and "BEGIN:VEVENT" in ics["data"]
     assert "DTSTART;VALUE=DATE:20261207" in ics["data"]
     assert notice.recipient == "#default"
-    assert view.reference in notice.body and "Northtown Health Visiting Service" in notice.body
+    assert view.reference in notice.body and "northtown.example.nhs.uk" in notice.body
+    assert "Northtown Health Visiting Service" not in notice.body  # typed by the sender: not posted
     assert "Next deadline" in notice.body and "07 Dec 2026" in notice.body
     for message in (ack, notice):
         assert_no_pii(message.subject + message.body + str(message.payload))
@@ -212,6 +214,9 @@ def test_redaction_removes_attachment_names() -> None:
     assert redact_reason("attachment 'Jamie Fictional.pdf': PDF has no text layer") == (
         "an attachment: PDF has no text layer"
     )
+    # The second line of defence (readers no longer name files): a repr() with both quotes.
+    quoted = f"attachment {fx.NAMED_FILES['pdf']!r}: PDF has no text layer"
+    assert redact_reason(quoted) == "an attachment: PDF has no text layer"
 
 
 def test_a_reader_crash_quarantines_without_leaking(

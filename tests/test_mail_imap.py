@@ -117,7 +117,7 @@ def test_referrals_and_bad_mail_end_to_end(dovecot: Dovecot, user: str, smtp: Sm
             slack.wait_for(lambda: len(slack.calls_to("chat.postMessage")) == 1)
             [post] = slack.calls_to("chat.postMessage")
             assert post.body["channel"] == "C0INTAKE1" and case.reference in post.body["text"]
-            assert "Northtown Health Visiting Service" in post.body["text"]
+            assert "northtown.example.nhs.uk" in post.body["text"]
             assert_no_pii(json.dumps(post.body))
 
             # 2. An image-only PDF: quarantined, the sender told why (threaded), an officer told.

@@ -23,6 +23,7 @@ REASONS = {
     "eml_empty": "empty message",
     "eml_corrupt_attachment": "not a Word document",
     "eml_image_attachment": "an image, not a form",
+    "eml_named_attachments": "the first attachment (PDF): PDF has no text layer",
     "empty_file": "empty file",
     "auto_auto_submitted": "Auto-Submitted",
     "auto_x_autoreply": "X-Autoreply",
@@ -128,3 +129,34 @@ def test_a_message_with_no_form_and_no_fields_is_refused() -> None:
     msg.set_content("Can we talk on Tuesday about the meeting?")
     with pytest.raises(ReferralRejected, match="no referral form in this message"):
         parse_referral(msg.as_bytes(), "m.eml")
+
+
+def test_attachments_are_named_by_position_and_type_never_by_file_name() -> None:
+    """People name files after the child; reasons and warnings go to the sender, the channel and
+    the log. A name in an apostrophe-and-quote mix once slipped past a redacting regex: now no
+    reason or warning holds a file name at all, and the names stay in the referral record."""
+    with pytest.raises(ReferralRejected) as caught:
+        parse_referral(fx.eml_named_attachments(), "message.eml")
+    assert caught.value.reason == (
+        "the first attachment (PDF): PDF has no text layer (a scanned image?): ask for the form as Word or text"
+    )
+    ref = parse_referral(fx.eml_named_attachments(with_form=True), "message.eml")
+    assert ref.source_format == "eml+docx" and ref.child.name == fx.CHILD["name"]
+    assert "ignored the second attachment (PNG image): an image, not a form (a scan?): please send the " \
+           "form as Word, PDF or text" in ref.warnings
+    said = " ".join([str(caught.value), *ref.warnings])
+    for item in fx.NAMED_FILE_PII:
+        assert item not in said, f"{item!r} from a file name reached a reason or warning"
+    kept = ref.as_json()["attachments"]
+    assert [(a["position"], a["type"], a["filename"]) for a in kept] == [
+        (1, "PDF", fx.NAMED_FILES["pdf"]), (2, "PNG image", fx.NAMED_FILES["png"]),
+        (3, "Word document", fx.NAMED_FILES["docx"])]
+
+
+def test_file_names_do_not_change_the_forms_fingerprint() -> None:
+    """The same form re-sent under another file name is the same form (intake dedupes on it)."""
+    plain = fx.eml_with_attachment(fx.tees_docx("content_control"), "form.docx", "application",
+                                   "vnd.openxmlformats-officedocument.wordprocessingml.document")
+    named = fx.eml_with_attachment(fx.tees_docx("content_control"), fx.NAMED_FILES["docx"], "application",
+                                   "vnd.openxmlformats-officedocument.wordprocessingml.document")
+    assert parse_referral(plain, "a.eml").content_sha256 == parse_referral(named, "b.eml").content_sha256

@@ -29,6 +29,7 @@ EXPECTED = {
     "eml_html": (SIN, ["child_protection"], "2019-03-07", None),
     "eml_cp1252": (LEARNING, ["early_help", "child_in_need"], "2025-11-21", None),
     "eml_latin1": (LEARNING, ["early_help", "child_in_need"], "2025-11-21", None),
+    "eml_named_attachments_form": (SIN, ["child_protection"], "2019-03-07", "2025-11-21"),
 }
 
 
@@ -142,7 +143,8 @@ def test_email_with_a_corrupt_attachment_but_a_full_body_uses_the_body() -> None
                                   body=fx.plain_body())
     ref = parse_referral(data, "m.eml", today=TODAY)
     assert ref.source_format == "eml+text"
-    assert any(w.startswith("ignored attachment 'form.docx'") for w in ref.warnings)
+    assert any(w.startswith("ignored the first attachment (Word document): ") for w in ref.warnings)
+    assert not any("form.docx" in w for w in ref.warnings)
 
 
 def test_forwarded_message_with_the_form_attached_inside() -> None:

@@ -310,3 +310,27 @@ async def test_review_flow_records_decision_on_a_case(harness: Harness) -> None:
     assert updated.milestones[-1].kind == "decision_local_review"
     assert "highlights or may highlight improvements" in (updated.milestones[-1].note or "")
     assert any(d.deadline.key == "lcspr_publication" for d in updated.deadlines)
+
+
+@pytest.mark.asyncio
+async def test_a_forged_decision_never_reaches_the_channel_notice(harness: Harness) -> None:
+    """The decision comes back from Slack in the modal's private_metadata: a hand-made request
+    can put anything there. Only a known decision is ever shown in the channel."""
+    forged = "<!channel> <https://evil.example/login|Open case SG-1>"
+    values = {
+        "aware": {"value": {"type": "datepicker", "selected_date": "2026-12-21"}},
+        "partnership": {"value": {"type": "static_select", "selected_option": {"value": "default"}}},
+        "summary": {"value": {"type": "plain_text_input", "value": SUMMARY}},
+    }
+    status, body = await harness.server.view_submission(
+        bk.OPEN_CASE_VIEW, values, json.dumps({"decision": forged}))
+    assert status == 200 and "errors" not in body
+    notices = await wait_for(lambda: [c for c in harness.fake.of("chat.postMessage") if c.body["channel"] == "C0NOTICE"])
+    await wait_for(lambda: [c for c in harness.fake.of("chat.postMessage") if c.body["channel"] == OFFICER])
+    for call in harness.fake.of("chat.postMessage"):
+        posted = json.dumps(call.body)
+        assert "evil.example" not in posted and "channel>" not in posted and "channel&gt;" not in posted
+    notice = json.dumps(notices[0].body)
+    assert "`unknown`" in notice and "Next deadline" in notice
+    [case] = CaseService(harness.engine, harness.settings).list()
+    assert case.request_type == "criteria:unknown"

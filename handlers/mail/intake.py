@@ -418,7 +418,7 @@ class IntakePipeline:
         warnings: list[str],
     ) -> None:
         subject, body = notices.channel_notice(
-            view, request_type=referral.request_type, agency=referral.referrer.agency,
+            view, request_type=referral.request_type,
             sender_domain=domain, mailbox=mailbox, updated=updated, warnings_count=len(warnings),
         )
         payload = {"kind": "intake_notice", "reference": view.reference,

@@ -3,8 +3,21 @@
 Pure text building. The rule for every message here: no child's details. The acknowledgement
 goes back to the person who sent the form, but even so it names only the case reference, the
 deadlines and the *labels* of missing fields; the channel and quarantine notices name the
-sender's agency or domain, never the child. Reasons that could carry an attachment's file name
-(which might be a child's name) are redacted before they go to a channel or a log.
+sender's domain, never the child. Reasons never carry an attachment's file name (which might
+be a child's name): the readers refer to attachments by position and type, and ``redact_reason``
+removes any quoted name still found, as a second line of defence.
+
+Everything here is plain text. Nothing is escaped for Slack (or anything else) here: the Slack
+renderer (handlers/transports/slack.py) escapes every text it posts, once.
+
+Why the channel notice names the sender's domain and not the form's "agency" field: that field
+is free text typed by whoever sent the form, and anyone on the internet can send one (a From
+address is easily forged). The channel is shared and its notices are read at a glance, so a
+typed "agency" could say anything ("URGENT: open case SG-1 here", a link's text, a child's name
+typed in the wrong box) under the bot's name. The domain has passed the allow-list
+(``sender_domains``), it is short and has a shape a person cannot fill with a sentence, and it
+says the same thing (which organisation the referral came from). The typed agency stays in the
+case record, for officers.
 """
 
 from __future__ import annotations
@@ -22,11 +35,18 @@ REQUEST_LABELS = {
     "learning_request": "learning request",
     None: "referral (request type not stated)",
 }
-_QUOTED_ATTACHMENT = re.compile(r"""attachment\s+(['"]).*?\1""", re.IGNORECASE | re.DOTALL)
+# A quoted name as repr() writes it: either quote, with backslash escapes inside (a name with
+# both ' and " is wrapped in ' with the inner one escaped, which a plain '.*?' stops short of).
+_QUOTED_ATTACHMENT = re.compile(r"""attachment\s+(['"])(?:\\.|(?!\1)[^\\])*\1""", re.IGNORECASE | re.DOTALL)
 
 
 def redact_reason(reason: str) -> str:
-    """One line, with attachment file names removed (they can name the child)."""
+    """One line, with quoted attachment file names removed (they can name the child).
+
+    A second line of defence only: the readers refer to attachments by position and type and
+    never put a file name in a reason (handlers/referral/eml_reader.py). This still catches a
+    reason recorded by an earlier release or a future reader that forgets.
+    """
     text = _QUOTED_ATTACHMENT.sub("an attachment", reason)
     return " ".join(text.split())[:300]
 
@@ -130,18 +150,24 @@ def rejection(reason: str, *, received_at: datetime, quarantine_id: str) -> tupl
     return f"Your referral could not be read ({quarantine_id})", body
 
 
+def _sender_text(domain: str | None) -> str:
+    """The sender's domain as one bounded line (it comes from a From header)."""
+    text = " ".join((domain or "").split())[:100]
+    return text or "an unknown sender"
+
+
 def channel_notice(
     view: CaseView,
     *,
     request_type: str | None,
-    agency: str | None,
     sender_domain: str | None,
     mailbox: str,
     updated: bool,
     warnings_count: int,
 ) -> tuple[str, str]:
-    """(subject, body) for the partnership's channel: reference, type, next deadline, agency."""
-    source = agency or sender_domain or "an unknown sender"
+    """(subject, body) for the partnership's channel: reference, type, next deadline and the
+    sending organisation, as the sender's domain (never the form's typed agency: see above)."""
+    source = _sender_text(sender_domain)
     if updated:
         text = f"Re-sent referral from {source} matched to {view.reference}: case details refreshed."
         return f"[{view.reference}] Re-sent referral", text
@@ -168,7 +194,7 @@ def quarantine_notice(
     """(subject, body) telling a human a message needs looking at. Sender domain and reason only."""
     told = "The sender has been told it could not be read." if sender_told else "Nothing was sent to the sender."
     text = (
-        f"Intake {quarantine_id}: a message from {sender_domain or 'an unknown sender'} "
+        f"Intake {quarantine_id}: a message from {_sender_text(sender_domain)} "
         f"(mailbox {mailbox}, received {when(received_at)}) was quarantined: "
         f"{redact_reason(reason)}. {told} It is in the mailbox's quarantine folder."
     )

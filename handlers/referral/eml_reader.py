@@ -3,6 +3,12 @@
 An attachment that is a form (.docx, .pdf, .txt, by content as well as by name) wins over the
 body, which is usually "please find attached". A forwarded message (message/rfc822) is searched
 too. A message with only attachments we cannot read, or nothing at all, is refused with a reason.
+
+Attachments are named in reasons and warnings by position and type ("the second attachment
+(PDF)"), never by file name: people name referral files after the child ("Jamie O'Brien DOB
+04.01.2012.pdf"), and reasons go back to the sender, to the partnership's channel and to the log.
+A name cannot be redacted reliably afterwards (quotes, apostrophes, any wording), so it is never
+put there. The file names are returned separately (``read_message``) for the case record only.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses
+from typing import Any
 
 from handlers.referral.blocks import Row
 from handlers.referral.body_reader import decode_text, html_rows, looks_like_html, text_rows
@@ -72,6 +79,45 @@ def _filename(part: Message) -> str:
         return ""
 
 
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
+# What an attachment is, in words from this fixed list only (never the sender's own text).
+_TYPE_BY_EXTENSION = {
+    ".pdf": "PDF", ".docx": "Word document", ".docm": "Word document", ".doc": "old Word .doc",
+    ".rtf": "RTF document", ".odt": "OpenDocument text", ".txt": "text file", ".htm": "HTML file",
+    ".html": "HTML file", ".eml": "e-mail", ".msg": "Outlook message", ".zip": "zip file",
+    ".xlsx": "Excel workbook", ".xls": "Excel workbook", ".png": "PNG image", ".jpg": "JPEG image",
+    ".jpeg": "JPEG image", ".gif": "GIF image", ".tif": "TIFF image", ".tiff": "TIFF image",
+    ".bmp": "BMP image", ".heic": "HEIC image", ".webp": "WebP image",
+}
+_TYPE_BY_CONTENT_TYPE = {
+    "application/pdf": "PDF",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Word document",
+    "application/msword": "old Word .doc", "application/rtf": "RTF document", "text/rtf": "RTF document",
+    "text/plain": "text file", "text/html": "HTML file", "message/rfc822": "e-mail",
+    "application/zip": "zip file", "image/png": "PNG image", "image/jpeg": "JPEG image",
+    "image/gif": "GIF image", "image/tiff": "TIFF image", "image/bmp": "BMP image",
+}
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,5}$")
+
+
+def attachment_type(filename: str, content_type: str) -> str:
+    """A short, fixed description of an attachment's type ("PDF", "PNG image"), from its
+    extension if that is one we know, else its declared content type, else "file"."""
+    match = _EXTENSION.search(filename or "")
+    if match and match.group().lower() in _TYPE_BY_EXTENSION:
+        return _TYPE_BY_EXTENSION[match.group().lower()]
+    if content_type in _TYPE_BY_CONTENT_TYPE:
+        return _TYPE_BY_CONTENT_TYPE[content_type]
+    return "image" if content_type.startswith("image/") else "file"
+
+
+def attachment_label(position: int, filename: str, content_type: str) -> str:
+    """How reasons and warnings refer to an attachment: ``the second attachment (PDF)``.
+    ``position`` counts from 1 in the order the message lists its attachments."""
+    where = _ORDINALS[position - 1] if 1 <= position <= len(_ORDINALS) else f"number {position}"
+    return f"the {where} attachment ({attachment_type(filename, content_type)})"
+
+
 class EmailParts:
     """The candidate form attachments, the unreadable attachments and the bodies of a message."""
 
@@ -95,9 +141,11 @@ class EmailParts:
 
 def read_message(
     data: bytes, read_attachment: Callable[[bytes, str], tuple[list[Row], str]]
-) -> tuple[list[tuple[list[Row], str]], EmailMessage, list[str]]:
+) -> tuple[list[tuple[list[Row], str]], EmailMessage, list[str], list[dict[str, Any]]]:
     """Candidate row sets (attachments first, then bodies) with their formats, the message,
-    and notes about attachments that could not be used. Raises ReferralRejected."""
+    notes about attachments that could not be used (by position and type, no file names), and
+    each attachment's position, type and file name (for the case record only).
+    Raises ReferralRejected."""
     msg = BytesParser(policy=policy.default).parsebytes(data)
     if not msg.keys():
         raise ReferralRejected("not an e-mail message (no headers)")
@@ -107,15 +155,17 @@ def read_message(
     parts = EmailParts(msg)
     candidates: list[tuple[list[Row], str]] = []
     problems: list[str] = []
-    for name, ctype, payload in parts.attachments:
-        label = name or ctype
+    listed: list[dict[str, Any]] = []
+    for position, (name, ctype, payload) in enumerate(parts.attachments, start=1):
+        label = attachment_label(position, name, ctype)
+        listed.append({"position": position, "type": attachment_type(name, ctype), "filename": name})
         if not payload:
-            problems.append(f"attachment {label!r} is empty")
+            problems.append(f"{label} is empty")
             continue
         try:
             rows, fmt = read_attachment(payload, name or "")
         except ReferralRejected as exc:
-            problems.append(f"attachment {label!r}: {exc.reason}")
+            problems.append(f"{label}: {exc.reason}")
             continue
         candidates.append((rows, f"eml+{fmt}"))
     plain = [text for sub, text in parts.bodies if sub == "plain" and text.strip()]
@@ -126,4 +176,4 @@ def read_message(
         candidates.append((html_rows(text), "eml+html"))
     if not candidates and not problems:
         raise ReferralRejected("empty message: no body text and no attachment")
-    return candidates, msg, problems
+    return candidates, msg, problems, listed

@@ -57,6 +57,10 @@ class Referral:
     relevant_others: list[dict[str, str]] = field(default_factory=list)
     summary: str | None = None
     warnings: list[str] = field(default_factory=list)
+    # The message's attachments: position, type and file name. The file name can name the
+    # child, so it lives here (the case record) and nowhere else: reasons and warnings refer to
+    # an attachment by position and type.
+    attachments: list[dict[str, Any]] = field(default_factory=list)
     source_format: str = ""
     content_sha256: str = ""
     fields_found: int = 0
@@ -96,6 +100,7 @@ class Referral:
             "relevant_others": [dict(o) for o in self.relevant_others],
             "summary": self.summary,
             "warnings": list(self.warnings),
+            "attachments": [dict(a) for a in self.attachments],
             "source_format": self.source_format,
             "content_sha256": self.content_sha256,
         }

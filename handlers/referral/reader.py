@@ -98,7 +98,7 @@ def read_rows(data: bytes, filename: str = "") -> tuple[list[Row], str]:
 def _fingerprint(ref: Referral) -> str:
     """A hash of what the form says (not its bytes), so a re-sent form is recognised."""
     body = ref.as_json()
-    for key in ("warnings", "source_format", "content_sha256"):
+    for key in ("warnings", "source_format", "content_sha256", "attachments"):
         body.pop(key, None)
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
@@ -126,7 +126,7 @@ def parse_referral(
 def _parse_email(data: bytes, book: LabelBook | None, today: date | None) -> Referral:
     from handlers.referral.eml_reader import read_message, sender
 
-    candidates, msg, problems = read_message(data, read_rows)
+    candidates, msg, problems, attachments = read_message(data, read_rows)
     best: Referral | None = None
     for rows, fmt in candidates:
         ref = extract(rows, book, today)
@@ -144,6 +144,7 @@ def _parse_email(data: bytes, book: LabelBook | None, today: date | None) -> Ref
         raise ReferralRejected("no referral form in this message (no form attachment, no labelled fields in the body)")
     for problem in problems:
         best.warn(f"ignored {problem}")
+    best.attachments = attachments
     if best.request_type is None:
         _request_type_from_subject(best, str(msg.get("Subject") or ""), book)
     name, address = sender(msg)

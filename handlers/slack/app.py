@@ -393,7 +393,7 @@ def build_app(
             await ack(response_action="errors", errors=errors)
             return
         await ack()
-        decision = json.loads(view.get("private_metadata") or "{}").get("decision", "unknown")
+        decision = bk.known_decision(json.loads(view.get("private_metadata") or "{}").get("decision"))
         try:
             case = await asyncio.to_thread(assistant.open_case, user, decision, cleaned)
         except (LifecycleError, CaseNotFound, ValueError) as exc:

@@ -1,7 +1,10 @@
 """Block Kit for the criteria assistant, built with ``slack_sdk.models`` (validated by the SDK).
 
 Pure functions from domain objects to blocks: no Slack calls here. Nothing built for a channel
-(the case notice) takes free text or child details as input, so PII cannot leak into one.
+(the case notice) takes free text or child details as input, so PII cannot leak into one. The
+notice's decision comes back from Slack (a button value, then the modal's private_metadata),
+so it is shown only if it is one of the known decisions; values go through the Slack
+renderer's one mrkdwn escape (handlers/transports/slack.py).
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.criteria import Evaluation, Flow, also_notify_text
+from bot.criteria import NOTIFICATION_DECISIONS, Evaluation, Flow, also_notify_text
+from handlers.transports.slack import md
 
 # action_ids and callback_ids the listeners match on
 ANSWER = "sg_answer"
@@ -270,20 +274,32 @@ def record_decision_view(title: str, today: date, metadata: Mapping[str, Any]) -
     )
 
 
+UNKNOWN_DECISION = "unknown"
+
+
+def known_decision(value: object) -> str:
+    """``value`` if it is a decision the criteria can give, else ``unknown``: what Slack sends
+    back can be hand-made, and this string is shown in the channel and stored on the case."""
+    return value if isinstance(value, str) and value in NOTIFICATION_DECISIONS else UNKNOWN_DECISION
+
+
 def case_notice_blocks(reference: str, decision: str, next_step: str | None, due: date | None) -> list[Block]:
     """The channel notice: reference, decision and next deadline. Deliberately takes nothing else."""
-    due_text = f"{next_step}: due {_fmt(due)}" if next_step and due else "none open"
+    due_text = md(f"{next_step}: due {_fmt(due)}") if next_step and due else "none open"
     return [
         SectionBlock(
             block_id="notice",
-            text=_md(f":file_folder: New case *{reference}*\nDecision: `{decision}`\nNext deadline: {due_text}"),
+            text=_md(
+                f":file_folder: New case *{md(reference)}*\nDecision: `{known_decision(decision)}`\n"
+                f"Next deadline: {due_text}"
+            ),
         )
     ]
 
 
 def case_notice_text(reference: str, decision: str, next_step: str | None, due: date | None) -> str:
     due_text = f"{next_step} due {_fmt(due)}" if next_step and due else "none open"
-    return f"New case {reference} (decision: {decision}; next deadline: {due_text})"
+    return md(f"New case {reference} (decision: {known_decision(decision)}; next deadline: {due_text})")
 
 
 def home_view(cases: Sequence[Any] | None, today: date) -> View:

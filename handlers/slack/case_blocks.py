@@ -30,6 +30,7 @@ from slack_sdk.models.views import View
 
 from bot.lifecycle import DeadlineState, DeadlineStatus
 from handlers.slack.blocks import CASE_SUMMARY_VIEW, RECORD_DONE_VIEW
+from handlers.transports.slack import escape_mrkdwn
 
 DONE_ON = "done_on"  # block_id of the date input; modal field errors are keyed on it
 _TEXT_MAX = 3000
@@ -67,8 +68,9 @@ def parse_reminder_value(raw: str | None) -> ReminderRef:
 
 
 def escape(text: str) -> str:
-    """Escape user-typed text for mrkdwn, so a summary cannot smuggle in ``<!channel>`` or links."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Escape user-typed text for mrkdwn, so a summary cannot smuggle in ``<!channel>`` or links
+    (the Slack renderer's one escape, so the modal and the channel escape alike)."""
+    return escape_mrkdwn(text)
 
 
 def fmt_day(day: date) -> str:

@@ -3,12 +3,21 @@
 Messages carry a neutral payload (a reminder's case reference, deadline, due date, rule and
 source); this module renders it. Nothing here may add a child's details: payloads never hold
 them, and the text is built only from the payload's fields.
+
+This is also the one place where text becomes Slack mrkdwn. Message builders (intake notices,
+reminders, the digest, delivery alerts) write plain text and never escape; a notice can quote
+what an outsider typed or forged (a From domain, a recipient address), and in mrkdwn ``<!channel>``
+would notify everyone and ``<https://evil.example|Open case>`` would be a disguised link. So every
+text that goes into ``chat.postMessage``'s ``text`` or into a mrkdwn object is escaped here,
+exactly once, per Slack's "Escaping text" (``&``, ``<``, ``>`` only). Formatting this module adds
+itself (bold titles, emoji, bullets) is written around values that are already escaped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 import aiohttp
@@ -36,28 +45,58 @@ TRANSIENT_ERRORS = {
 }
 
 OCCASION_ICON = {"before": ":hourglass_flowing_sand:", "due": ":alarm_clock:", "overdue": ":rotating_light:"}
+# Messages without a richer layout: a bold title (the subject) over the escaped body.
+NOTICE_ICON = {"intake_notice": ":inbox_tray:", "intake_quarantine": ":mag:", "alert": ":warning:"}
+TEXT_LIMIT = 3000  # chat.postMessage text as sent (Slack truncates far later; keep it readable)
+SECTION_LIMIT = 3000  # a section's mrkdwn text (Slack refuses the whole message above it)
+HEADER_LIMIT = 150
+_CUT_ENTITY = re.compile(r"&[a-z]{0,3}$")  # a trailing "&am", "&l": an entity cut in half
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Plain text as mrkdwn that shows it literally: Slack's three control characters only.
+
+    ``*``, ``_``, ``~`` and backticks are left alone: Slack documents only these three, and an
+    outsider's asterisks can at worst make their own words bold, never notify or link.
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def fit(mrkdwn: str, limit: int) -> str:
+    """``mrkdwn`` cut to ``limit`` characters without leaving half an entity at the end."""
+    if len(mrkdwn) <= limit:
+        return mrkdwn
+    return _CUT_ENTITY.sub("", mrkdwn[:limit])
+
+
+def md(text: str, limit: int = SECTION_LIMIT) -> str:
+    """Plain text escaped for mrkdwn, fitted to ``limit``."""
+    return fit(escape_mrkdwn(text), limit)
+
+
+def _mrkdwn(mrkdwn: str, limit: int = SECTION_LIMIT) -> MarkdownTextObject:
+    """A mrkdwn object from text that is already mrkdwn (escaped values, our own formatting)."""
+    return MarkdownTextObject(text=fit(mrkdwn, limit))
 
 
 def reminder_blocks(payload: dict[str, Any]) -> list[Block]:
     """A reminder or escalation with the actions a practitioner takes from it."""
-    reference = payload["reference"]
+    reference = str(payload["reference"])
     occasion = payload["occasion"]
     icon = OCCASION_ICON.get(occasion, ":bell:")
     title = "Escalation" if occasion == "overdue" else "Reminder"
     value = json.dumps({"reference": reference, "deadline": payload["deadline"]})
     return [
         SectionBlock(
-            text=MarkdownTextObject(
-                text=(
-                    f"{icon} *{title}: {reference}*\n*{payload['label']}* is "
-                    f"{payload['phrase']} (due {payload['due_text']})."
-                )
+            text=_mrkdwn(
+                f"{icon} *{title}: {md(reference, 100)}*\n*{md(str(payload['label']), 500)}* is "
+                f"{md(str(payload['phrase']), 200)} (due {md(str(payload['due_text']), 100)})."
             )
         ),
         ContextBlock(
             elements=[
-                MarkdownTextObject(text=f"Rule: {payload['rule']}"),
-                MarkdownTextObject(text=f"Source: {payload['source']}"),
+                _mrkdwn(f"Rule: {md(str(payload['rule']))}"),
+                _mrkdwn(f"Source: {md(str(payload['source']))}"),
             ]
         ),
         ActionsBlock(
@@ -73,14 +112,30 @@ def reminder_blocks(payload: dict[str, Any]) -> list[Block]:
     ]
 
 
+def _digest_section(section: Any) -> str:
+    """One digest section as mrkdwn: ``{"heading", "lines"}`` from scheduler/digest.py, or the
+    plain string of a digest queued by an earlier release."""
+    if isinstance(section, dict):
+        lines = [f"*{md(str(section.get('heading', '')), 200)}*"]
+        lines += [f"• {md(str(line), 300)}" for line in section.get("lines", [])]
+        return "\n".join(lines)
+    return md(str(section))
+
+
 def digest_blocks(payload: dict[str, Any], body: str) -> list[Block]:
-    blocks: list[Block] = [HeaderBlock(text=payload.get("title", "Weekly digest")[:150])]
+    blocks: list[Block] = [HeaderBlock(text=str(payload.get("title", "Weekly digest"))[:HEADER_LIMIT])]
     for section in payload.get("sections", []):
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=section[:2900])))
+        blocks.append(SectionBlock(text=_mrkdwn(_digest_section(section))))
         blocks.append(DividerBlock())
     if len(blocks) == 1:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=body[:2900])))
+        blocks.append(SectionBlock(text=_mrkdwn(md(body))))
     return blocks
+
+
+def notice_blocks(icon: str, subject: str, body: str) -> list[Block]:
+    """A notice or alert: the subject in bold over the body, both escaped."""
+    heading = f"{icon} *{md(subject, 200)}*\n" if subject else ""
+    return [SectionBlock(text=_mrkdwn(heading + md(body)))]
 
 
 def render_blocks(message: OutboundMessage) -> list[dict[str, Any]] | None:
@@ -89,9 +144,17 @@ def render_blocks(message: OutboundMessage) -> list[dict[str, Any]] | None:
         blocks = reminder_blocks(message.payload)
     elif kind == "digest":
         blocks = digest_blocks(message.payload, message.body)
+    elif kind in NOTICE_ICON:
+        blocks = notice_blocks(NOTICE_ICON[kind], message.subject, message.body)
     else:
         return None
     return [block.to_dict() for block in blocks]
+
+
+def render_text(message: OutboundMessage) -> str:
+    """The message's ``text``: the plain-text body, escaped (Slack parses it as mrkdwn too, and
+    it is what notifications and screen readers show)."""
+    return md(message.body, TEXT_LIMIT)
 
 
 class SlackTransport:
@@ -106,8 +169,9 @@ class SlackTransport:
         try:
             await self.client.chat_postMessage(
                 channel=message.recipient,
-                text=message.body[:3000],
+                text=render_text(message),
                 blocks=render_blocks(message),
+                link_names=False,  # "@channel" typed as plain text stays plain text
                 unfurl_links=False,
                 unfurl_media=False,
             )

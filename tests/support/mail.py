@@ -27,6 +27,8 @@ KINDS = {
     "auto_reply": fx.eml_auto_reply,
     "bounce": lambda: fx.eml_auto_reply("mailer_daemon"),
     "empty": fx.eml_empty,
+    "named_attachments": fx.eml_named_attachments,
+    "named_attachments_form": lambda: fx.eml_named_attachments(with_form=True),
 }
 _CACHE: dict[str, bytes] = {}
 
