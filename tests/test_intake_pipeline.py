@@ -24,7 +24,7 @@ from bot.messages import OutboundMessage
 from store.case_subjects import CaseSubject
 from store.intake import IntakeMessage
 from store.models import AuditEntry, Case, OutboxMessage
-from tests.support.mail import assert_no_pii, new_message_id, referral_mail
+from tests.support.mail import PROSE_A, PROSE_B, assert_no_pii, body_form_mail, new_message_id, referral_mail
 
 # Monday 30 Nov 2026, 09:15 in London (GMT): awareness day 0, Panel notification due Mon 7 Dec.
 RECEIVED = datetime(2026, 11, 30, 9, 15, tzinfo=UTC)
@@ -124,6 +124,19 @@ def test_resent_form_updates_the_existing_case(pipeline: IntakePipeline, engine:
         subject = session.exec(select(CaseSubject)).one()
     assert actions.count("case.opened") == 1 and actions.count("case.details_refreshed") == 1
     assert subject.details["intake"]["received_at"].startswith("2026-12-02")
+
+
+def test_body_forms_about_different_children_are_different_cases(
+    pipeline: IntakePipeline, engine: Engine
+) -> None:
+    """Issue 8 item 3: the same four labelled lines with different prose are two referrals."""
+    first = pipeline.process(_mail(body_form_mail(PROSE_A)))
+    second = pipeline.process(_mail(body_form_mail(PROSE_B)))
+    assert (first.status, second.status) == ("opened", "opened")
+    assert first.reference != second.reference and len(_cases(engine)) == 2
+    # The same body sent again (a new Message-ID) is a re-send of that form: an update.
+    again = pipeline.process(_mail(body_form_mail(PROSE_B)))
+    assert (again.status, again.reference) == ("updated", second.reference)
 
 
 @pytest.mark.parametrize(("kind", "why"), [("scan", "no text layer"), ("zip_bomb", "decompression bomb")])
