@@ -7,7 +7,7 @@ committed: the case and its deadlines, the ledger row, the outbox messages and t
 from __future__ import annotations
 
 import threading
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email import message_from_string, policy
 
 import pytest
@@ -49,8 +49,10 @@ def _cases(engine: Engine) -> list[Case]:
         return list(session.exec(select(Case)).all())
 
 
-def _mail(raw: bytes, received: datetime = RECEIVED) -> IncomingMail:
-    return IncomingMail(raw=raw, received_at=received, mailbox="test")
+def _mail(raw: bytes, received: datetime = RECEIVED, seen: datetime | None = None) -> IncomingMail:
+    """A message that reached the mailbox at ``received``; the bot saw it then too unless told
+    otherwise (the tests pin the clock instead of depending on today's date)."""
+    return IncomingMail(raw=raw, received_at=received, mailbox="test", seen_at=seen or received)
 
 
 def test_docx_referral_opens_a_case_with_ack_and_notice(pipeline: IntakePipeline, engine: Engine) -> None:
@@ -199,6 +201,36 @@ def test_awareness_is_the_london_date(pipeline: IntakePipeline) -> None:
     late = datetime(2026, 6, 30, 23, 30, tzinfo=UTC)  # 00:30 on 1 July in London (BST)
     outcome = pipeline.process(_mail(referral_mail("docx"), received=late))
     assert pipeline.cases.get(outcome.reference or "").la_aware == date(2026, 7, 1)
+
+
+@pytest.mark.parametrize(
+    ("reported", "why"),
+    [(datetime(2099, 1, 1, 12, 0, tzinfo=UTC), "in the future"),
+     (datetime(2001, 1, 1, 12, 0, tzinfo=UTC), "implausibly old")],
+)
+def test_an_arrival_time_out_of_range_falls_back_to_when_the_bot_saw_it(
+    pipeline: IntakePipeline, engine: Engine, reported: datetime, why: str
+) -> None:
+    """Issue 8 item 6: a file dated 2099 opened a case with 2099 deadlines; one dated 2001
+    failed with LifecycleError."""
+    outcome = pipeline.process(_mail(referral_mail("docx"), received=reported, seen=RECEIVED))
+    assert outcome.status == "opened"
+    view = pipeline.cases.get(outcome.reference or "")
+    assert view.la_aware == date(2026, 11, 30)
+    details = pipeline.cases.details(view.reference)
+    [warning] = [w for w in details["warnings"] if "arrival time" in w]
+    assert why in warning and str(reported.year) in warning
+    assert details["intake"]["received_at"].startswith("2026-11-30")
+    ack, notice = _outbox(engine)
+    assert "Mon 30 Nov 2026" in ack.body and "arrival time" in notice.body
+
+
+def test_clock_skew_within_the_allowance_is_not_a_warning(pipeline: IntakePipeline) -> None:
+    seen = datetime(2026, 11, 30, 23, 58, tzinfo=UTC)
+    outcome = pipeline.process(_mail(referral_mail("docx"), received=seen + timedelta(minutes=3), seen=seen))
+    view = pipeline.cases.get(outcome.reference or "")
+    assert view.la_aware == date(2026, 11, 30)  # not the next day: the bot's clock is the later one
+    assert not [w for w in pipeline.cases.details(view.reference)["warnings"] if "arrival time" in w]
 
 
 def test_concurrent_workers_open_one_case(pipeline: IntakePipeline, engine: Engine) -> None:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from bot.runtime import open_runtime
 from bot.settings import load_settings
 from handlers.mail.folder_watcher import FolderInbox
 from handlers.mail.intake import IntakePipeline
+from scheduler.calendar import today_in_london
 from store.models import Case
 from tests.support.mail import assert_no_pii, new_message_id, referral_mail
 from tests.test_cli import ROOT
@@ -91,6 +93,20 @@ def test_a_message_that_keeps_crashing_is_quarantined_not_lost(inbox: FolderInbo
     inbox.scan()
     assert (inbox.quarantine / "a.eml").exists()
     assert "RuntimeError" in (inbox.quarantine / "a.eml.reason.txt").read_text()
+
+
+@pytest.mark.parametrize(("year", "why"), [(2099, "in the future"), (2001, "implausibly old")])
+def test_a_file_dated_out_of_range_counts_from_when_it_was_seen(inbox: FolderInbox, year: int, why: str) -> None:
+    """Issue 8 item 6: the mtime is the awareness moment, but not a mtime of 2099 or 2001."""
+    path = drop(inbox.root, "a.eml", referral_mail("docx"))
+    stamp = datetime(year, 6, 1, 12, 0, tzinfo=UTC).timestamp()
+    os.utime(path, (stamp, stamp))
+    before = today_in_london()
+    [outcome] = inbox.scan()
+    assert outcome.status == "opened"
+    view = inbox.pipeline.cases.get(outcome.reference or "")
+    assert before <= view.la_aware <= today_in_london()
+    assert [w for w in inbox.pipeline.cases.details(view.reference)["warnings"] if why in w]
 
 
 def test_run_headless_reads_the_inbox_folder_end_to_end(cli_env: dict[str, str], tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from email.message import Message
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from bot.settings import Settings, load_settings
 from handlers.mail.hooks import PAUSE_ENV
 from handlers.mail.imap_watcher import ImapWatcher
 from handlers.mail.intake import IntakePipeline
+from scheduler.calendar import today_in_london
 from store.intake import IntakeMessage
 from store.models import Case, OutboxMessage
 from tests.conftest import require_server
@@ -320,3 +321,28 @@ def test_mail_that_races_the_idle_is_seen_at_once(dovecot: Dovecot, user: str, t
         assert time.monotonic() - started < 5
     finally:
         box.logout()
+
+
+def _watcher(settings: Settings) -> ImapWatcher:
+    runtime = open_runtime(settings)
+    return ImapWatcher(settings.imap_mailboxes()[0],
+                       IntakePipeline(runtime.engine, settings, runtime.cases, runtime.router))
+
+
+def test_an_internaldate_in_2001_counts_from_when_the_bot_saw_it(dovecot: Dovecot, user: str, tmp_path: Path) -> None:
+    """Issue 8 item 6: INTERNALDATE is whatever the APPEND said (a migration tool, a client's
+    clock); 2001 made the case fail with LifecycleError. (Dovecot itself refuses a future
+    INTERNALDATE, so 2099 is tested on the pipeline and the folder inbox.)"""
+    from handlers.mail.imap_watcher import connect
+
+    settings = _imap_settings(dovecot, user, tmp_path)
+    watcher = _watcher(settings)
+    dovecot.append(user, referral_mail("docx"), dt=datetime(2001, 6, 1, 12, 0, tzinfo=UTC))
+    before = today_in_london()
+    with connect(settings.imap_mailboxes()[0]) as box:
+        watcher.ensure_folders(box)
+        [outcome] = watcher.scan(box)
+    view = watcher.pipeline.cases.get(outcome.reference or "")
+    assert before <= view.la_aware <= today_in_london()
+    assert [w for w in watcher.pipeline.cases.details(view.reference)["warnings"] if "2001" in w and "implausibly old" in w]
+    assert dovecot.count(user, "Processed") == 1

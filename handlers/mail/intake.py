@@ -20,6 +20,10 @@ bytes came from. The order of checks, and why:
    acknowledgement e-mail (threaded, with an .ics of the deadlines) and the channel notice go
    into the outbox with stable dedupe keys, so a crash and retry never sends twice.
 
+The awareness moment is the reported arrival time, unless it cannot be right (far in the
+future, or implausibly old: ``arrival``); then it is when the bot saw the message, and the case
+carries a warning saying so.
+
 Everything that is written for one message commits together or not at all; the caller moves the
 message only after ``process`` returned.
 """
@@ -30,8 +34,8 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from email import policy
 from email.message import Message
 from email.parser import BytesParser
@@ -62,16 +66,61 @@ log = logging.getLogger(__name__)
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,290}>")
 
+# How far an arrival time may run ahead of the bot's own clock: a mail server's clock and ours
+# may disagree by a few minutes, which must not read as a bogus date (NTP keeps real servers
+# well inside this). Within it the bot's own, earlier, time is used.
+CLOCK_SKEW = timedelta(minutes=10)
+# How old an arrival time may be before it is not believed. A message waits in the mailbox
+# only while the bot is down or a human re-queues it from quarantine: days, a few weeks at
+# worst (the outbox's dead-letter alerts and ``status`` make an outage visible). Dates years
+# out are what broken clocks and copying tools produce (a device reset to 2001, a zip's 1980,
+# ``cp -p`` of an archived file), and on them every statutory deadline (5 and 15 working days)
+# would be long past, or, before 29 June 2018, the case could not be opened at all. Ninety
+# days is far beyond any real wait and far short of such dates; a fallback is always recorded
+# as a warning on the case, so an officer who knows the true date corrects it.
+MAX_ARRIVAL_AGE = timedelta(days=90)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(tz=UTC)
+
 
 @dataclass(frozen=True)
 class IncomingMail:
     """A message as it reached a mailbox. ``received_at`` is when it arrived there (IMAP
-    INTERNALDATE, or the inbox file's mtime), which is when the partnership became aware."""
+    INTERNALDATE, or the inbox file's mtime), which is when the partnership became aware;
+    ``seen_at`` is when the watcher read it, the fallback when ``received_at`` is not
+    believable (see ``arrival``)."""
 
     raw: bytes
     received_at: datetime
     mailbox: str = "inbox"
     partnership: str | None = None
+    seen_at: datetime = field(default_factory=_utcnow)
+
+
+def arrival(received_at: datetime, seen_at: datetime) -> tuple[datetime, str | None]:
+    """The awareness moment to use, and a warning when the reported one was not believable.
+
+    Reported times come from another machine's clock (the IMAP server's INTERNALDATE) or from a
+    file's mtime, which copying tools set to anything. In the future beyond ``CLOCK_SKEW``, or
+    older than ``MAX_ARRIVAL_AGE``, it falls back to when the bot saw the message.
+    """
+    if received_at.tzinfo is None:
+        received_at = received_at.replace(tzinfo=UTC)
+    if seen_at.tzinfo is None:
+        seen_at = seen_at.replace(tzinfo=UTC)
+    reported = received_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if received_at > seen_at + CLOCK_SKEW:
+        why = "is in the future"
+    elif received_at < seen_at - MAX_ARRIVAL_AGE:
+        why = f"is implausibly old (over {MAX_ARRIVAL_AGE.days} days before the bot saw it)"
+    else:
+        return min(received_at, seen_at), None
+    return seen_at, (
+        f"arrival time reported by the mailbox ({reported}) {why}: deadlines are counted from "
+        f"when the bot saw the message ({notices.when(seen_at)}); check the awareness date"
+    )
 
 
 @dataclass(frozen=True)
@@ -157,6 +206,8 @@ class IntakePipeline:
 
     def process(self, mail: IncomingMail) -> IntakeOutcome:
         """Handle one message; everything it writes is committed when this returns."""
+        received_at, arrival_warning = arrival(mail.received_at, mail.seen_at)
+        mail = replace(mail, received_at=received_at)
         msg = BytesParser(policy=policy.default).parsebytes(mail.raw, headersonly=True)
         message_id = message_id_of(msg, mail.raw)
         with Session(self.engine) as session:
@@ -165,7 +216,7 @@ class IntakePipeline:
                 return self._earlier(session, earlier)
         for attempt in range(3):
             try:
-                return self._process(mail, msg, message_id)
+                return self._process(mail, msg, message_id, arrival_warning)
             except IntegrityError:
                 # Another worker recorded this message (or created the partnership) first.
                 if attempt == 2:
@@ -186,7 +237,8 @@ class IntakePipeline:
             duplicate=True,
         )
 
-    def _process(self, mail: IncomingMail, msg: Message, message_id: str) -> IntakeOutcome:
+    def _process(self, mail: IncomingMail, msg: Message, message_id: str,
+                 arrival_warning: str | None) -> IntakeOutcome:
         try:
             automatic = auto_reply_reason(msg)
         except Exception:  # noqa: BLE001 - unreadable headers: let the full parse decide
@@ -212,7 +264,7 @@ class IntakePipeline:
             reason = f"the form could not be read (reader error {type(exc).__name__})"
             return self._quarantine(mail, msg, message_id, reason, domain, status=ledger.QUARANTINED,
                                     notify=True, tell_sender=False)
-        return self._accept(mail, msg, message_id, referral, address, domain)
+        return self._accept(mail, msg, message_id, referral, address, domain, arrival_warning)
 
     # --- bad mail -----------------------------------------------------------------------------
 
@@ -283,16 +335,18 @@ class IntakePipeline:
         referral: Referral,
         address: str | None,
         domain: str | None,
+        arrival_warning: str | None,
     ) -> IntakeOutcome:
         partnership = self.settings.partnership(mail.partnership)
         aware = today_in_london(mail.received_at)
         incident = referral.incident_date
-        warnings = list(referral.warnings)
+        warnings = list(referral.warnings)  # the form's gaps: the sender is asked about these
         if incident is not None and incident > aware:
             warnings.append("date of death / incident is after the day the referral arrived: not used")
             incident = None
         details: dict[str, Any] = referral.as_json()
-        details["warnings"] = warnings
+        # The case's warnings: the form's, and ours about the message (for officers only).
+        details["warnings"] = warnings + ([arrival_warning] if arrival_warning else [])
         details["intake"] = {"message_id": message_id, "mailbox": mail.mailbox,
                              "received_at": mail.received_at.isoformat(), "sender_domain": domain}
         actor = f"intake:{mail.mailbox}"[:120]
@@ -322,7 +376,8 @@ class IntakePipeline:
             self._enqueue_ack(session, view, case_id, msg, message_id, referral, address, warnings,
                               mail.received_at, partnership.name, updated=status == ledger.UPDATED)
             self._enqueue_notice(session, view, case_id, message_id, referral, domain, mail.mailbox,
-                                 partnership.key, updated=status == ledger.UPDATED, warnings=warnings)
+                                 partnership.key, updated=status == ledger.UPDATED, warnings=warnings,
+                                 note=arrival_warning)
         log.info("intake: %s %s from %s (mailbox %s)", view.reference, status, domain, mail.mailbox)
         return IntakeOutcome(status=status, message_id=message_id, reference=view.reference)
 
@@ -416,11 +471,14 @@ class IntakePipeline:
         *,
         updated: bool,
         warnings: list[str],
+        note: str | None = None,
     ) -> None:
         subject, body = notices.channel_notice(
             view, request_type=referral.request_type, agency=referral.referrer.agency,
             sender_domain=domain, mailbox=mailbox, updated=updated, warnings_count=len(warnings),
         )
+        if note:
+            body += f" Note: {note}."
         payload = {"kind": "intake_notice", "reference": view.reference,
                    "request_type": referral.request_type}
         for transport, recipient in self.router(partnership_key, "channel", None):
