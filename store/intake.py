@@ -1,9 +1,13 @@
 """Mail intake ledger: one row per message the mailbox watchers have handled.
 
-It is what makes intake idempotent. ``message_id`` is unique, so a message fetched twice (a
-watcher killed after its case committed but before the message was moved) is recognised and
-only moved; ``content_hash`` (a hash of what the form says) finds a re-sent form so it updates
-its case instead of opening a second one. Rows hold identifiers, dates and reasons only, never
+It is what makes intake idempotent. A message's identity is its Message-ID *and* a hash of
+the message itself (``message_sha256``, see ``handlers.mail.intake.message_sha256``): a message
+fetched twice (a watcher killed after its case committed but before the message was moved) is
+recognised and only moved, while a different message that reuses a Message-ID (a careless
+client, or spam) is processed on its own, never dropped as a duplicate. Rows written before
+that column existed have no hash and match on the Message-ID alone, as they did then.
+``content_hash`` (a hash of what the form says) finds a re-sent form so it updates its case
+instead of opening a second one. Rows hold identifiers, dates and reasons only, never
 a child's details: ``reason`` is redacted before it is stored.
 """
 
@@ -11,7 +15,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime
+from sqlalchemy import Column, DateTime, UniqueConstraint
+from sqlalchemy import or_
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from store.models import Case, Partnership, _timestamp
@@ -24,9 +29,11 @@ IGNORED = "ignored"  # automatic reply, bounce or bulk mail: never answered
 
 class IntakeMessage(SQLModel, table=True):
     __tablename__ = "intake_message"
+    __table_args__ = (UniqueConstraint("message_id", "message_sha256", name="uq_intake_message_identity"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    message_id: str = Field(max_length=300, unique=True)
+    message_id: str = Field(max_length=300, index=True)
+    message_sha256: str | None = Field(default=None, max_length=64)
     content_hash: str | None = Field(default=None, max_length=64, index=True)
     case_id: int | None = Field(default=None, foreign_key="case_file.id", index=True)
     status: str = Field(max_length=16)
@@ -37,8 +44,28 @@ class IntakeMessage(SQLModel, table=True):
     processed_at: datetime = _timestamp(nullable=False)
 
 
-def by_message_id(session: Session, message_id: str) -> IntakeMessage | None:
-    return session.exec(select(IntakeMessage).where(IntakeMessage.message_id == message_id)).first()
+def by_identity(session: Session, message_id: str, message_sha256: str) -> IntakeMessage | None:
+    """This very message, if it was handled before (a legacy row without a hash matches on the
+    Message-ID alone: that was the identity when it was written)."""
+    return session.exec(
+        select(IntakeMessage)
+        .where(
+            IntakeMessage.message_id == message_id,
+            or_(col(IntakeMessage.message_sha256) == message_sha256, col(IntakeMessage.message_sha256).is_(None)),
+        )
+        .order_by(col(IntakeMessage.id))
+        .limit(1)
+    ).first()
+
+
+def other_with_message_id(session: Session, message_id: str, message_sha256: str) -> IntakeMessage | None:
+    """The first *different* message that came with the same Message-ID, if any."""
+    return session.exec(
+        select(IntakeMessage)
+        .where(IntakeMessage.message_id == message_id, col(IntakeMessage.message_sha256) != message_sha256)
+        .order_by(col(IntakeMessage.id))
+        .limit(1)
+    ).first()
 
 
 def case_for_content(session: Session, content_hash: str, partnership_key: str) -> int | None:
@@ -61,6 +88,7 @@ def record(
     session: Session,
     *,
     message_id: str,
+    message_sha256: str,
     status: str,
     mailbox: str,
     received_at: datetime,
@@ -71,6 +99,7 @@ def record(
 ) -> IntakeMessage:
     row = IntakeMessage(
         message_id=message_id,
+        message_sha256=message_sha256,
         content_hash=content_hash,
         case_id=case_id,
         status=status,

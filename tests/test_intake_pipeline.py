@@ -104,6 +104,49 @@ def test_same_message_twice_is_handled_once(pipeline: IntakePipeline, engine: En
     assert len(_cases(engine)) == 1 and len(_outbox(engine)) == 2
 
 
+def test_the_same_message_delivered_twice_is_handled_once(pipeline: IntakePipeline, engine: Engine) -> None:
+    """A copy that reached the mailbox by a second route differs only in its trace headers."""
+    raw = referral_mail("docx")
+    first = pipeline.process(_mail(b"Received: from mx1.example.nhs.uk by mx.partnership\r\n" + raw))
+    again = pipeline.process(_mail(b"Received: from mx2.example.nhs.uk by mx.partnership\r\n" + raw))
+    assert again.duplicate and again.reference == first.reference
+    assert len(_cases(engine)) == 1 and len(_outbox(engine)) == 2
+
+
+def test_a_different_referral_reusing_a_message_id_is_processed_and_flagged(
+    pipeline: IntakePipeline, engine: Engine
+) -> None:
+    """Issue 8 item 4: a Message-ID is the sender's claim, not an identity."""
+    message_id = new_message_id()
+    first = pipeline.process(_mail(body_form_mail(PROSE_A, message_id=message_id)))
+    second = pipeline.process(_mail(body_form_mail(PROSE_B, message_id=message_id)))
+    assert (first.status, second.status, second.duplicate) == ("opened", "opened", False)
+    assert first.reference != second.reference and len(_cases(engine)) == 2
+    acks = [m for m in _outbox(engine) if m.recipient == "priya.testwell@northtown.example.nhs.uk"]
+    assert [a.payload["reference"] for a in acks] == [first.reference, second.reference]
+    assert acks[0].payload["message_id"] != acks[1].payload["message_id"]
+    [notice] = [m for m in _outbox(engine) if m.recipient == "#default" and second.reference in m.body]
+    assert "Message-ID" in notice.body and "already used by a different message" in notice.body
+    with Session(engine) as session:
+        [clash] = session.exec(select(AuditEntry).where(AuditEntry.action == "intake.message_id_reused")).all()
+    assert clash.detail["earlier"] == first.reference
+    # Each of the two is still idempotent on its own.
+    assert pipeline.process(_mail(body_form_mail(PROSE_B, message_id=message_id))).duplicate
+    assert len(_cases(engine)) == 2
+
+
+def test_spam_quarantined_under_a_message_id_does_not_swallow_the_referral(
+    pipeline: IntakePipeline, engine: Engine
+) -> None:
+    message_id = new_message_id()
+    spam = pipeline.process(_mail(referral_mail("plain", message_id=message_id, sender="x@evilnhs.net")))
+    genuine = pipeline.process(_mail(referral_mail("docx", message_id=message_id)))
+    assert (spam.status, genuine.status, genuine.duplicate) == ("quarantined", "opened", False)
+    assert len(_cases(engine)) == 1
+    notices = [m for m in _outbox(engine) if m.recipient == "#default"]
+    assert len(notices) == 2 and spam.quarantine_id in notices[1].body
+
+
 def test_message_without_message_id_dedupes_on_its_bytes(pipeline: IntakePipeline, engine: Engine) -> None:
     raw = referral_mail("html", drop_message_id=True)
     first = pipeline.process(_mail(raw))

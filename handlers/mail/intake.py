@@ -3,9 +3,11 @@
 Used by both mailbox watchers (IMAP and the embedded inbox folder); knows nothing about where the
 bytes came from. The order of checks, and why:
 
-1. Already in the ledger (same Message-ID)? Then it was handled before (a watcher died after the
-   commit but before moving the message): report the earlier outcome and do nothing else. This
-   is what makes a re-fetch idempotent.
+1. Already in the ledger (same Message-ID *and* the same message: ``message_sha256``)? Then it
+   was handled before (a watcher died after the commit but before moving the message): report
+   the earlier outcome and do nothing else. This is what makes a re-fetch idempotent. A
+   different message that reuses a Message-ID is not a duplicate: it is processed like any
+   other, and the reuse is flagged in the audit log and the notice.
 2. Automatic reply, bounce or bulk mail: never answered (answering auto-replies makes mail loops),
    no notice either (a notice to a mailbox that is itself watched would loop too). It goes to the
    quarantine folder, not to Processed, because an auto-forwarded referral also carries
@@ -138,13 +140,47 @@ class IntakeOutcome:
         return "processed" if self.status in (ledger.OPENED, ledger.UPDATED) else "quarantine"
 
 
+# Headers the sender wrote. Those added on the way (Received, Return-Path, Delivered-To,
+# Authentication-Results, a gateway's X- headers) differ between two deliveries of one message
+# and between two fetches of it by different routes, so they are not part of its identity.
+_ORIGIN_HEADERS = frozenset({
+    "from", "sender", "reply-to", "to", "cc", "subject", "date", "message-id", "in-reply-to",
+    "references", "mime-version", "content-type", "content-transfer-encoding", "auto-submitted",
+    "precedence",
+})
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+
+
+def message_sha256(raw: bytes) -> str:
+    """What identifies a message beside its Message-ID: a hash of its sender-written headers and
+    its body, byte for byte. A re-fetch of the same message (or a second delivery of it) hashes
+    the same; a different message that reuses a Message-ID does not. Works on bytes only, so it
+    cannot fail on headers the e-mail parser would choke on."""
+    found = _HEADER_END.search(raw)
+    head, body = (raw[: found.start()], raw[found.end():]) if found else (raw, b"")
+    kept: list[bytes] = []
+    keep = False
+    for line in head.replace(b"\r\n", b"\n").split(b"\n"):
+        if line[:1] in (b" ", b"\t"):
+            if keep:
+                kept[-1] += b" " + line.strip()
+            continue
+        name = line.split(b":", 1)[0].strip().lower()
+        keep = name.decode("ascii", "replace") in _ORIGIN_HEADERS
+        if keep:
+            kept.append(b" ".join(line.split()))
+    digest = hashlib.sha256()
+    digest.update(b"\n".join(kept) + b"\n\n" + body.replace(b"\r\n", b"\n"))
+    return digest.hexdigest()
+
+
 def message_id_of(msg: Message, raw: bytes) -> str:
-    """The Message-ID, or a stable stand-in from the bytes (the same message re-fetched has the
-    same bytes, so the stand-in dedupes as well as a real Message-ID)."""
+    """The Message-ID, or a stable stand-in from the message (the same message re-fetched hashes
+    the same, so the stand-in dedupes as well as a real Message-ID)."""
     found = _MESSAGE_ID.search(_header(msg, "Message-ID"))
     if found:
         return found.group()
-    return f"<sha256-{hashlib.sha256(raw).hexdigest()}@intake.safeguard-bot>"
+    return f"<sha256-{message_sha256(raw)}@intake.safeguard-bot>"
 
 
 def _header(msg: Message, name: str) -> str:
@@ -184,6 +220,24 @@ def _lock(session: Session, name: str) -> None:
     session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
+@dataclass(frozen=True)
+class _Message:
+    """One message being handled: what it is, and who it is from, read once."""
+
+    mail: IncomingMail
+    msg: Message
+    message_id: str
+    sha256: str
+    address: str | None
+    domain: str | None
+    arrival_warning: str | None
+
+    @property
+    def identity(self) -> str:
+        """Message-ID and content: the seed of every dedupe key written for this message."""
+        return f"{self.message_id}|{self.sha256}"
+
+
 class IntakePipeline:
     """Turns messages into committed outcomes. Thread-safe: it keeps no per-message state."""
 
@@ -209,14 +263,17 @@ class IntakePipeline:
         received_at, arrival_warning = arrival(mail.received_at, mail.seen_at)
         mail = replace(mail, received_at=received_at)
         msg = BytesParser(policy=policy.default).parsebytes(mail.raw, headersonly=True)
-        message_id = message_id_of(msg, mail.raw)
+        address = _sender(msg)
+        m = _Message(mail=mail, msg=msg, message_id=message_id_of(msg, mail.raw),
+                     sha256=message_sha256(mail.raw), address=address, domain=_domain(address),
+                     arrival_warning=arrival_warning)
         with Session(self.engine) as session:
-            earlier = ledger.by_message_id(session, message_id)
+            earlier = ledger.by_identity(session, m.message_id, m.sha256)
             if earlier is not None:
                 return self._earlier(session, earlier)
         for attempt in range(3):
             try:
-                return self._process(mail, msg, message_id, arrival_warning)
+                return self._process(m)
             except IntegrityError:
                 # Another worker recorded this message (or created the partnership) first.
                 if attempt == 2:
@@ -237,88 +294,95 @@ class IntakePipeline:
             duplicate=True,
         )
 
-    def _process(self, mail: IncomingMail, msg: Message, message_id: str,
-                 arrival_warning: str | None) -> IntakeOutcome:
+    def _begin(self, session: Session, m: _Message) -> tuple[ledger.IntakeMessage | None, str | None]:
+        """Lock this message, then: the earlier outcome if it was handled meanwhile, and a note
+        if a *different* message came with the same Message-ID (flagged, never dropped)."""
+        _lock(session, m.message_id)
+        earlier = ledger.by_identity(session, m.message_id, m.sha256)
+        if earlier is not None:
+            return earlier, None
+        other = ledger.other_with_message_id(session, m.message_id, m.sha256)
+        if other is None:
+            return None, None
+        named = f"Q-{other.id}"
+        if other.case_id is not None:
+            case = session.get(Case, other.case_id)
+            named = case.reference if case else named
+        case_repo.audit(
+            session, actor=f"intake:{m.mail.mailbox}"[:120], action="intake.message_id_reused",
+            detail={"earlier": named, "mailbox": m.mail.mailbox, "sender_domain": m.domain},
+        )
+        log.warning("intake: a different message reuses the Message-ID of %s (mailbox %s)", named, m.mail.mailbox)
+        return None, f"its Message-ID was already used by a different message ({named}); both were kept"
+
+    def _process(self, m: _Message) -> IntakeOutcome:
         try:
-            automatic = auto_reply_reason(msg)
+            automatic = auto_reply_reason(m.msg)
         except Exception:  # noqa: BLE001 - unreadable headers: let the full parse decide
             automatic = None
-        address = _sender(msg)
-        domain = _domain(address)
         if automatic:
-            return self._quarantine(mail, msg, message_id, automatic, domain, status=ledger.IGNORED,
-                                    notify=False, tell_sender=False)
-        if not self.settings.sender_allowed(domain):
-            reason = f"sender domain {domain or '(none)'} is not on the allow-list"
-            return self._quarantine(mail, msg, message_id, reason, domain, status=ledger.QUARANTINED,
-                                    notify=True, tell_sender=False)
-        today = today_in_london(mail.received_at)
+            return self._quarantine(m, automatic, status=ledger.IGNORED, notify=False, tell_sender=False)
+        if not self.settings.sender_allowed(m.domain):
+            reason = f"sender domain {m.domain or '(none)'} is not on the allow-list"
+            return self._quarantine(m, reason, status=ledger.QUARANTINED, notify=True, tell_sender=False)
+        today = today_in_london(m.mail.received_at)
         try:
-            referral = self.parse(mail.raw, "message.eml", today=today)
+            referral = self.parse(m.mail.raw, "message.eml", today=today)
         except ReferralRejected as exc:
-            return self._quarantine(mail, msg, message_id, exc.reason, domain, status=ledger.QUARANTINED,
-                                    notify=True, tell_sender=address is not None, address=address)
+            return self._quarantine(m, exc.reason, status=ledger.QUARANTINED, notify=True,
+                                    tell_sender=m.address is not None)
         except Exception as exc:  # noqa: BLE001 - a reader bug must quarantine, not loop forever
             # The type only: a reader's exception message or traceback could quote the form.
-            log.error("referral reader failed (%s) on a message in mailbox %s", type(exc).__name__, mail.mailbox)
+            log.error("referral reader failed (%s) on a message in mailbox %s", type(exc).__name__, m.mail.mailbox)
             reason = f"the form could not be read (reader error {type(exc).__name__})"
-            return self._quarantine(mail, msg, message_id, reason, domain, status=ledger.QUARANTINED,
-                                    notify=True, tell_sender=False)
-        return self._accept(mail, msg, message_id, referral, address, domain, arrival_warning)
+            return self._quarantine(m, reason, status=ledger.QUARANTINED, notify=True, tell_sender=False)
+        return self._accept(m, referral)
 
     # --- bad mail -----------------------------------------------------------------------------
 
-    def _quarantine(
-        self,
-        mail: IncomingMail,
-        msg: Message,
-        message_id: str,
-        reason: str,
-        domain: str | None,
-        *,
-        status: str,
-        notify: bool,
-        tell_sender: bool,
-        address: str | None = None,
-    ) -> IntakeOutcome:
+    def _quarantine(self, m: _Message, reason: str, *, status: str, notify: bool, tell_sender: bool) -> IntakeOutcome:
+        mail = m.mail
         partnership = self.settings.partnership(mail.partnership)
         with session_scope(self.engine) as session:
-            _lock(session, message_id)
-            earlier = ledger.by_message_id(session, message_id)
+            earlier, clash = self._begin(session, m)
             if earlier is not None:
                 return self._earlier(session, earlier)
             row = ledger.record(
-                session, message_id=message_id, status=status, mailbox=mail.mailbox,
-                received_at=mail.received_at, reason=notices.redact_reason(reason), sender_domain=domain,
+                session, message_id=m.message_id, message_sha256=m.sha256, status=status, mailbox=mail.mailbox,
+                received_at=mail.received_at, reason=notices.redact_reason(reason), sender_domain=m.domain,
             )
             quarantine_id = f"Q-{row.id}"
             case_repo.audit(
-                session, actor=f"intake:{mail.mailbox}", action=f"intake.{status}",
-                detail={"quarantine_id": quarantine_id, "sender_domain": domain,
+                session, actor=f"intake:{mail.mailbox}"[:120], action=f"intake.{status}",
+                detail={"quarantine_id": quarantine_id, "sender_domain": m.domain,
                         "reason": notices.redact_reason(reason), "mailbox": mail.mailbox},
             )
-            if tell_sender and address:
+            told = bool(tell_sender and m.address)
+            if told and m.address:
                 subject, body = notices.rejection(reason, received_at=mail.received_at,
                                                   quarantine_id=quarantine_id)
-                transport, recipient = self.router.address(address)
+                transport, recipient = self.router.address(m.address)
                 outbox.enqueue(
                     session, transport=transport, recipient=recipient, subject=subject, body=body,
-                    dedupe_key=_key("reject", message_id), payload=self._threading(message_id, msg, "reject"),
+                    dedupe_key=_key("reject", m.identity), payload=self._threading(m, "reject"),
                 )
             if notify:
                 subject, body = notices.quarantine_notice(
-                    quarantine_id, reason=reason, sender_domain=domain, mailbox=mail.mailbox,
-                    received_at=mail.received_at, sender_told=bool(tell_sender and address),
+                    quarantine_id, reason=reason, sender_domain=m.domain, mailbox=mail.mailbox,
+                    received_at=mail.received_at, sender_told=told,
                 )
+                for note in (clash, m.arrival_warning):
+                    if note:
+                        body += f" Note: {note}."
                 for transport, recipient in self._humans(partnership.key):
                     outbox.enqueue(
                         session, transport=transport, recipient=recipient, subject=subject, body=body,
-                        dedupe_key=_key(f"quarantine:{transport}", f"{message_id}|{recipient}"),
+                        dedupe_key=_key(f"quarantine:{transport}", f"{m.identity}|{recipient}"),
                         payload={"kind": "intake_quarantine", "quarantine_id": quarantine_id},
                     )
-        log.info("intake %s: message from %s %s (%s)", quarantine_id, domain or "?", status,
+        log.info("intake %s: message from %s %s (%s)", quarantine_id, m.domain or "?", status,
                  notices.redact_reason(reason))
-        return IntakeOutcome(status=status, message_id=message_id, reason=reason, quarantine_id=quarantine_id)
+        return IntakeOutcome(status=status, message_id=m.message_id, reason=reason, quarantine_id=quarantine_id)
 
     def _humans(self, partnership_key: str) -> list[tuple[str, str]]:
         if self.settings.intake_notify:
@@ -327,16 +391,8 @@ class IntakePipeline:
 
     # --- good mail ----------------------------------------------------------------------------
 
-    def _accept(
-        self,
-        mail: IncomingMail,
-        msg: Message,
-        message_id: str,
-        referral: Referral,
-        address: str | None,
-        domain: str | None,
-        arrival_warning: str | None,
-    ) -> IntakeOutcome:
+    def _accept(self, m: _Message, referral: Referral) -> IntakeOutcome:
+        mail = m.mail
         partnership = self.settings.partnership(mail.partnership)
         aware = today_in_london(mail.received_at)
         incident = referral.incident_date
@@ -346,14 +402,13 @@ class IntakePipeline:
             incident = None
         details: dict[str, Any] = referral.as_json()
         # The case's warnings: the form's, and ours about the message (for officers only).
-        details["warnings"] = warnings + ([arrival_warning] if arrival_warning else [])
-        details["intake"] = {"message_id": message_id, "mailbox": mail.mailbox,
-                             "received_at": mail.received_at.isoformat(), "sender_domain": domain}
+        details["warnings"] = warnings + ([m.arrival_warning] if m.arrival_warning else [])
+        details["intake"] = {"message_id": m.message_id, "mailbox": mail.mailbox,
+                             "received_at": mail.received_at.isoformat(), "sender_domain": m.domain}
         actor = f"intake:{mail.mailbox}"[:120]
         content_hash = referral.content_sha256 or None
         with session_scope(self.engine) as session:
-            _lock(session, message_id)
-            earlier = ledger.by_message_id(session, message_id)
+            earlier, clash = self._begin(session, m)
             if earlier is not None:
                 return self._earlier(session, earlier)
             if content_hash:
@@ -366,20 +421,20 @@ class IntakePipeline:
                 )
                 case_id, status = existing, ledger.UPDATED
             else:
-                view = self._open(session, partnership.key, aware, incident, referral, details, actor, domain)
+                view = self._open(session, partnership.key, aware, incident, referral, details, actor, m.domain)
                 case_id, status = self.cases.case_id(session, view.reference), ledger.OPENED
             ledger.record(
-                session, message_id=message_id, status=status, mailbox=mail.mailbox,
+                session, message_id=m.message_id, message_sha256=m.sha256, status=status, mailbox=mail.mailbox,
                 received_at=mail.received_at, content_hash=content_hash, case_id=case_id,
-                sender_domain=domain,
+                sender_domain=m.domain,
             )
-            self._enqueue_ack(session, view, case_id, msg, message_id, referral, address, warnings,
-                              mail.received_at, partnership.name, updated=status == ledger.UPDATED)
-            self._enqueue_notice(session, view, case_id, message_id, referral, domain, mail.mailbox,
-                                 partnership.key, updated=status == ledger.UPDATED, warnings=warnings,
-                                 note=arrival_warning)
-        log.info("intake: %s %s from %s (mailbox %s)", view.reference, status, domain, mail.mailbox)
-        return IntakeOutcome(status=status, message_id=message_id, reference=view.reference)
+            self._enqueue_ack(session, view, case_id, m, referral, warnings, partnership.name,
+                              updated=status == ledger.UPDATED)
+            notes = [n for n in (clash, m.arrival_warning) if n]
+            self._enqueue_notice(session, view, case_id, m, referral, partnership.key,
+                                 updated=status == ledger.UPDATED, warnings=warnings, notes=notes)
+        log.info("intake: %s %s from %s (mailbox %s)", view.reference, status, m.domain, mail.mailbox)
+        return IntakeOutcome(status=status, message_id=m.message_id, reference=view.reference)
 
     def _open(
         self,
@@ -412,15 +467,18 @@ class IntakePipeline:
                 details=details, session=session,
             )
 
-    def _threading(self, message_id: str, msg: Message, kind: str) -> dict[str, Any]:
-        references = " ".join(_header(msg, "References").split()[-10:] + [message_id])
+    def _threading(self, m: _Message, kind: str) -> dict[str, Any]:
+        """Reply headers for a message to the sender. Our Message-ID is derived from the
+        message's identity, so a retried enqueue builds the same one and two different
+        messages that share a Message-ID get different replies."""
+        references = " ".join(_header(m.msg, "References").split()[-10:] + [m.message_id])
         sender = self.settings.smtp_from
         domain = sender.rsplit("@", 1)[-1].strip("> ") or "localhost"
         return {
             "kind": f"intake_{kind}",
-            "in_reply_to": message_id,
+            "in_reply_to": m.message_id,
             "references": references[-900:],
-            "message_id": f"<{kind}-{hashlib.sha256(message_id.encode()).hexdigest()[:24]}@{domain}>",
+            "message_id": f"<{kind}-{hashlib.sha256(m.identity.encode()).hexdigest()[:24]}@{domain}>",
         }
 
     def _enqueue_ack(
@@ -428,23 +486,20 @@ class IntakePipeline:
         session: Session,
         view: CaseView,
         case_id: int,
-        msg: Message,
-        message_id: str,
+        m: _Message,
         referral: Referral,
-        address: str | None,
         warnings: list[str],
-        received_at: datetime,
         partnership_name: str,
         *,
         updated: bool,
     ) -> None:
-        if not address:
+        if not m.address:
             return
         subject, body = notices.acknowledgement(
             view, partnership_name=partnership_name, request_type=referral.request_type,
-            received_at=received_at, warnings=warnings, updated=updated,
+            received_at=m.mail.received_at, warnings=warnings, updated=updated,
         )
-        payload = self._threading(message_id, msg, "ack")
+        payload = self._threading(m, "ack")
         payload["reference"] = view.reference
         if notices.open_deadlines(view):
             payload["attachments"] = [{
@@ -452,10 +507,10 @@ class IntakePipeline:
                 "content_type": "text/calendar",
                 "data": deadlines_ics([view]).decode("utf-8"),
             }]
-        transport, recipient = self.router.address(address)
+        transport, recipient = self.router.address(m.address)
         outbox.enqueue(
             session, transport=transport, recipient=recipient, subject=subject, body=body,
-            dedupe_key=_key("ack", message_id), payload=payload, case_id=case_id,
+            dedupe_key=_key("ack", m.identity), payload=payload, case_id=case_id,
         )
 
     def _enqueue_notice(
@@ -463,27 +518,25 @@ class IntakePipeline:
         session: Session,
         view: CaseView,
         case_id: int,
-        message_id: str,
+        m: _Message,
         referral: Referral,
-        domain: str | None,
-        mailbox: str,
         partnership_key: str,
         *,
         updated: bool,
         warnings: list[str],
-        note: str | None = None,
+        notes: list[str],
     ) -> None:
         subject, body = notices.channel_notice(
             view, request_type=referral.request_type, agency=referral.referrer.agency,
-            sender_domain=domain, mailbox=mailbox, updated=updated, warnings_count=len(warnings),
+            sender_domain=m.domain, mailbox=m.mail.mailbox, updated=updated, warnings_count=len(warnings),
         )
-        if note:
+        for note in notes:
             body += f" Note: {note}."
         payload = {"kind": "intake_notice", "reference": view.reference,
                    "request_type": referral.request_type}
         for transport, recipient in self.router(partnership_key, "channel", None):
             outbox.enqueue(
                 session, transport=transport, recipient=recipient, subject=subject, body=body,
-                dedupe_key=_key(f"notice:{transport}", f"{message_id}|{recipient}"),
+                dedupe_key=_key(f"notice:{transport}", f"{m.identity}|{recipient}"),
                 payload=payload, case_id=case_id,
             )
