@@ -309,8 +309,59 @@ def test_a_reader_crash_quarantines_without_leaking(
         raise ValueError("cannot parse 'Jamie Fictional'")
 
     pipeline = IntakePipeline(engine, settings, CaseService(engine, settings), Router(settings), parse=broken)
-    outcome = pipeline.process(_mail(referral_mail("docx")))
+    message_id = new_message_id()
+    outcome = pipeline.process(_mail(referral_mail("docx", message_id=message_id)))
     assert outcome.status == "quarantined" and "reader error ValueError" in (outcome.reason or "")
-    [notice] = _outbox(engine)  # a human is told; the sender is not sent an internal error
-    assert notice.recipient == "#default"
+    # A human is told; the sender hears that a person will look at it, not the internal error.
+    reply, notice = _outbox(engine)
+    assert notice.recipient == "#default" and "ValueError" in notice.body
+    assert reply.payload["in_reply_to"] == message_id and outcome.quarantine_id in reply.body
+    assert "ValueError" not in reply.body and "reader" not in reply.body
     assert "Jamie" not in caplog.text and "ValueError" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"", b"\x00\xff\xfe" * 300, b"From: =?utf-8?b?////?= <\r\nSubject: \xff\r\nMessage-ID: <>\r\n\r\n\x00"],
+    ids=["empty", "binary", "broken-headers"],
+)
+def test_quarantine_records_and_notifies_whatever_the_bytes(
+    pipeline: IntakePipeline, engine: Engine, raw: bytes
+) -> None:
+    """Issue 8 item 2: the watchers' last resort must itself not fail on the message."""
+    outcome = pipeline.quarantine(_mail(raw), "could not be processed (RuntimeError)")
+    assert outcome.status == "quarantined" and outcome.quarantine_id
+    [notice] = _outbox(engine)  # nobody to answer: a human only
+    assert notice.recipient == "#default" and outcome.quarantine_id in notice.body
+    with Session(engine) as session:
+        [row] = session.exec(select(IntakeMessage)).all()
+        [audit] = session.exec(select(AuditEntry)).all()
+    assert row.status == "quarantined" and audit.detail["quarantine_id"] == outcome.quarantine_id
+    again = pipeline.quarantine(_mail(raw), "could not be processed (RuntimeError)")
+    assert again.duplicate and again.quarantine_id == outcome.quarantine_id and len(_outbox(engine)) == 1
+
+
+def test_quarantine_survives_headers_it_cannot_use(
+    pipeline: IntakePipeline, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even if reading the sender raises, the message is recorded bare and a human told."""
+    import handlers.mail.intake as intake
+
+    def unreadable(_: object) -> None:
+        raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+
+    monkeypatch.setattr(intake, "_sender", unreadable)
+    outcome = pipeline.quarantine(_mail(referral_mail("docx")), "could not be processed (KeyError)")
+    [notice] = _outbox(engine)
+    assert outcome.quarantine_id in notice.body and "unknown sender" in notice.body
+
+
+def test_quarantine_of_an_unread_message_answers_a_referrer_once(pipeline: IntakePipeline, engine: Engine) -> None:
+    raw = referral_mail("docx")
+    head = raw[: raw.index(b"\n\n") + 2]
+    first = pipeline.quarantine(_mail(head), "message too large", unread_size=len(raw) * 1000,
+                                sender_reason="message too large")
+    assert pipeline.quarantine(_mail(head), "message too large", unread_size=len(raw) * 1000).duplicate
+    reply, notice = _outbox(engine)
+    assert reply.recipient == "priya.testwell@northtown.example.nhs.uk" and "too large" in reply.body
+    assert first.quarantine_id in reply.body and first.quarantine_id in notice.body

@@ -346,3 +346,35 @@ def test_an_internaldate_in_2001_counts_from_when_the_bot_saw_it(dovecot: Doveco
     assert before <= view.la_aware <= today_in_london()
     assert [w for w in watcher.pipeline.cases.details(view.reference)["warnings"] if "2001" in w and "implausibly old" in w]
     assert dovecot.count(user, "Processed") == 1
+
+
+def test_a_message_that_crashes_three_times_is_quarantined_and_both_sides_told(
+    dovecot: Dovecot, user: str, tmp_path: Path
+) -> None:
+    """Issue 8 item 2, IMAP: the third crash moved the message with a log line only."""
+    from handlers.mail.imap_watcher import connect
+
+    settings = _imap_settings(dovecot, user, tmp_path, intake_notify=OFFICER)
+    watcher = _watcher(settings)
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("boom")
+
+    watcher.pipeline.process = broken  # type: ignore[method-assign]
+    message_id = new_message_id()
+    dovecot.append(user, referral_mail("docx", message_id=message_id))
+    with connect(settings.imap_mailboxes()[0]) as box:
+        watcher.ensure_folders(box)
+        assert watcher.scan(box) == [] and watcher.scan(box) == []
+        assert dovecot.count(user, "INBOX") == 1
+        [outcome] = watcher.scan(box)
+    assert outcome.status == "quarantined" and outcome.quarantine_id
+    assert (dovecot.count(user, "INBOX"), dovecot.count(user, "Quarantine")) == (0, 1)
+    with Session(watcher.pipeline.engine) as session:
+        [row] = session.exec(select(IntakeMessage)).all()
+        outbox = session.exec(select(OutboxMessage)).all()
+    assert row.message_id == message_id and f"Q-{row.id}" == outcome.quarantine_id
+    [notice] = [m for m in outbox if m.recipient == OFFICER]
+    [reply] = [m for m in outbox if m.recipient == SENDER]
+    assert outcome.quarantine_id in notice.body and "RuntimeError" in notice.body
+    assert reply.payload["in_reply_to"] == message_id and outcome.quarantine_id in reply.body

@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.mailbox import BaseMailBox
@@ -132,10 +133,10 @@ class ImapWatcher:
         return outcomes
 
     def _process(self, box: BaseMailBox, uid: str, raw: bytes, received: datetime) -> IntakeOutcome | None:
+        mail = IncomingMail(raw=raw, received_at=received, mailbox=self.config.name,
+                            partnership=self.config.partnership)
         try:
-            outcome = self.pipeline.process(IncomingMail(
-                raw=raw, received_at=received, mailbox=self.config.name, partnership=self.config.partnership,
-            ))
+            outcome = self.pipeline.process(mail)
         except OperationalError:
             raise  # the database is down: back off and retry everything later
         except Exception as exc:  # noqa: BLE001 - leave it in place; quarantine after a few tries
@@ -144,13 +145,26 @@ class ImapWatcher:
             self._failures[key] = count
             log.error("mailbox %s: message uid %s failed (%s), attempt %d",
                       self.config.name, uid, type(exc).__name__, count)
-            if count >= MAX_FAILURES:
-                box.move(uid, self.config.quarantine_folder)
-                log.error("mailbox %s: uid %s moved to %s unprocessed",
-                          self.config.name, uid, self.config.quarantine_folder)
-            return None
+            if count < MAX_FAILURES:
+                return None
+            # Recorded and a human told, like every quarantine; moved by the caller only then.
+            outcome = self._quarantine(uid, mail, f"could not be processed ({type(exc).__name__})")
+            if outcome is None:
+                return None
         self._failures.pop(f"{uid}:{len(raw)}", None)
         return outcome
+
+    def _quarantine(self, uid: str, mail: IncomingMail, reason: str, **kwargs: Any) -> IntakeOutcome | None:
+        """The pipeline's quarantine; if even that fails the message stays in the folder (it is
+        recorded nowhere yet, so moving it would lose it in silence) and is tried next scan."""
+        try:
+            return self.pipeline.quarantine(mail, reason, **kwargs)
+        except OperationalError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            log.error("mailbox %s: quarantining uid %s failed (%s); left in place",
+                      self.config.name, uid, type(exc).__name__)
+            return None
 
     # --- waiting ------------------------------------------------------------------------------
 

@@ -27,7 +27,9 @@ future, or implausibly old: ``arrival``); then it is when the bot saw the messag
 carries a warning saying so.
 
 Everything that is written for one message commits together or not at all; the caller moves the
-message only after ``process`` returned.
+message only after ``process`` returned. A watcher that gets no outcome from ``process`` (it
+crashed three times on the message) or will not read a message (too large) calls ``quarantine``,
+which records it and tells a human the same way, so no quarantine is ever silent.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from email.utils import getaddresses
 from typing import Any, Literal
 
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from bot.calendar_export import deadlines_ics
@@ -172,6 +174,14 @@ def message_sha256(raw: bytes) -> str:
     digest = hashlib.sha256()
     digest.update(b"\n".join(kept) + b"\n\n" + body.replace(b"\r\n", b"\n"))
     return digest.hexdigest()
+
+
+def _unread_sha256(raw: bytes, unread_size: int | None) -> str:
+    """``message_sha256``, or for a message read no further than its headers, a hash of those
+    and its size (the same message seen again unread hashes the same)."""
+    if unread_size is None:
+        return message_sha256(raw)
+    return hashlib.sha256(b"unread %d\n" % unread_size + raw).hexdigest()
 
 
 def message_id_of(msg: Message, raw: bytes) -> str:
@@ -321,26 +331,97 @@ class IntakePipeline:
         except Exception:  # noqa: BLE001 - unreadable headers: let the full parse decide
             automatic = None
         if automatic:
-            return self._quarantine(m, automatic, status=ledger.IGNORED, notify=False, tell_sender=False)
+            return self._quarantine(m, automatic, status=ledger.IGNORED, notify=False, reply=None)
         if not self.settings.sender_allowed(m.domain):
             reason = f"sender domain {m.domain or '(none)'} is not on the allow-list"
-            return self._quarantine(m, reason, status=ledger.QUARANTINED, notify=True, tell_sender=False)
+            return self._quarantine(m, reason, status=ledger.QUARANTINED, notify=True, reply=None)
         today = today_in_london(m.mail.received_at)
         try:
             referral = self.parse(m.mail.raw, "message.eml", today=today)
         except ReferralRejected as exc:
-            return self._quarantine(m, exc.reason, status=ledger.QUARANTINED, notify=True,
-                                    tell_sender=m.address is not None)
+            return self._quarantine(m, exc.reason, status=ledger.QUARANTINED, notify=True, reply="reject")
         except Exception as exc:  # noqa: BLE001 - a reader bug must quarantine, not loop forever
             # The type only: a reader's exception message or traceback could quote the form.
             log.error("referral reader failed (%s) on a message in mailbox %s", type(exc).__name__, m.mail.mailbox)
             reason = f"the form could not be read (reader error {type(exc).__name__})"
-            return self._quarantine(m, reason, status=ledger.QUARANTINED, notify=True, tell_sender=False)
+            # The sender hears that a person will look at it, never the internal error.
+            return self._quarantine(m, reason, status=ledger.QUARANTINED, notify=True, reply="held")
         return self._accept(m, referral)
 
     # --- bad mail -----------------------------------------------------------------------------
 
-    def _quarantine(self, m: _Message, reason: str, *, status: str, notify: bool, tell_sender: bool) -> IntakeOutcome:
+    def quarantine(self, mail: IncomingMail, reason: str, *, unread_size: int | None = None,
+                   sender_reason: str | None = None) -> IntakeOutcome:
+        """Quarantine this raw message with this reason; committed when this returns.
+
+        For the watchers, when ``process`` gave no outcome (it crashed three times) or the
+        message will not be read at all (too large): then ``mail.raw`` is only its header block
+        and ``unread_size`` its size. Like every quarantine it writes a ledger row and an audit
+        entry and tells a human (the intake quarantine notice) through the outbox, in one
+        transaction, so a crash after it returns loses nothing and a crash before it leaves the
+        message to be tried again. A referral from an allow-listed sender that is not automatic
+        is also answered: received, and a person will look at it (``sender_reason``, if given,
+        says why; the human ``reason`` may name an internal error and never goes to the sender).
+
+        It must not fail on the message itself: if the headers cannot even be read, the message
+        is still recorded and a human told (with nothing sent to a sender it cannot trust).
+        """
+        received_at, arrival_warning = arrival(mail.received_at, mail.seen_at)
+        mail = replace(mail, received_at=received_at)
+        try:
+            m = self._read_headers(mail, unread_size, arrival_warning)
+            reply: str | None = "held" if self._may_answer_unprocessed(m) else None
+        except OperationalError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the message is hostile or broken: record it anyway
+            log.warning("intake: headers of a message in mailbox %s unreadable (%s); quarantining it bare",
+                        mail.mailbox, type(exc).__name__)
+            m, reply = self._bare(mail, unread_size, arrival_warning), None
+        try:
+            try:
+                return self._quarantine(m, reason, status=ledger.QUARANTINED, notify=True, reply=reply,
+                                        sender_reason=sender_reason)
+            except IntegrityError:
+                # Another worker recorded this message first: this finds its row.
+                return self._quarantine(m, reason, status=ledger.QUARANTINED, notify=True, reply=reply,
+                                        sender_reason=sender_reason)
+        except (OperationalError, IntegrityError):
+            raise  # the database: the watcher retries the whole message later
+        except Exception as exc:  # noqa: BLE001 - never let a notice's details stop the record
+            log.error("intake: quarantine of a message in mailbox %s failed (%s); recording it bare",
+                      mail.mailbox, type(exc).__name__)
+            return self._quarantine(self._bare(mail, unread_size, arrival_warning), reason,
+                                    status=ledger.QUARANTINED, notify=True, reply=None)
+
+    def _read_headers(self, mail: IncomingMail, unread_size: int | None, arrival_warning: str | None) -> _Message:
+        msg = BytesParser(policy=policy.default).parsebytes(mail.raw, headersonly=True)
+        address = _sender(msg)
+        return _Message(mail=mail, msg=msg, message_id=message_id_of(msg, mail.raw),
+                        sha256=_unread_sha256(mail.raw, unread_size), address=address,
+                        domain=_domain(address), arrival_warning=arrival_warning)
+
+    @staticmethod
+    def _bare(mail: IncomingMail, unread_size: int | None, arrival_warning: str | None) -> _Message:
+        """A message known only by its bytes: no sender, a Message-ID made from its hash."""
+        digest = _unread_sha256(mail.raw, unread_size)
+        return _Message(mail=mail, msg=Message(), message_id=f"<sha256-{digest}@intake.safeguard-bot>",
+                        sha256=digest, address=None, domain=None, arrival_warning=arrival_warning)
+
+    def _may_answer_unprocessed(self, m: _Message) -> bool:
+        """Whether the sender of a message the pipeline did not process may be told it is with a
+        person: a referral from an allow-listed sender, not an automatic message."""
+        if not m.address or not self.settings.sender_allowed(m.domain):
+            return False
+        try:
+            return auto_reply_reason(m.msg) is None
+        except Exception:  # noqa: BLE001 - headers too broken to tell: do not answer
+            return False
+
+    def _quarantine(self, m: _Message, reason: str, *, status: str, notify: bool, reply: str | None,
+                    sender_reason: str | None = None) -> IntakeOutcome:
+        """The one place a quarantine is written: ledger row, audit entry, the human notice and
+        the sender's reply (``reply``: "reject" says the form could not be read, "held" that a
+        person will look at it), all in one transaction."""
         mail = m.mail
         partnership = self.settings.partnership(mail.partnership)
         with session_scope(self.engine) as session:
@@ -357,19 +438,25 @@ class IntakePipeline:
                 detail={"quarantine_id": quarantine_id, "sender_domain": m.domain,
                         "reason": notices.redact_reason(reason), "mailbox": mail.mailbox},
             )
-            told = bool(tell_sender and m.address)
-            if told and m.address:
-                subject, body = notices.rejection(reason, received_at=mail.received_at,
-                                                  quarantine_id=quarantine_id)
+            told = None
+            if reply is not None and m.address:
+                if reply == "reject":
+                    subject, body = notices.rejection(reason, received_at=mail.received_at,
+                                                      quarantine_id=quarantine_id)
+                    told = "The sender has been told it could not be read."
+                else:
+                    subject, body = notices.held_for_review(received_at=mail.received_at,
+                                                            quarantine_id=quarantine_id, reason=sender_reason)
+                    told = "The sender has been told it was received and that a person will look at it."
                 transport, recipient = self.router.address(m.address)
                 outbox.enqueue(
                     session, transport=transport, recipient=recipient, subject=subject, body=body,
-                    dedupe_key=_key("reject", m.identity), payload=self._threading(m, "reject"),
+                    dedupe_key=_key(reply, m.identity), payload=self._threading(m, reply),
                 )
             if notify:
                 subject, body = notices.quarantine_notice(
                     quarantine_id, reason=reason, sender_domain=m.domain, mailbox=mail.mailbox,
-                    received_at=mail.received_at, sender_told=told,
+                    received_at=mail.received_at, sender_told=told is not None, told=told,
                 )
                 for note in (clash, m.arrival_warning):
                     if note:

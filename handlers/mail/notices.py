@@ -130,6 +130,21 @@ def rejection(reason: str, *, received_at: datetime, quarantine_id: str) -> tupl
     return f"Your referral could not be read ({quarantine_id})", body
 
 
+def held_for_review(*, received_at: datetime, quarantine_id: str, reason: str | None) -> tuple[str, str]:
+    """(subject, body) telling a referrer their message arrived and is with a person: for mail
+    the bot could not process itself (it crashed on it, or will not read something that large).
+    Not a verdict on the form, and never an internal error: ``reason`` is for the sender."""
+    why = f" ({redact_reason(reason)})" if reason else ""
+    body = (
+        f"We received your message on {when(received_at)}. It could not be processed "
+        f"automatically{why}, so no case has been opened from it yet. A member of the partnership "
+        f"team has been told (reference {quarantine_id}) and will look at it and contact you if "
+        "anything else is needed.\n\n"
+        "This is an automatic message from the partnership's referral mailbox.\n"
+    )
+    return f"Your message was received ({quarantine_id})", body
+
+
 def channel_notice(
     view: CaseView,
     *,
@@ -164,9 +179,12 @@ def quarantine_notice(
     mailbox: str,
     received_at: datetime,
     sender_told: bool,
+    told: str | None = None,
 ) -> tuple[str, str]:
-    """(subject, body) telling a human a message needs looking at. Sender domain and reason only."""
-    told = "The sender has been told it could not be read." if sender_told else "Nothing was sent to the sender."
+    """(subject, body) telling a human a message needs looking at. Sender domain and reason only.
+    ``told`` says what the sender was told, when it was not "it could not be read"."""
+    if told is None:
+        told = "The sender has been told it could not be read." if sender_told else "Nothing was sent to the sender."
     text = (
         f"Intake {quarantine_id}: a message from {sender_domain or 'an unknown sender'} "
         f"(mailbox {mailbox}, received {when(received_at)}) was quarantined: "
