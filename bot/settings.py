@@ -158,6 +158,10 @@ class Settings(BaseSettings):
     # Who hears about quarantined mail: a Slack channel (C...) or an e-mail address;
     # default: the partnership's channel.
     intake_notify: str | None = None
+    # A message (IMAP RFC822.SIZE, or an inbox file) larger than this is quarantined unread:
+    # reading it would hold it all in memory. 25 MiB is above what Exchange Online and nhs.net
+    # accept by default for a message, so a real referral is never near it.
+    intake_max_message_bytes: int = Field(default=25 * 1024 * 1024, ge=4096)
 
     @classmethod
     def settings_customise_sources(

@@ -149,11 +149,13 @@ def test_a_crash_three_times_is_recorded_and_both_sides_told(inbox: FolderInbox)
         assert_no_pii(message.subject + message.body)
 
 
-def test_a_file_too_large_is_recorded_and_a_human_told(inbox: FolderInbox, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 8 item 2: the too-large quarantine was a file move and a log line."""
-    from handlers.mail import folder_watcher
-
-    monkeypatch.setattr(folder_watcher, "MAX_FILE_BYTES", 1000)
+def test_a_file_too_large_is_recorded_and_a_human_told(tmp_path: Path) -> None:
+    """Issue 8 items 2 and 13: the too-large quarantine was a file move and a log line, at a
+    module constant of 100 MiB; now ``intake_max_message_bytes``, as for IMAP."""
+    settings = load_settings(data_dir=tmp_path / "var", intake_max_message_bytes=4096)
+    runtime = open_runtime(settings)
+    inbox = FolderInbox(settings.inbox_dir, IntakePipeline(runtime.engine, settings, runtime.cases, runtime.router))
+    assert inbox.max_message_bytes == 4096
     message_id = new_message_id()
     drop(inbox.root, "big.eml", referral_mail("docx", message_id=message_id))
     inbox.scan()

@@ -378,3 +378,40 @@ def test_a_message_that_crashes_three_times_is_quarantined_and_both_sides_told(
     [reply] = [m for m in outbox if m.recipient == SENDER]
     assert outcome.quarantine_id in notice.body and "RuntimeError" in notice.body
     assert reply.payload["in_reply_to"] == message_id and outcome.quarantine_id in reply.body
+
+
+def test_a_message_over_the_size_limit_is_quarantined_unread(dovecot: Dovecot, user: str, tmp_path: Path) -> None:
+    """Issue 8 item 13: the size is fetched first (RFC822.SIZE); a message over
+    ``intake_max_message_bytes`` is never fetched whole, and is recorded and a human told."""
+    from handlers.mail.imap_watcher import connect
+
+    big, small = referral_mail("docx"), referral_mail("html")
+    assert len(small) < 8000 < len(big)
+    settings = _imap_settings(dovecot, user, tmp_path, intake_notify=OFFICER, intake_max_message_bytes=8000)
+    watcher = _watcher(settings)
+    big_id = new_message_id()
+    dovecot.append(user, referral_mail("docx", message_id=big_id))
+    dovecot.append(user, small)
+    fetched: list[str] = []
+    with connect(settings.imap_mailboxes()[0]) as box:
+        watcher.ensure_folders(box)
+        original = box.client.uid
+
+        def recording(command: str, *args: str):  # type: ignore[no-untyped-def]
+            if command.upper() == "FETCH":
+                fetched.append(f"{args[0]} {args[1]}")
+            return original(command, *args)
+
+        box.client.uid = recording  # type: ignore[method-assign]
+        outcomes = watcher.scan(box)
+    assert [o.status for o in outcomes] == ["quarantined", "opened"]
+    assert not [f for f in fetched if f.startswith("1 ") and "BODY.PEEK[]" in f], fetched
+    assert (dovecot.count(user, "Quarantine"), dovecot.count(user, "Processed")) == (1, 1)
+    with Session(watcher.pipeline.engine) as session:
+        row = session.exec(select(IntakeMessage).where(IntakeMessage.status == "quarantined")).one()
+        outbox = session.exec(select(OutboxMessage)).all()
+    assert row.message_id == big_id and "too large" in (row.reason or "")
+    [notice] = [m for m in outbox if m.recipient == OFFICER]
+    assert outcomes[0].quarantine_id in notice.body and "too large" in notice.body
+    [told] = [m for m in outbox if m.recipient == SENDER and m.payload["kind"] == "intake_held"]
+    assert told.payload["in_reply_to"] == big_id and "too large" in told.body

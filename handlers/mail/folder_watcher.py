@@ -28,7 +28,6 @@ from handlers.mail.intake import IncomingMail, IntakeOutcome, IntakePipeline
 log = logging.getLogger(__name__)
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 
-MAX_FILE_BYTES = 100 * 1024 * 1024  # larger files are quarantined unread
 MAX_FAILURES = 3  # a message that crashes the pipeline this often is quarantined, not retried
 HEAD_BYTES = 64 * 1024  # what is read of a file too large to read: enough for its headers
 
@@ -52,9 +51,12 @@ class FolderInbox:
         poll_seconds: float = 0.5,
         partnership: str | None = None,
         on_outcome: Callable[[IntakeOutcome], None] | None = None,
+        max_message_bytes: int | None = None,
     ) -> None:
         self.root = root
         self.pipeline = pipeline
+        # Larger files are quarantined unread; the same limit as an IMAP mailbox's.
+        self.max_message_bytes = max_message_bytes or pipeline.settings.intake_max_message_bytes
         self.poll_seconds = poll_seconds
         self.partnership = partnership
         self.on_outcome = on_outcome
@@ -86,7 +88,7 @@ class FolderInbox:
         try:
             stat = path.stat()
             received = datetime.fromtimestamp(stat.st_mtime, tz=UTC)
-            if stat.st_size > MAX_FILE_BYTES:
+            if stat.st_size > self.max_message_bytes:
                 return self._too_large(path, stat.st_size, received)
             raw = path.read_bytes()
         except FileNotFoundError:
@@ -131,8 +133,9 @@ class FolderInbox:
             head = handle.read(HEAD_BYTES)
         found = _HEADER_END.search(head)
         head = head[: found.end()] if found else head
-        mib = f"{size / (1024 * 1024):.0f} MiB"
-        reason = f"message too large to read ({mib}; the limit is {MAX_FILE_BYTES // (1024 * 1024)} MiB)"
+        limit = self.max_message_bytes
+        reason = (f"message too large to read ({size / (1024 * 1024):.1f} MiB; the limit is "
+                  f"{limit / (1024 * 1024):.1f} MiB)")
         outcome = self._quarantine(
             path, IncomingMail(raw=head, received_at=received, mailbox="inbox", partnership=self.partnership),
             reason, unread_size=size, sender_reason=reason,

@@ -13,6 +13,10 @@ Loop: connect, make sure the Processed and Quarantine folders exist, then repeat
 A dropped connection or a server error reconnects with exponential backoff (1 s doubling to
 5 min, with jitter). The thread watches a ``threading.Event`` and stops within about a second.
 
+Each message's size (RFC822.SIZE) and INTERNALDATE are fetched first; one larger than
+``intake_max_message_bytes`` is never fetched whole: only its first 64 KiB of headers are, and it
+goes to the pipeline's ``quarantine`` (recorded, a human told) and then to the quarantine folder.
+
 Only EXISTS/RECENT responses mean new mail; Dovecot's "* OK Still here" keepalives do not.
 The awareness moment is the message's INTERNALDATE: when it reached the mailbox, which is not
 necessarily when the watcher saw it (the bot may have been down).
@@ -42,6 +46,8 @@ from handlers.mail.intake import IncomingMail, IntakeOutcome, IntakePipeline
 log = logging.getLogger(__name__)
 
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
+_SIZE = re.compile(rb"RFC822\.SIZE (\d+)", re.IGNORECASE)
+HEAD_BYTES = 64 * 1024  # what is fetched of a message too large to read: enough for its headers
 _NEW_MAIL = re.compile(rb"^\* \d+ (EXISTS|RECENT)\b", re.IGNORECASE)
 MAX_FAILURES = 3
 MAX_BACKOFF = 300.0
@@ -82,9 +88,11 @@ class ImapWatcher:
         poll_seconds: float = 60.0,
         on_outcome: Callable[[IntakeOutcome], None] | None = None,
         connect_timeout: float = 30.0,
+        max_message_bytes: int | None = None,
     ) -> None:
         self.config = config
         self.pipeline = pipeline
+        self.max_message_bytes = max_message_bytes or pipeline.settings.intake_max_message_bytes
         self.idle_seconds = min(idle_seconds, 29 * 60 - 60)
         self.poll_seconds = poll_seconds
         self.on_outcome = on_outcome
@@ -110,17 +118,47 @@ class ImapWatcher:
                 return bytes(item[1]), received
         return None  # gone: another worker moved it
 
+    def envelope(self, box: BaseMailBox, uid: str) -> tuple[int | None, datetime] | None:
+        """RFC822.SIZE and INTERNALDATE, before anything of the message itself is fetched."""
+        status, data = box.client.uid("FETCH", uid, "(UID RFC822.SIZE INTERNALDATE)")
+        if status != "OK":
+            return None
+        for item in data:
+            line = item[0] if isinstance(item, tuple) else item
+            if not isinstance(line, bytes):
+                continue  # [None]: gone, another worker moved it
+            size = _SIZE.search(line)
+            if size or _INTERNALDATE.search(line):
+                return (int(size.group(1)) if size else None), internal_date(line) or datetime.now(tz=UTC)
+        return None
+
+    def fetch_head(self, box: BaseMailBox, uid: str) -> bytes:
+        """At most ``HEAD_BYTES`` of the header block, for a message that is not read."""
+        status, data = box.client.uid("FETCH", uid, f"(UID BODY.PEEK[HEADER]<0.{HEAD_BYTES}>)")
+        if status == "OK":
+            for item in data:
+                if isinstance(item, tuple) and len(item) == 2:
+                    return bytes(item[1])
+        return b""
+
     def scan(self, box: BaseMailBox, stop: threading.Event | None = None) -> list[IntakeOutcome]:
         outcomes = []
         for uid in sorted(box.uids("ALL"), key=int):
             if stop is not None and stop.is_set():
                 break
-            fetched = self.fetch(box, uid)
-            if fetched is None:
+            envelope = self.envelope(box, uid)
+            if envelope is None:
                 continue
-            raw, received = fetched
-            checkpoint("after_fetch")
-            outcome = self._process(box, uid, raw, received)
+            size, received = envelope
+            if size is not None and size > self.max_message_bytes:
+                outcome = self._too_large(box, uid, size, received)
+            else:
+                fetched = self.fetch(box, uid)
+                if fetched is None:
+                    continue
+                raw, received = fetched
+                checkpoint("after_fetch")
+                outcome = self._process(box, uid, raw, received)
             if outcome is None:
                 continue
             checkpoint("after_commit")
@@ -131,6 +169,18 @@ class ImapWatcher:
             if self.on_outcome is not None:
                 self.on_outcome(outcome)
         return outcomes
+
+    def _too_large(self, box: BaseMailBox, uid: str, size: int, received: datetime) -> IntakeOutcome | None:
+        limit = self.max_message_bytes
+        reason = (f"message too large to read ({size / (1024 * 1024):.1f} MiB; the limit is "
+                  f"{limit / (1024 * 1024):.1f} MiB)")
+        mail = IncomingMail(raw=self.fetch_head(box, uid), received_at=received, mailbox=self.config.name,
+                            partnership=self.config.partnership)
+        outcome = self._quarantine(uid, mail, reason, unread_size=size, sender_reason=reason)
+        if outcome is not None:
+            log.warning("mailbox %s: uid %s quarantined unread as %s: %s", self.config.name, uid,
+                        outcome.quarantine_id, reason)
+        return outcome
 
     def _process(self, box: BaseMailBox, uid: str, raw: bytes, received: datetime) -> IntakeOutcome | None:
         mail = IncomingMail(raw=raw, received_at=received, mailbox=self.config.name,
