@@ -365,3 +365,94 @@ def test_quarantine_of_an_unread_message_answers_a_referrer_once(pipeline: Intak
     reply, notice = _outbox(engine)
     assert reply.recipient == "priya.testwell@northtown.example.nhs.uk" and "too large" in reply.body
     assert first.quarantine_id in reply.body and first.quarantine_id in notice.body
+
+
+# --- mail loops (issue 8 item 7) ------------------------------------------------------------
+
+HELPDESK = "Service Desk <servicedesk@support.example.nhs.uk>"
+
+
+def _to(engine: Engine, address: str) -> list[OutboxMessage]:
+    return [m for m in _outbox(engine) if m.recipient == address]
+
+
+def test_a_reply_to_the_bots_own_message_is_kept_and_not_answered(pipeline: IntakePipeline, engine: Engine) -> None:
+    first = pipeline.process(_mail(referral_mail("scan", sender=HELPDESK)))
+    [rejection] = _to(engine, "servicedesk@support.example.nhs.uk")
+    ours = rejection.payload["message_id"]
+    answer = referral_mail("empty", sender=HELPDESK, headers={
+        "Subject": f"Re: {rejection.subject}", "In-Reply-To": ours, "References": f"{first.message_id} {ours}"})
+    outcome = pipeline.process(_mail(answer))
+    assert outcome.status == "quarantined"
+    assert len(_to(engine, "servicedesk@support.example.nhs.uk")) == 1  # still the one rejection
+    notice = _to(engine, "#default")[-1]
+    assert outcome.quarantine_id in notice.body and "not answered" in notice.body
+    assert "replies to a message the bot sent" in notice.body
+
+
+def test_a_reply_by_subject_alone_is_recognised(pipeline: IntakePipeline, engine: Engine) -> None:
+    pipeline.process(_mail(referral_mail("scan", sender=HELPDESK)))
+    [rejection] = _to(engine, "servicedesk@support.example.nhs.uk")
+    answer = referral_mail("empty", sender=HELPDESK, headers={"Subject": f"RE: Re: {rejection.subject}"})
+    pipeline.process(_mail(answer))
+    assert len(_to(engine, "servicedesk@support.example.nhs.uk")) == 1
+
+
+def test_a_readable_form_replying_to_the_bot_opens_its_case_without_an_ack(
+    pipeline: IntakePipeline, engine: Engine
+) -> None:
+    """A referrer who answers our rejection with the form attached: the clock starts, a human
+    sees the case, and the bot does not answer a reply to itself."""
+    first = pipeline.process(_mail(referral_mail("scan")))
+    [rejection] = _to(engine, "priya.testwell@northtown.example.nhs.uk")
+    fixed = referral_mail("docx", headers={"In-Reply-To": rejection.payload["message_id"],
+                                           "References": f"{first.message_id} {rejection.payload['message_id']}"})
+    outcome = pipeline.process(_mail(fixed))
+    assert outcome.status == "opened"
+    assert len(_to(engine, "priya.testwell@northtown.example.nhs.uk")) == 1
+    notice = [m for m in _to(engine, "#default") if outcome.reference in m.body][0]
+    assert "not answered" in notice.body
+
+
+def test_replies_to_one_sender_are_limited_per_hour_across_restarts(
+    engine: Engine, settings: Settings
+) -> None:
+    """A responder that neither threads nor keeps our subject: the per-sender limit holds,
+    counted in the database, so a new pipeline (a restart, another worker) continues it."""
+    limit = settings.intake_replies_per_sender_per_hour
+    for n in range(limit + 3):
+        pipeline = _pipeline(engine, settings)  # a fresh one each time: nothing kept in memory
+        pipeline.process(_mail(referral_mail("empty", sender=HELPDESK, headers={"Subject": f"Call {n} logged"})))
+    assert len(_to(engine, "servicedesk@support.example.nhs.uk")) == limit
+    notices = _to(engine, "#default")
+    assert "not answered" in notices[limit].body and "automatic replies in the last hour" in notices[limit].body
+
+
+def test_replies_in_one_thread_are_limited(pipeline: IntakePipeline, engine: Engine) -> None:
+    root = new_message_id()
+    limit = pipeline.settings.intake_replies_per_thread_per_hour
+    for n in range(limit + 2):
+        pipeline.process(_mail(referral_mail("empty", headers={
+            "Subject": f"Re: our referral ({n})", "In-Reply-To": root, "References": root})))
+    assert len(_to(engine, "priya.testwell@northtown.example.nhs.uk")) == limit
+
+
+def test_notices_about_looping_mail_are_bounded_and_the_rest_summarised(
+    pipeline: IntakePipeline, engine: Engine
+) -> None:
+    pipeline.process(_mail(referral_mail("scan", sender=HELPDESK)))
+    [rejection] = _to(engine, "servicedesk@support.example.nhs.uk")
+    outcomes = [
+        pipeline.process(_mail(referral_mail("empty", sender=HELPDESK, headers={
+            "Subject": f"Re: {rejection.subject} ({n})", "In-Reply-To": rejection.payload["message_id"]})))
+        for n in range(6)
+    ]
+    assert len(_to(engine, "servicedesk@support.example.nhs.uk")) == 1
+    notices = _to(engine, "#default")
+    # The first quarantine, the first looping answer, and one summary for the other five.
+    assert len(notices) == 3
+    immediate, summary = notices[1], notices[2]
+    assert outcomes[0].quarantine_id in immediate.body and "summarised" in immediate.body
+    assert "5 more" in summary.body and all(o.quarantine_id in summary.body for o in outcomes[1:])
+    assert summary.status == "pending" and summary.next_attempt_at.replace(tzinfo=UTC) > datetime.now(UTC) + timedelta(minutes=50)
+    assert_no_pii(summary.body)

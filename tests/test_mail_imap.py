@@ -415,3 +415,68 @@ def test_a_message_over_the_size_limit_is_quarantined_unread(dovecot: Dovecot, u
     assert outcomes[0].quarantine_id in notice.body and "too large" in notice.body
     [told] = [m for m in outbox if m.recipient == SENDER and m.payload["kind"] == "intake_held"]
     assert told.payload["in_reply_to"] == big_id and "too large" in told.body
+
+
+HELPDESK = "servicedesk@support.example.nhs.uk"
+
+
+class Helpdesk:
+    """A non-compliant responder: answers every mail it gets with "Re: <subject>" and no
+    Auto-Submitted header, by APPENDing its answer to the bot's mailbox. ``threads``: whether
+    it sets In-Reply-To/References. Stops after ``cap`` answers so a failing test ends."""
+
+    def __init__(self, dovecot: Dovecot, user: str, *, threads: bool, cap: int = 25) -> None:
+        self.dovecot, self.user, self.threads, self.cap = dovecot, user, threads, cap
+        self.answered = 0
+
+    def mail(self, subject: str, *, in_reply_to: str | None = None) -> bytes:
+        from email.message import EmailMessage
+
+        msg = EmailMessage()
+        msg["From"] = f"Service Desk <{HELPDESK}>"
+        msg["To"] = "scp@partnership.example.gov.uk"
+        msg["Subject"] = subject
+        msg["Message-ID"] = new_message_id().replace("northtown", "support")
+        if in_reply_to and self.threads:
+            msg["In-Reply-To"] = in_reply_to
+            msg["References"] = in_reply_to
+        msg.set_content("Thank you for contacting the service desk. Your call has been logged.\n")
+        return msg.as_bytes()
+
+    def __call__(self, message: Message) -> None:
+        if message["To"] != HELPDESK or self.answered >= self.cap:
+            return
+        self.answered += 1
+        self.dovecot.append(self.user, self.mail(f"Re: {message['Subject']}", in_reply_to=message["Message-ID"]))
+
+
+@pytest.mark.parametrize("threads", [True, False], ids=["threaded", "subject-only"])
+def test_a_helpdesk_that_answers_everything_gets_one_answer(
+    dovecot: Dovecot, user: str, smtp: SmtpServer, tmp_path: Path, threads: bool
+) -> None:
+    """Issue 8 item 7: a helpdesk answering every mail with "Re: ..." got 13 rejections in 6.6 s,
+    each with a notice. A mail that replies to the bot's own message is never answered; it is
+    kept (quarantined) and a human told, with a bounded number of notices."""
+    helpdesk = Helpdesk(dovecot, user, threads=threads)
+    smtp.handler.respond = helpdesk
+    settings = _imap_settings(dovecot, user, tmp_path, smtp_host="127.0.0.1", smtp_port=smtp.port,
+                              smtp_starttls=False, intake_notify=OFFICER)
+    with RunningService(settings) as running:
+        dovecot.append(user, helpdesk.mail("Your call 4711 has been logged"))
+        wait_until(lambda: dovecot.count(user, "Quarantine") == 2, what="the call and the helpdesk's answer kept")
+
+        def settled() -> bool:
+            with Session(running.runtime.engine) as session:
+                pending = [m for m in session.exec(select(OutboxMessage)).all()
+                           if m.status != "sent" and m.next_attempt_at.replace(tzinfo=None) < datetime.now(UTC).replace(tzinfo=None)]
+            return not pending and dovecot.count(user, "INBOX") == 0
+
+        wait_until(settled, what="nothing left to send or read")
+    to_helpdesk = [m for m in smtp.handler.messages if m["To"] == HELPDESK]
+    to_officer = [m for m in smtp.handler.messages if m["To"] == OFFICER]
+    assert len(to_helpdesk) == 1 and helpdesk.answered == 1
+    assert len(to_officer) == 2  # the call, and the answer that replies to the bot (not answered)
+    assert "not answered" in _text(to_officer[1]) and "replies to a message the bot sent" in _text(to_officer[1])
+    with Session(running.runtime.engine) as session:
+        statuses = [row.status for row in session.exec(select(IntakeMessage).order_by(col(IntakeMessage.id)))]
+    assert statuses == ["quarantined", "quarantined"]

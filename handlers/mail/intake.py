@@ -22,6 +22,16 @@ bytes came from. The order of checks, and why:
    acknowledgement e-mail (threaded, with an .ics of the deadlines) and the channel notice go
    into the outbox with stable dedupe keys, so a crash and retry never sends twice.
 
+Mail loops. Before any reply to a sender (acknowledgement, rejection, "a person will look at
+it"): a mail that answers one of the bot's own messages (In-Reply-To/References names a
+Message-ID the bot made, or its subject is a reply to one of the bot's subjects) is never
+answered; nor is anyone beyond ``intake_replies_per_sender_per_hour`` or a conversation beyond
+``intake_replies_per_thread_per_hour``. Those counts are ledger rows (``answered``, per sender
+address hash and thread hash, in the last hour), read under a per-sender lock, so they hold
+across restarts and workers. Such mail is still handled (a readable form opens its case) and a
+human told, but loop-like mail gets one notice per sender per hour; the rest of that hour's is
+summarised in one notice sent when the hour ends.
+
 The awareness moment is the reported arrival time, unless it cannot be right (far in the
 future, or implausibly old: ``arrival``); then it is when the bot saw the message, and the case
 carries a warning saying so.
@@ -85,8 +95,21 @@ CLOCK_SKEW = timedelta(minutes=10)
 MAX_ARRIVAL_AGE = timedelta(days=90)
 
 
+# Mail loops. The window in which replies to one sender or thread are counted, and in which a
+# sender's loop-like mail gets one notice (the rest summarised when it ends).
+REPLY_WINDOW = timedelta(hours=1)
+NOTICE_WINDOW = timedelta(hours=1)
+# Message-IDs the bot makes: ``_threading``'s (ack-, reject-, held-) and the outbox's (outbox-N).
+_BOT_MESSAGE_ID = re.compile(r"^<(?:ack|reject|held|outbox)-[0-9a-f]{1,64}@(?P<domain>[^<>@\s]+)>$", re.IGNORECASE)
+
+
 def _utcnow() -> datetime:
     return datetime.now(tz=UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite gives stored times back without their zone; they are UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -217,6 +240,20 @@ def _domain(address: str | None) -> str | None:
     return address.rsplit("@", 1)[1].strip().rstrip(".").lower() or None
 
 
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _thread_root(msg: Message, message_id: str) -> str:
+    """The first Message-ID of the conversation: References' first, else In-Reply-To, else the
+    message's own. Every message of one thread shares it, whoever wrote them."""
+    for name in ("References", "In-Reply-To"):
+        found = _MESSAGE_ID.search(_header(msg, name))
+        if found:
+            return found.group()
+    return message_id
+
+
 def _key(prefix: str, message_id: str) -> str:
     return f"{prefix}:{hashlib.sha256(message_id.encode()).hexdigest()[:40]}"
 
@@ -241,11 +278,23 @@ class _Message:
     address: str | None
     domain: str | None
     arrival_warning: str | None
+    sender_hash: str = ""
+    thread_hash: str = ""
 
     @property
     def identity(self) -> str:
         """Message-ID and content: the seed of every dedupe key written for this message."""
         return f"{self.message_id}|{self.sha256}"
+
+
+def _message(mail: IncomingMail, msg: Message, message_id: str, sha256: str,
+             arrival_warning: str | None) -> _Message:
+    address = _sender(msg)
+    return _Message(
+        mail=mail, msg=msg, message_id=message_id, sha256=sha256, address=address, domain=_domain(address),
+        arrival_warning=arrival_warning, sender_hash=_hash(address or "(unknown sender)"),
+        thread_hash=_hash(_thread_root(msg, message_id)),
+    )
 
 
 class IntakePipeline:
@@ -273,10 +322,7 @@ class IntakePipeline:
         received_at, arrival_warning = arrival(mail.received_at, mail.seen_at)
         mail = replace(mail, received_at=received_at)
         msg = BytesParser(policy=policy.default).parsebytes(mail.raw, headersonly=True)
-        address = _sender(msg)
-        m = _Message(mail=mail, msg=msg, message_id=message_id_of(msg, mail.raw),
-                     sha256=message_sha256(mail.raw), address=address, domain=_domain(address),
-                     arrival_warning=arrival_warning)
+        m = _message(mail, msg, message_id_of(msg, mail.raw), message_sha256(mail.raw), arrival_warning)
         with Session(self.engine) as session:
             earlier = ledger.by_identity(session, m.message_id, m.sha256)
             if earlier is not None:
@@ -311,6 +357,8 @@ class IntakePipeline:
         earlier = ledger.by_identity(session, m.message_id, m.sha256)
         if earlier is not None:
             return earlier, None
+        # The reply and notice limits count this sender's rows: one worker at a time per sender.
+        _lock(session, f"sender:{m.sender_hash}")
         other = ledger.other_with_message_id(session, m.message_id, m.sha256)
         if other is None:
             return None, None
@@ -395,17 +443,17 @@ class IntakePipeline:
 
     def _read_headers(self, mail: IncomingMail, unread_size: int | None, arrival_warning: str | None) -> _Message:
         msg = BytesParser(policy=policy.default).parsebytes(mail.raw, headersonly=True)
-        address = _sender(msg)
-        return _Message(mail=mail, msg=msg, message_id=message_id_of(msg, mail.raw),
-                        sha256=_unread_sha256(mail.raw, unread_size), address=address,
-                        domain=_domain(address), arrival_warning=arrival_warning)
+        return _message(mail, msg, message_id_of(msg, mail.raw), _unread_sha256(mail.raw, unread_size),
+                        arrival_warning)
 
     @staticmethod
     def _bare(mail: IncomingMail, unread_size: int | None, arrival_warning: str | None) -> _Message:
         """A message known only by its bytes: no sender, a Message-ID made from its hash."""
         digest = _unread_sha256(mail.raw, unread_size)
-        return _Message(mail=mail, msg=Message(), message_id=f"<sha256-{digest}@intake.safeguard-bot>",
-                        sha256=digest, address=None, domain=None, arrival_warning=arrival_warning)
+        message_id = f"<sha256-{digest}@intake.safeguard-bot>"
+        return _Message(mail=mail, msg=Message(), message_id=message_id, sha256=digest, address=None,
+                        domain=None, arrival_warning=arrival_warning, sender_hash=_hash("(unknown sender)"),
+                        thread_hash=_hash(message_id))
 
     def _may_answer_unprocessed(self, m: _Message) -> bool:
         """Whether the sender of a message the pipeline did not process may be told it is with a
@@ -421,25 +469,32 @@ class IntakePipeline:
                     sender_reason: str | None = None) -> IntakeOutcome:
         """The one place a quarantine is written: ledger row, audit entry, the human notice and
         the sender's reply (``reply``: "reject" says the form could not be read, "held" that a
-        person will look at it), all in one transaction."""
+        person will look at it), all in one transaction. The reply is withheld when the mail
+        may be part of a loop (``_reply_block``); the notice is then bounded (``_notify``)."""
         mail = m.mail
         partnership = self.settings.partnership(mail.partnership)
         with session_scope(self.engine) as session:
             earlier, clash = self._begin(session, m)
             if earlier is not None:
                 return self._earlier(session, earlier)
+            block = self._reply_block(session, m)
+            answer = reply is not None and m.address is not None and block is None
+            loop = status == ledger.IGNORED or (block is not None and block[1])
+            mode, opened_by = self._notice_mode(session, m, loop) if notify else (None, None)
             row = ledger.record(
                 session, message_id=m.message_id, message_sha256=m.sha256, status=status, mailbox=mail.mailbox,
                 received_at=mail.received_at, reason=notices.redact_reason(reason), sender_domain=m.domain,
+                sender_hash=m.sender_hash, thread_hash=m.thread_hash, answered=answer, notice=mode,
             )
             quarantine_id = f"Q-{row.id}"
             case_repo.audit(
                 session, actor=f"intake:{mail.mailbox}"[:120], action=f"intake.{status}",
                 detail={"quarantine_id": quarantine_id, "sender_domain": m.domain,
-                        "reason": notices.redact_reason(reason), "mailbox": mail.mailbox},
+                        "reason": notices.redact_reason(reason), "mailbox": mail.mailbox,
+                        "answered": answer, "not_answered_because": block[0] if block else None},
             )
             told = None
-            if reply is not None and m.address:
+            if answer and m.address and reply is not None:
                 if reply == "reject":
                     subject, body = notices.rejection(reason, received_at=mail.received_at,
                                                       quarantine_id=quarantine_id)
@@ -453,7 +508,11 @@ class IntakePipeline:
                     session, transport=transport, recipient=recipient, subject=subject, body=body,
                     dedupe_key=_key(reply, m.identity), payload=self._threading(m, reply),
                 )
-            if notify:
+            elif block is not None:
+                told = f"The sender was not answered: {block[0]}."
+            if mode == ledger.NOTICE_SUMMARISED and opened_by is not None:
+                self._summarise(session, m, partnership.key, opened_by)
+            elif mode is not None:
                 subject, body = notices.quarantine_notice(
                     quarantine_id, reason=reason, sender_domain=m.domain, mailbox=mail.mailbox,
                     received_at=mail.received_at, sender_told=told is not None, told=told,
@@ -461,6 +520,9 @@ class IntakePipeline:
                 for note in (clash, m.arrival_warning):
                     if note:
                         body += f" Note: {note}."
+                if mode == ledger.NOTICE_BOUNDED:
+                    body += (" This sender's mail looks like a mail loop: its other such messages in "
+                             "the next hour will be summarised in one notice.")
                 for transport, recipient in self._humans(partnership.key):
                     outbox.enqueue(
                         session, transport=transport, recipient=recipient, subject=subject, body=body,
@@ -470,6 +532,70 @@ class IntakePipeline:
         log.info("intake %s: message from %s %s (%s)", quarantine_id, m.domain or "?", status,
                  notices.redact_reason(reason))
         return IntakeOutcome(status=status, message_id=m.message_id, reason=reason, quarantine_id=quarantine_id)
+
+    # --- mail loops ---------------------------------------------------------------------------
+
+    def _bot_domain(self) -> str:
+        return self.settings.smtp_from.rsplit("@", 1)[-1].strip("> ").lower() or "localhost"
+
+    def _is_bot_message_id(self, message_id: str) -> bool:
+        """A Message-ID the bot generated: ``_threading``'s replies and the outbox's own."""
+        found = _BOT_MESSAGE_ID.match(message_id.strip())
+        return bool(found) and found.group("domain").lower() == self._bot_domain()
+
+    def _replies_to_bot(self, m: _Message) -> bool:
+        """Whether the mail answers one of the bot's own messages: it names one in In-Reply-To
+        or References, or (a responder that does not thread) keeps one of its subjects."""
+        named = _MESSAGE_ID.findall(_header(m.msg, "In-Reply-To") + " " + _header(m.msg, "References"))
+        if any(self._is_bot_message_id(found) for found in named):
+            return True
+        return notices.replies_to_our_subject(_header(m.msg, "Subject"))
+
+    def _reply_block(self, session: Session, m: _Message) -> tuple[str, bool] | None:
+        """Why the sender must not be answered (and whether that is a sign of a mail loop), or
+        None. Counts come from the ledger (this transaction holds the sender's lock), so the
+        limits hold across restarts and across workers."""
+        if self._replies_to_bot(m):
+            return "it replies to a message the bot sent (a likely mail loop)", True
+        since = _utcnow() - REPLY_WINDOW
+        sent = ledger.replies_since(session, since, sender_hash=m.sender_hash)
+        if sent >= self.settings.intake_replies_per_sender_per_hour:
+            return f"the sender has had {sent} automatic replies in the last hour", True
+        in_thread = ledger.replies_since(session, since, thread_hash=m.thread_hash)
+        if in_thread >= self.settings.intake_replies_per_thread_per_hour:
+            return f"this conversation has had {in_thread} automatic replies in the last hour", True
+        return None
+
+    def _notice_mode(self, session: Session, m: _Message, loop: bool) -> tuple[str, ledger.IntakeMessage | None]:
+        """How a human hears of a quarantined message. Mail that is not loop-like gets a notice
+        of its own. Loop-like mail gets one notice per sender per hour (``NOTICE_BOUNDED``); the
+        sender's other loop-like mail in that hour is summarised in one notice sent when the
+        hour ends (``NOTICE_SUMMARISED``, with the message that opened the hour)."""
+        if not loop:
+            return ledger.NOTICE_SENT, None
+        opened_by = ledger.latest_bounded_notice(session, m.sender_hash, _utcnow() - NOTICE_WINDOW)
+        if opened_by is None:
+            return ledger.NOTICE_BOUNDED, None
+        return ledger.NOTICE_SUMMARISED, opened_by
+
+    def _summarise(self, session: Session, m: _Message, partnership_key: str, opened_by: ledger.IntakeMessage) -> None:
+        """Write (or rewrite, as it grows) the pending summary for the hour ``opened_by`` began."""
+        assert opened_by.id is not None
+        rows = ledger.summarised_after(session, m.sender_hash, opened_by.id)
+        if not rows:
+            return
+        start = _aware(opened_by.processed_at)
+        subject, body = notices.loop_summary(
+            [f"Q-{r.id}" for r in rows], sender_domain=m.domain or opened_by.sender_domain, mailbox=m.mail.mailbox,
+            first=_aware(rows[0].processed_at), last=_aware(rows[-1].processed_at),
+        )
+        for transport, recipient in self._humans(partnership_key):
+            key = _key(f"summary:{transport}", f"{m.sender_hash}|{opened_by.id}|{recipient}")
+            if not outbox.enqueue(
+                session, transport=transport, recipient=recipient, subject=subject, body=body, dedupe_key=key,
+                payload={"kind": "intake_loop_summary"}, not_before=start + NOTICE_WINDOW,
+            ):
+                outbox.rewrite_pending(session, key, subject=subject, body=body)
 
     def _humans(self, partnership_key: str) -> list[tuple[str, str]]:
         if self.settings.intake_notify:
@@ -510,14 +636,22 @@ class IntakePipeline:
             else:
                 view = self._open(session, partnership.key, aware, incident, referral, details, actor, m.domain)
                 case_id, status = self.cases.case_id(session, view.reference), ledger.OPENED
+            block = self._reply_block(session, m)
+            answer = m.address is not None and block is None
             ledger.record(
                 session, message_id=m.message_id, message_sha256=m.sha256, status=status, mailbox=mail.mailbox,
                 received_at=mail.received_at, content_hash=content_hash, case_id=case_id,
-                sender_domain=m.domain,
+                sender_domain=m.domain, sender_hash=m.sender_hash, thread_hash=m.thread_hash,
+                answered=answer, notice=ledger.NOTICE_SENT,
             )
-            self._enqueue_ack(session, view, case_id, m, referral, warnings, partnership.name,
-                              updated=status == ledger.UPDATED)
-            notes = [n for n in (clash, m.arrival_warning) if n]
+            if answer:
+                self._enqueue_ack(session, view, case_id, m, referral, warnings, partnership.name,
+                                  updated=status == ledger.UPDATED)
+            not_answered = f"the sender was not answered: {block[0]}" if block else None
+            if block:
+                case_repo.audit(session, actor=actor, action="intake.not_answered", case_id=case_id,
+                                detail={"reference": view.reference, "because": block[0]})
+            notes = [n for n in (clash, m.arrival_warning, not_answered) if n]
             self._enqueue_notice(session, view, case_id, m, referral, partnership.key,
                                  updated=status == ledger.UPDATED, warnings=warnings, notes=notes)
         log.info("intake: %s %s from %s (mailbox %s)", view.reference, status, m.domain, mail.mailbox)

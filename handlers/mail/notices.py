@@ -123,8 +123,9 @@ def rejection(reason: str, *, received_at: datetime, quarantine_id: str) -> tupl
         f"in it:\n\n    {' '.join(reason.split())[:400]}\n\n"
         "No case has been opened from it yet. A member of the partnership team has been told "
         f"(reference {quarantine_id}) and will look at it. To avoid delay, please send the form "
-        "again as an unprotected Word document (.docx), a PDF with selectable text (not a scan), "
-        "or with the form's fields typed into the body of an e-mail.\n\n"
+        "again, in a new e-mail rather than a reply to this one, as an unprotected Word document "
+        "(.docx), a PDF with selectable text (not a scan), or with the form's fields typed into "
+        "the body of an e-mail.\n\n"
         "This is an automatic message from the partnership's referral mailbox.\n"
     )
     return f"Your referral could not be read ({quarantine_id})", body
@@ -191,3 +192,36 @@ def quarantine_notice(
         f"{redact_reason(reason)}. {told} It is in the mailbox's quarantine folder."
     )
     return f"[intake] Message quarantined ({quarantine_id})", text
+
+
+# The subjects above, as they come back in a reply ("Re: ", "AW: ", "RE: Re: "...). A responder
+# that does not thread (no In-Reply-To) still keeps the subject; that is how its answers to the
+# bot's own messages are known. Keep in step with the subjects built in this module.
+_REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|aw|sv|antw|vs|fw|fwd|tr)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+_OUR_SUBJECTS = re.compile(
+    r"^(?:\[[A-Z][A-Z0-9]{0,7}-[A-Z0-9-]{1,20}\] (?:Referral received|Re-sent referral|New referral)"
+    r"|Your referral could not be read \(Q-\d+\)"
+    r"|Your message was received \(Q-\d+\)"
+    r"|\[intake\] )"
+)
+
+
+def replies_to_our_subject(subject: str) -> bool:
+    """Whether ``subject`` is a reply to (or forward of) one of the bot's own messages."""
+    found = _REPLY_PREFIX.match(subject or "")
+    return bool(found) and bool(_OUR_SUBJECTS.match(subject[found.end():].strip()))
+
+
+def loop_summary(
+    quarantine_ids: Sequence[str], *, sender_domain: str | None, mailbox: str, first: datetime, last: datetime
+) -> tuple[str, str]:
+    """(subject, body) of the one notice that stands for a sender's looping mail in an hour."""
+    shown = ", ".join(quarantine_ids[:30]) + (" and more" if len(quarantine_ids) > 30 else "")
+    text = (
+        f"Intake: {len(quarantine_ids)} more message(s) from {sender_domain or 'an unknown sender'} "
+        f"(mailbox {mailbox}) were quarantined between {when(first)} and {when(last)} without a "
+        "notice each: they looked like a mail loop (automatic mail, or answers to the bot's own "
+        f"messages) and none was answered. Quarantine ids: {shown}. They are in the mailbox's "
+        "quarantine folder."
+    )
+    return f"[intake] {len(quarantine_ids)} more message(s) quarantined from {sender_domain or 'an unknown sender'}", text
