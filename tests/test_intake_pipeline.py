@@ -206,9 +206,52 @@ def test_unreadable_form_is_quarantined_and_both_sides_told(
 
 @pytest.mark.parametrize("kind", ["auto_reply", "bounce"])
 def test_automatic_mail_is_never_answered(pipeline: IntakePipeline, engine: Engine, kind: str) -> None:
+    """Never answered (mail loops); a human hears of it, at most once per sender per hour."""
     outcome = pipeline.process(_mail(referral_mail(kind)))
     assert (outcome.status, outcome.destination) == ("ignored", "quarantine")
-    assert _outbox(engine) == [] and _cases(engine) == []
+    assert _cases(engine) == []
+    [notice] = _outbox(engine)
+    assert notice.recipient == "#default" and outcome.quarantine_id in notice.body
+    assert "Nothing was sent to the sender" in notice.body
+    second = pipeline.process(_mail(referral_mail(kind)))
+    assert second.status == "ignored" and len(_outbox(engine)) == 2
+    summary = _outbox(engine)[1]
+    assert summary.status == "pending" and second.quarantine_id in summary.body  # due when the hour ends
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Auto-Submitted": "auto-forwarded"}, {"Precedence": "list", "List-Id": "<safeguarding.northtown.nhs.uk>"}],
+    ids=["auto-forwarded", "list"],
+)
+def test_a_forwarded_or_list_referral_opens_its_case_and_is_not_answered(
+    pipeline: IntakePipeline, engine: Engine, headers: dict[str, str]
+) -> None:
+    """Issue 8 item 5: a referral forwarded by a rule, or sent through a distribution list,
+    was quarantined as an automatic reply and nobody was told."""
+    outcome = pipeline.process(_mail(referral_mail("docx", headers=headers)))
+    assert outcome.status == "opened"
+    [notice] = _outbox(engine)  # a human is told; the sender is never answered
+    assert notice.recipient == "#default" and outcome.reference in notice.body
+    assert "not answered" in notice.body and ("forwarded" in notice.body or "list" in notice.body)
+
+
+def test_an_unreadable_forwarded_message_tells_a_human_only(pipeline: IntakePipeline, engine: Engine) -> None:
+    outcome = pipeline.process(_mail(referral_mail("scan", headers={"Auto-Submitted": "auto-forwarded"})))
+    assert outcome.status == "quarantined"
+    [notice] = _outbox(engine)
+    assert notice.recipient == "#default" and "no text layer" in notice.body and "not answered" in notice.body
+
+
+def test_the_bots_own_mail_coming_back_is_recorded_without_a_notice(pipeline: IntakePipeline, engine: Engine) -> None:
+    """A notice sent to a mailbox the bot itself watches must not make another notice."""
+    own = referral_mail("auto_reply", sender=f"Safeguarding bot <{pipeline.settings.smtp_from}>",
+                        headers={"Auto-Submitted": "auto-generated"})
+    outcome = pipeline.process(_mail(own))
+    assert outcome.status == "ignored" and _outbox(engine) == []
+    with Session(engine) as session:
+        [audit] = session.exec(select(AuditEntry)).all()
+    assert audit.action == "intake.ignored" and "the bot's own" in audit.detail["reason"]
 
 
 def test_foreign_sender_is_quarantined_for_a_human_only(engine: Engine, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -31,7 +31,7 @@ from store.intake import IntakeMessage
 from store.models import Case, OutboxMessage
 from tests.conftest import require_server
 from tests.support.dovecot import DOVECOT, PASSWORD, Dovecot
-from tests.support.mail import assert_no_pii, new_message_id, referral_mail
+from tests.support.mail import assert_no_pii, distinct_referral, new_message_id, referral_mail
 from tests.support.service import RunningService
 from tests.support.slack_api import SlackApiStub
 from tests.support.smtp_server import SmtpServer
@@ -132,24 +132,35 @@ def test_referrals_and_bad_mail_end_to_end(dovecot: Dovecot, user: str, smtp: Sm
             assert notice["To"] == OFFICER and "northtown.example.nhs.uk" in _text(notice)
             wait_until(lambda: dovecot.count(user, "Quarantine") == 1, what="scan quarantined")
 
-            # 3. An automatic reply and 4. a sender outside the allow-list: nobody answers them.
+            # 3. An automatic reply and 4. a sender outside the allow-list: nobody answers them;
+            # an officer hears of both.
             dovecot.append(user, referral_mail("auto_reply"))
             dovecot.append(user, referral_mail("docx", sender="Mallory <m@evilnhs.net>"))
             wait_until(lambda: dovecot.count(user, "Quarantine") == 3, what="auto-reply and stranger quarantined")
-            wait_until(lambda: len(smtp.handler.messages) == 4, what="officer told about the stranger")
-            assert "evilnhs.net" in _text(smtp.handler.messages[3])
+            wait_until(lambda: len(smtp.handler.messages) == 5, what="officer told about both")
+            assert all(m["To"] == OFFICER for m in smtp.handler.messages[3:5])
+            assert any("evilnhs.net" in _text(m) for m in smtp.handler.messages[3:5])
+            assert any("Auto-Submitted" in _text(m) for m in smtp.handler.messages[3:5])
             assert all(m["To"] != "m@evilnhs.net" for m in smtp.handler.messages)
 
             # 5. The same form sent again: the one case is updated and acknowledged again.
             dovecot.append(user, referral_mail("docx"))
-            smtp.wait_for(5)
-            assert "Re-sent referral matched" in str(smtp.handler.messages[4]["Subject"])
+            smtp.wait_for(6)
+            assert "Re-sent referral matched" in str(smtp.handler.messages[5]["Subject"])
             wait_until(lambda: dovecot.count(user, "Processed") == 2, what="re-sent form processed")
             assert len(running.cases()) == 1
+
+            # 6. A referral forwarded by a mailbox rule: a case and a Slack notice; no mail back.
+            dovecot.append(user, distinct_referral("docx", 6, headers={"Auto-Submitted": "auto-forwarded"}))
+            wait_until(lambda: dovecot.count(user, "Processed") == 3, what="forwarded referral processed")
+            slack.wait_for(lambda: len(slack.calls_to("chat.postMessage")) == 3)
+            forwarded = slack.calls_to("chat.postMessage")[2].body["text"]
+            assert "forwarded automatically" in forwarded and "not answered" in forwarded
+            assert len(running.cases()) == 2 and len(smtp.handler.messages) == 6
         with Session(running.runtime.engine) as session:
             ledger = session.exec(select(IntakeMessage).order_by(col(IntakeMessage.id))).all()
-        assert [row.status for row in ledger] == ["opened", "quarantined", "ignored", "quarantined", "updated"]
-        assert dovecot.count(user, "INBOX") == 0  # nothing left behind, nothing deleted (2 + 3)
+        assert [row.status for row in ledger] == ["opened", "quarantined", "ignored", "quarantined", "updated", "opened"]
+        assert dovecot.count(user, "INBOX") == 0  # nothing left behind, nothing deleted (3 + 3)
     finally:
         slack.stop()
 

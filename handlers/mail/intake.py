@@ -8,10 +8,17 @@ bytes came from. The order of checks, and why:
    the earlier outcome and do nothing else. This is what makes a re-fetch idempotent. A
    different message that reuses a Message-ID is not a duplicate: it is processed like any
    other, and the reuse is flagged in the audit log and the notice.
-2. Automatic reply, bounce or bulk mail: never answered (answering auto-replies makes mail loops),
-   no notice either (a notice to a mailbox that is itself watched would loop too). It goes to the
-   quarantine folder, not to Processed, because an auto-forwarded referral also carries
-   ``Auto-Submitted`` and must not vanish: the quarantine folder is the human review queue.
+2. The bot's own mail come back (From is ``smtp_from``, or its Message-ID is one the bot made):
+   recorded and quarantined, and nothing else: a notice about it could come back in its turn
+   (``intake_notify`` set to a watched mailbox would loop forever).
+   Automatic reply, bounce or bulk mail: never answered (answering auto-replies makes mail
+   loops). A human is told, because a bounce may mean a referrer never got their
+   acknowledgement; but as loop-like mail: one notice per sender per hour, the rest summarised
+   in one notice when the hour ends, so a notice that itself provokes an auto-reply (a
+   non-compliant out-of-office) cannot make more than that. Quarantined, the human review queue.
+   Mail that a machine merely passed on (``Auto-Submitted: auto-forwarded``, ``Precedence:
+   list``, ``List-Id``) is not automatic: a person wrote it and it may be a referral. It is read
+   like any other, the notice says so, and its sender (a list, a rule) is never answered.
 3. Sender's domain not on the allow-list: quarantined, a human is told, the sender is not (the
    From address of such mail is often forged; replying would be backscatter).
 4. The form cannot be read (``ReferralRejected``): quarantined, a human is told, and the sender
@@ -53,7 +60,7 @@ from datetime import UTC, date, datetime, timedelta
 from email import policy
 from email.message import Message
 from email.parser import BytesParser
-from email.utils import getaddresses
+from email.utils import getaddresses, parseaddr
 from typing import Any, Literal
 
 from sqlalchemy import Engine, text
@@ -67,7 +74,7 @@ from bot.routing import Router
 from bot.settings import Settings
 from handlers.mail import notices
 from handlers.referral import ReferralRejected, parse_referral
-from handlers.referral.eml_reader import auto_reply_reason
+from handlers.referral.eml_reader import auto_reply_reason, relayed_reason
 from handlers.referral.model import Referral
 from scheduler.calendar import today_in_london
 from store import cases as case_repo
@@ -374,12 +381,19 @@ class IntakePipeline:
         return None, f"its Message-ID was already used by a different message ({named}); both were kept"
 
     def _process(self, m: _Message) -> IntakeOutcome:
+        if self._own(m):
+            # The bot's own mail came back (a notice sent to a mailbox it watches, a forwarding
+            # rule): a notice about it would come back too. Recorded, and nothing else.
+            return self._quarantine(m, "the bot's own message came back to its mailbox",
+                                    status=ledger.IGNORED, notify=False, reply=None)
         try:
             automatic = auto_reply_reason(m.msg)
         except Exception:  # noqa: BLE001 - unreadable headers: let the full parse decide
             automatic = None
         if automatic:
-            return self._quarantine(m, automatic, status=ledger.IGNORED, notify=False, reply=None)
+            # Never answered; a human is told, boundedly (``_notice_mode``: automatic mail is
+            # loop-like), since a bounce may mean a referrer never got their acknowledgement.
+            return self._quarantine(m, automatic, status=ledger.IGNORED, notify=True, reply=None)
         if not self.settings.sender_allowed(m.domain):
             reason = f"sender domain {m.domain or '(none)'} is not on the allow-list"
             return self._quarantine(m, reason, status=ledger.QUARANTINED, notify=True, reply=None)
@@ -543,6 +557,11 @@ class IntakePipeline:
         found = _BOT_MESSAGE_ID.match(message_id.strip())
         return bool(found) and found.group("domain").lower() == self._bot_domain()
 
+    def _own(self, m: _Message) -> bool:
+        """Mail the bot itself sent: from its own address, or with a Message-ID it made."""
+        own = parseaddr(self.settings.smtp_from)[1].strip().lower()
+        return (m.address is not None and m.address == own) or self._is_bot_message_id(m.message_id)
+
     def _replies_to_bot(self, m: _Message) -> bool:
         """Whether the mail answers one of the bot's own messages: it names one in In-Reply-To
         or References, or (a responder that does not thread) keeps one of its subjects."""
@@ -555,6 +574,12 @@ class IntakePipeline:
         """Why the sender must not be answered (and whether that is a sign of a mail loop), or
         None. Counts come from the ledger (this transaction holds the sender's lock), so the
         limits hold across restarts and across workers."""
+        try:
+            relayed = relayed_reason(m.msg)
+        except Exception:  # noqa: BLE001 - headers too broken to tell: do not answer
+            relayed = "its headers could not be read"
+        if relayed:
+            return relayed, False
         if self._replies_to_bot(m):
             return "it replies to a message the bot sent (a likely mail loop)", True
         since = _utcnow() - REPLY_WINDOW

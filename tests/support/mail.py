@@ -65,7 +65,8 @@ def assert_no_pii(text: str) -> None:
         assert item not in text, f"child's details leaked: {item!r}"
 
 
-def distinct_referral(kind: str, n: int, *, message_id: str | None = None) -> bytes:
+def distinct_referral(kind: str, n: int, *, message_id: str | None = None,
+                      headers: dict[str, str] | None = None) -> bytes:
     """A referral whose form content differs from every other n (so it opens its own case
     rather than matching an earlier form): the summary carries the number."""
     original = fx.SUMMARY
@@ -77,6 +78,9 @@ def distinct_referral(kind: str, n: int, *, message_id: str | None = None) -> by
     msg = message_from_bytes(raw, policy=policy.default)
     del msg["Message-ID"]
     msg["Message-ID"] = message_id or new_message_id()
+    for key, value in (headers or {}).items():
+        del msg[key]
+        msg[key] = value
     return msg.as_bytes()
 
 
