@@ -471,8 +471,9 @@ class IntakePipeline:
 
     def _may_answer_unprocessed(self, m: _Message) -> bool:
         """Whether the sender of a message the pipeline did not process may be told it is with a
-        person: a referral from an allow-listed sender, not an automatic message."""
-        if not m.address or not self.settings.sender_allowed(m.domain):
+        person: a referral from an allow-listed sender, not an automatic message, not the bot's
+        own (the loop limits of ``_reply_block`` apply on top)."""
+        if not m.address or not self.settings.sender_allowed(m.domain) or self._own(m):
             return False
         try:
             return auto_reply_reason(m.msg) is None
@@ -484,7 +485,7 @@ class IntakePipeline:
         """The one place a quarantine is written: ledger row, audit entry, the human notice and
         the sender's reply (``reply``: "reject" says the form could not be read, "held" that a
         person will look at it), all in one transaction. The reply is withheld when the mail
-        may be part of a loop (``_reply_block``); the notice is then bounded (``_notify``)."""
+        may be part of a loop (``_reply_block``); the notice is then bounded (``_notice_mode``)."""
         mail = m.mail
         partnership = self.settings.partnership(mail.partnership)
         with session_scope(self.engine) as session:
@@ -619,8 +620,12 @@ class IntakePipeline:
             if not outbox.enqueue(
                 session, transport=transport, recipient=recipient, subject=subject, body=body, dedupe_key=key,
                 payload={"kind": "intake_loop_summary"}, not_before=start + NOTICE_WINDOW,
-            ):
-                outbox.rewrite_pending(session, key, subject=subject, body=body)
+            ) and not outbox.rewrite_pending(session, key, subject=subject, body=body):
+                # The summary went out a moment ago (the hour just ended): this one gets its own.
+                outbox.enqueue(
+                    session, transport=transport, recipient=recipient, subject=subject, body=body,
+                    dedupe_key=f"{key}:late:{rows[-1].id}", payload={"kind": "intake_loop_summary"},
+                )
 
     def _humans(self, partnership_key: str) -> list[tuple[str, str]]:
         if self.settings.intake_notify:
