@@ -91,6 +91,9 @@ def main(n: int = 200, kind: str = "docx") -> None:
                     data_dir=data, imap_host="127.0.0.1", imap_port=dovecot.port, imap_username=user,
                     imap_password=PASSWORD, imap_security="plain", smtp_host="127.0.0.1",
                     smtp_port=smtp.port, smtp_starttls=False,
+                    # Every form comes from one fictional referrer: lift the mail-loop limit on
+                    # replies per sender, or only the first few would be acknowledged.
+                    intake_replies_per_sender_per_hour=1000,
                 )
                 ids = [new_message_id() for _ in range(n)]
                 messages = [distinct_referral(kind, k, message_id=i) for k, i in enumerate(ids)]

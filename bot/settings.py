@@ -158,6 +158,15 @@ class Settings(BaseSettings):
     # Who hears about quarantined mail: a Slack channel (C...) or an e-mail address;
     # default: the partnership's channel.
     intake_notify: str | None = None
+    # A message (IMAP RFC822.SIZE, or an inbox file) larger than this is quarantined unread:
+    # reading it would hold it all in memory. 25 MiB is above what Exchange Online and nhs.net
+    # accept by default for a message, so a real referral is never near it.
+    intake_max_message_bytes: int = Field(default=25 * 1024 * 1024, ge=4096)
+    # Automatic replies (acknowledgements, rejections) to one sender address, and within one
+    # thread, per hour; beyond them mail is still handled and a human told, the sender not
+    # answered. Counted in the database, so the limit holds across restarts and workers.
+    intake_replies_per_sender_per_hour: int = Field(default=5, ge=1, le=1000)
+    intake_replies_per_thread_per_hour: int = Field(default=2, ge=1, le=1000)
 
     @classmethod
     def settings_customise_sources(

@@ -1,9 +1,15 @@
 """Mail intake ledger: one row per message the mailbox watchers have handled.
 
-It is what makes intake idempotent. ``message_id`` is unique, so a message fetched twice (a
-watcher killed after its case committed but before the message was moved) is recognised and
-only moved; ``content_hash`` (a hash of what the form says) finds a re-sent form so it updates
-its case instead of opening a second one. Rows hold identifiers, dates and reasons only, never
+It is what makes intake idempotent. A message's identity is its Message-ID *and* a hash of
+the message itself (``message_sha256``, see ``handlers.mail.intake.message_sha256``): a message
+fetched twice (a watcher killed after its case committed but before the message was moved) is
+recognised and only moved, while a different message that reuses a Message-ID (a careless
+client, or spam) is processed on its own, never dropped as a duplicate. Rows written before
+that column existed have no hash and match on the Message-ID alone, as they did then.
+``content_hash`` (a hash of what the form says) finds a re-sent form so it updates its case
+instead of opening a second one. ``sender_hash``/``thread_hash`` (hashes of the sender's address
+and of the thread's first Message-ID), ``answered`` and ``notice`` are what the mail-loop limits
+count: replies per sender and per thread in the last hour, and the bounded notices. Rows hold identifiers, dates and reasons only, never
 a child's details: ``reason`` is redacted before it is stored.
 """
 
@@ -11,7 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime
+from sqlalchemy import Boolean, Column, DateTime, Index, UniqueConstraint, false, func, or_
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from store.models import Case, Partnership, _timestamp
@@ -21,12 +27,24 @@ UPDATED = "updated"  # a re-sent form: the existing case's details were refreshe
 QUARANTINED = "quarantined"  # unreadable, or from a sender not on the allow-list: for a human
 IGNORED = "ignored"  # automatic reply, bounce or bulk mail: never answered
 
+# ``notice``: how a human heard of the message.
+NOTICE_SENT = "sent"  # a notice of its own
+NOTICE_BOUNDED = "bounded"  # a notice of its own, opening an hour in which the sender's other
+#                             looping mail is summarised instead
+NOTICE_SUMMARISED = "summarised"  # counted in the summary notice at the end of that hour
+
 
 class IntakeMessage(SQLModel, table=True):
     __tablename__ = "intake_message"
+    __table_args__ = (
+        UniqueConstraint("message_id", "message_sha256", name="uq_intake_message_identity"),
+        Index("ix_intake_message_sender", "sender_hash", "processed_at"),
+        Index("ix_intake_message_thread", "thread_hash", "processed_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    message_id: str = Field(max_length=300, unique=True)
+    message_id: str = Field(max_length=300, index=True)
+    message_sha256: str | None = Field(default=None, max_length=64)
     content_hash: str | None = Field(default=None, max_length=64, index=True)
     case_id: int | None = Field(default=None, foreign_key="case_file.id", index=True)
     status: str = Field(max_length=16)
@@ -35,10 +53,34 @@ class IntakeMessage(SQLModel, table=True):
     mailbox: str = Field(max_length=80)
     received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     processed_at: datetime = _timestamp(nullable=False)
+    sender_hash: str | None = Field(default=None, max_length=64)
+    thread_hash: str | None = Field(default=None, max_length=64)
+    answered: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    notice: str | None = Field(default=None, max_length=16)
 
 
-def by_message_id(session: Session, message_id: str) -> IntakeMessage | None:
-    return session.exec(select(IntakeMessage).where(IntakeMessage.message_id == message_id)).first()
+def by_identity(session: Session, message_id: str, message_sha256: str) -> IntakeMessage | None:
+    """This very message, if it was handled before (a legacy row without a hash matches on the
+    Message-ID alone: that was the identity when it was written)."""
+    return session.exec(
+        select(IntakeMessage)
+        .where(
+            IntakeMessage.message_id == message_id,
+            or_(col(IntakeMessage.message_sha256) == message_sha256, col(IntakeMessage.message_sha256).is_(None)),
+        )
+        .order_by(col(IntakeMessage.id))
+        .limit(1)
+    ).first()
+
+
+def other_with_message_id(session: Session, message_id: str, message_sha256: str) -> IntakeMessage | None:
+    """The first *different* message that came with the same Message-ID, if any."""
+    return session.exec(
+        select(IntakeMessage)
+        .where(IntakeMessage.message_id == message_id, col(IntakeMessage.message_sha256) != message_sha256)
+        .order_by(col(IntakeMessage.id))
+        .limit(1)
+    ).first()
 
 
 def case_for_content(session: Session, content_hash: str, partnership_key: str) -> int | None:
@@ -61,6 +103,7 @@ def record(
     session: Session,
     *,
     message_id: str,
+    message_sha256: str,
     status: str,
     mailbox: str,
     received_at: datetime,
@@ -68,9 +111,14 @@ def record(
     case_id: int | None = None,
     reason: str | None = None,
     sender_domain: str | None = None,
+    sender_hash: str | None = None,
+    thread_hash: str | None = None,
+    answered: bool = False,
+    notice: str | None = None,
 ) -> IntakeMessage:
     row = IntakeMessage(
         message_id=message_id,
+        message_sha256=message_sha256,
         content_hash=content_hash,
         case_id=case_id,
         status=status,
@@ -78,10 +126,48 @@ def record(
         sender_domain=sender_domain[:255] if sender_domain else None,
         mailbox=mailbox[:80],
         received_at=received_at,
+        sender_hash=sender_hash,
+        thread_hash=thread_hash,
+        answered=answered,
+        notice=notice,
     )
     session.add(row)
     session.flush()
     return row
+
+
+def replies_since(session: Session, since: datetime, *, sender_hash: str | None = None,
+                  thread_hash: str | None = None) -> int:
+    """How many messages from this sender (or in this thread) were answered since ``since``."""
+    statement = select(func.count()).select_from(IntakeMessage).where(
+        col(IntakeMessage.answered).is_(True), col(IntakeMessage.processed_at) >= since
+    )
+    if sender_hash is not None:
+        statement = statement.where(IntakeMessage.sender_hash == sender_hash)
+    if thread_hash is not None:
+        statement = statement.where(IntakeMessage.thread_hash == thread_hash)
+    return int(session.exec(statement).one())
+
+
+def latest_bounded_notice(session: Session, sender_hash: str, since: datetime) -> IntakeMessage | None:
+    """The sender's message whose notice opened the current hour of summarised notices."""
+    return session.exec(
+        select(IntakeMessage)
+        .where(IntakeMessage.sender_hash == sender_hash, IntakeMessage.notice == NOTICE_BOUNDED,
+               col(IntakeMessage.processed_at) >= since)
+        .order_by(col(IntakeMessage.id).desc())
+        .limit(1)
+    ).first()
+
+
+def summarised_after(session: Session, sender_hash: str, after_id: int) -> list[IntakeMessage]:
+    """The sender's messages held for the summary since the bounded notice ``after_id``."""
+    return list(session.exec(
+        select(IntakeMessage)
+        .where(IntakeMessage.sender_hash == sender_hash, IntakeMessage.notice == NOTICE_SUMMARISED,
+               col(IntakeMessage.id) > after_id)
+        .order_by(col(IntakeMessage.id))
+    ).all())
 
 
 def for_case(session: Session, case_id: int) -> list[IntakeMessage]:

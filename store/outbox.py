@@ -63,6 +63,20 @@ def enqueue(
     return session.execute(statement).first() is not None
 
 
+def rewrite_pending(session: Session, dedupe_key: str, *, subject: str, body: str) -> bool:
+    """Change the text of a message not yet sent (a summary that grows until it is due)."""
+    row = session.exec(
+        select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key, OutboxMessage.status == PENDING)
+    ).first()
+    if row is None:
+        return False
+    row.subject = subject
+    row.body = body
+    session.add(row)
+    session.flush()
+    return True
+
+
 def claim(session: Session, now: datetime, *, lease: timedelta, limit: int = 50) -> list[OutboxMessage]:
     """Take up to ``limit`` deliverable messages for this sender, under a lease.
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -23,9 +24,14 @@ from bot.runtime import open_runtime
 from bot.settings import load_settings
 from handlers.mail.folder_watcher import FolderInbox
 from handlers.mail.intake import IntakePipeline
-from store.models import Case
+from scheduler.calendar import today_in_london
+from store.intake import IntakeMessage
+from store.models import AuditEntry, Case, OutboxMessage
 from tests.support.mail import assert_no_pii, new_message_id, referral_mail
 from tests.test_cli import ROOT
+
+
+SENDER = "priya.testwell@northtown.example.nhs.uk"
 
 
 def wait_until(predicate: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> None:
@@ -91,6 +97,76 @@ def test_a_message_that_keeps_crashing_is_quarantined_not_lost(inbox: FolderInbo
     inbox.scan()
     assert (inbox.quarantine / "a.eml").exists()
     assert "RuntimeError" in (inbox.quarantine / "a.eml.reason.txt").read_text()
+
+
+@pytest.mark.parametrize(("year", "why"), [(2099, "in the future"), (2001, "implausibly old")])
+def test_a_file_dated_out_of_range_counts_from_when_it_was_seen(inbox: FolderInbox, year: int, why: str) -> None:
+    """Issue 8 item 6: the mtime is the awareness moment, but not a mtime of 2099 or 2001."""
+    path = drop(inbox.root, "a.eml", referral_mail("docx"))
+    stamp = datetime(year, 6, 1, 12, 0, tzinfo=UTC).timestamp()
+    os.utime(path, (stamp, stamp))
+    before = today_in_london()
+    [outcome] = inbox.scan()
+    assert outcome.status == "opened"
+    view = inbox.pipeline.cases.get(outcome.reference or "")
+    assert before <= view.la_aware <= today_in_london()
+    assert [w for w in inbox.pipeline.cases.details(view.reference)["warnings"] if why in w]
+
+
+def _rows(inbox: FolderInbox, model: type) -> list:  # type: ignore[type-arg]
+    with Session(inbox.pipeline.engine) as session:
+        return list(session.exec(select(model)).all())
+
+
+def test_a_crash_three_times_is_recorded_and_both_sides_told(inbox: FolderInbox) -> None:
+    """Issue 8 item 2: after three crashes the file was moved with a log line and nobody was
+    told. Now: a ledger row and an audit entry, the intake quarantine notice for a human and, as
+    the mail is a referral from an allow-listed sender, a threaded "received, a person will look
+    at it" reply, all through the outbox."""
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("boom 'Jamie Fictional'")
+
+    inbox.pipeline.process = broken  # type: ignore[method-assign]
+    message_id = new_message_id()
+    drop(inbox.root, "a.eml", referral_mail("docx", message_id=message_id))
+    for _ in range(3):
+        inbox.scan()
+    assert (inbox.quarantine / "a.eml").exists()
+    [row] = _rows(inbox, IntakeMessage)
+    assert (row.status, row.message_id, row.sender_domain) == ("quarantined", message_id, "northtown.example.nhs.uk")
+    assert "RuntimeError" in (row.reason or "")
+    quarantine_id = f"Q-{row.id}"
+    assert quarantine_id in (inbox.quarantine / "a.eml.reason.txt").read_text()
+    assert [a.action for a in _rows(inbox, AuditEntry)] == ["intake.quarantined"]
+    outbox = _rows(inbox, OutboxMessage)
+    [reply] = [m for m in outbox if m.recipient == SENDER]
+    [notice] = [m for m in outbox if m.recipient == "#default"]
+    assert reply.payload["in_reply_to"] == message_id and quarantine_id in reply.body
+    assert "a member of the partnership team" in reply.body.lower() and "RuntimeError" not in reply.body
+    assert quarantine_id in notice.body and "northtown.example.nhs.uk" in notice.body
+    assert "RuntimeError" in notice.body
+    for message in outbox:
+        assert_no_pii(message.subject + message.body)
+
+
+def test_a_file_too_large_is_recorded_and_a_human_told(tmp_path: Path) -> None:
+    """Issue 8 items 2 and 13: the too-large quarantine was a file move and a log line, at a
+    module constant of 100 MiB; now ``intake_max_message_bytes``, as for IMAP."""
+    settings = load_settings(data_dir=tmp_path / "var", intake_max_message_bytes=4096)
+    runtime = open_runtime(settings)
+    inbox = FolderInbox(settings.inbox_dir, IntakePipeline(runtime.engine, settings, runtime.cases, runtime.router))
+    assert inbox.max_message_bytes == 4096
+    message_id = new_message_id()
+    drop(inbox.root, "big.eml", referral_mail("docx", message_id=message_id))
+    inbox.scan()
+    assert (inbox.quarantine / "big.eml").exists()
+    [row] = _rows(inbox, IntakeMessage)
+    assert row.status == "quarantined" and "too large" in (row.reason or "") and row.message_id == message_id
+    outbox = _rows(inbox, OutboxMessage)
+    [notice] = [m for m in outbox if m.recipient == "#default"]
+    [reply] = [m for m in outbox if m.recipient == SENDER]
+    assert f"Q-{row.id}" in notice.body and "too large" in notice.body
+    assert reply.payload["in_reply_to"] == message_id and "too large" in reply.body
 
 
 def test_run_headless_reads_the_inbox_folder_end_to_end(cli_env: dict[str, str], tmp_path: Path) -> None:

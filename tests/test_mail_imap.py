@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from email.message import Message
 from pathlib import Path
 
@@ -26,11 +26,12 @@ from bot.settings import Settings, load_settings
 from handlers.mail.hooks import PAUSE_ENV
 from handlers.mail.imap_watcher import ImapWatcher
 from handlers.mail.intake import IntakePipeline
+from scheduler.calendar import today_in_london
 from store.intake import IntakeMessage
 from store.models import Case, OutboxMessage
 from tests.conftest import require_server
 from tests.support.dovecot import DOVECOT, PASSWORD, Dovecot
-from tests.support.mail import assert_no_pii, new_message_id, referral_mail
+from tests.support.mail import assert_no_pii, distinct_referral, new_message_id, referral_mail
 from tests.support.service import RunningService
 from tests.support.slack_api import SlackApiStub
 from tests.support.smtp_server import SmtpServer
@@ -131,24 +132,35 @@ def test_referrals_and_bad_mail_end_to_end(dovecot: Dovecot, user: str, smtp: Sm
             assert notice["To"] == OFFICER and "northtown.example.nhs.uk" in _text(notice)
             wait_until(lambda: dovecot.count(user, "Quarantine") == 1, what="scan quarantined")
 
-            # 3. An automatic reply and 4. a sender outside the allow-list: nobody answers them.
+            # 3. An automatic reply and 4. a sender outside the allow-list: nobody answers them;
+            # an officer hears of both.
             dovecot.append(user, referral_mail("auto_reply"))
             dovecot.append(user, referral_mail("docx", sender="Mallory <m@evilnhs.net>"))
             wait_until(lambda: dovecot.count(user, "Quarantine") == 3, what="auto-reply and stranger quarantined")
-            wait_until(lambda: len(smtp.handler.messages) == 4, what="officer told about the stranger")
-            assert "evilnhs.net" in _text(smtp.handler.messages[3])
+            wait_until(lambda: len(smtp.handler.messages) == 5, what="officer told about both")
+            assert all(m["To"] == OFFICER for m in smtp.handler.messages[3:5])
+            assert any("evilnhs.net" in _text(m) for m in smtp.handler.messages[3:5])
+            assert any("Auto-Submitted" in _text(m) for m in smtp.handler.messages[3:5])
             assert all(m["To"] != "m@evilnhs.net" for m in smtp.handler.messages)
 
             # 5. The same form sent again: the one case is updated and acknowledged again.
             dovecot.append(user, referral_mail("docx"))
-            smtp.wait_for(5)
-            assert "Re-sent referral matched" in str(smtp.handler.messages[4]["Subject"])
+            smtp.wait_for(6)
+            assert "Re-sent referral matched" in str(smtp.handler.messages[5]["Subject"])
             wait_until(lambda: dovecot.count(user, "Processed") == 2, what="re-sent form processed")
             assert len(running.cases()) == 1
+
+            # 6. A referral forwarded by a mailbox rule: a case and a Slack notice; no mail back.
+            dovecot.append(user, distinct_referral("docx", 6, headers={"Auto-Submitted": "auto-forwarded"}))
+            wait_until(lambda: dovecot.count(user, "Processed") == 3, what="forwarded referral processed")
+            slack.wait_for(lambda: len(slack.calls_to("chat.postMessage")) == 3)
+            forwarded = slack.calls_to("chat.postMessage")[2].body["text"]
+            assert "forwarded automatically" in forwarded and "not answered" in forwarded
+            assert len(running.cases()) == 2 and len(smtp.handler.messages) == 6
         with Session(running.runtime.engine) as session:
             ledger = session.exec(select(IntakeMessage).order_by(col(IntakeMessage.id))).all()
-        assert [row.status for row in ledger] == ["opened", "quarantined", "ignored", "quarantined", "updated"]
-        assert dovecot.count(user, "INBOX") == 0  # nothing left behind, nothing deleted (2 + 3)
+        assert [row.status for row in ledger] == ["opened", "quarantined", "ignored", "quarantined", "updated", "opened"]
+        assert dovecot.count(user, "INBOX") == 0  # nothing left behind, nothing deleted (3 + 3)
     finally:
         slack.stop()
 
@@ -320,3 +332,162 @@ def test_mail_that_races_the_idle_is_seen_at_once(dovecot: Dovecot, user: str, t
         assert time.monotonic() - started < 5
     finally:
         box.logout()
+
+
+def _watcher(settings: Settings) -> ImapWatcher:
+    runtime = open_runtime(settings)
+    return ImapWatcher(settings.imap_mailboxes()[0],
+                       IntakePipeline(runtime.engine, settings, runtime.cases, runtime.router))
+
+
+def test_an_internaldate_in_2001_counts_from_when_the_bot_saw_it(dovecot: Dovecot, user: str, tmp_path: Path) -> None:
+    """Issue 8 item 6: INTERNALDATE is whatever the APPEND said (a migration tool, a client's
+    clock); 2001 made the case fail with LifecycleError. (Dovecot itself refuses a future
+    INTERNALDATE, so 2099 is tested on the pipeline and the folder inbox.)"""
+    from handlers.mail.imap_watcher import connect
+
+    settings = _imap_settings(dovecot, user, tmp_path)
+    watcher = _watcher(settings)
+    dovecot.append(user, referral_mail("docx"), dt=datetime(2001, 6, 1, 12, 0, tzinfo=UTC))
+    before = today_in_london()
+    with connect(settings.imap_mailboxes()[0]) as box:
+        watcher.ensure_folders(box)
+        [outcome] = watcher.scan(box)
+    view = watcher.pipeline.cases.get(outcome.reference or "")
+    assert before <= view.la_aware <= today_in_london()
+    assert [w for w in watcher.pipeline.cases.details(view.reference)["warnings"] if "2001" in w and "implausibly old" in w]
+    assert dovecot.count(user, "Processed") == 1
+
+
+def test_a_message_that_crashes_three_times_is_quarantined_and_both_sides_told(
+    dovecot: Dovecot, user: str, tmp_path: Path
+) -> None:
+    """Issue 8 item 2, IMAP: the third crash moved the message with a log line only."""
+    from handlers.mail.imap_watcher import connect
+
+    settings = _imap_settings(dovecot, user, tmp_path, intake_notify=OFFICER)
+    watcher = _watcher(settings)
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("boom")
+
+    watcher.pipeline.process = broken  # type: ignore[method-assign]
+    message_id = new_message_id()
+    dovecot.append(user, referral_mail("docx", message_id=message_id))
+    with connect(settings.imap_mailboxes()[0]) as box:
+        watcher.ensure_folders(box)
+        assert watcher.scan(box) == [] and watcher.scan(box) == []
+        assert dovecot.count(user, "INBOX") == 1
+        [outcome] = watcher.scan(box)
+    assert outcome.status == "quarantined" and outcome.quarantine_id
+    assert (dovecot.count(user, "INBOX"), dovecot.count(user, "Quarantine")) == (0, 1)
+    with Session(watcher.pipeline.engine) as session:
+        [row] = session.exec(select(IntakeMessage)).all()
+        outbox = session.exec(select(OutboxMessage)).all()
+    assert row.message_id == message_id and f"Q-{row.id}" == outcome.quarantine_id
+    [notice] = [m for m in outbox if m.recipient == OFFICER]
+    [reply] = [m for m in outbox if m.recipient == SENDER]
+    assert outcome.quarantine_id in notice.body and "RuntimeError" in notice.body
+    assert reply.payload["in_reply_to"] == message_id and outcome.quarantine_id in reply.body
+
+
+def test_a_message_over_the_size_limit_is_quarantined_unread(dovecot: Dovecot, user: str, tmp_path: Path) -> None:
+    """Issue 8 item 13: the size is fetched first (RFC822.SIZE); a message over
+    ``intake_max_message_bytes`` is never fetched whole, and is recorded and a human told."""
+    from handlers.mail.imap_watcher import connect
+
+    big, small = referral_mail("docx"), referral_mail("html")
+    assert len(small) < 8000 < len(big)
+    settings = _imap_settings(dovecot, user, tmp_path, intake_notify=OFFICER, intake_max_message_bytes=8000)
+    watcher = _watcher(settings)
+    big_id = new_message_id()
+    dovecot.append(user, referral_mail("docx", message_id=big_id))
+    dovecot.append(user, small)
+    fetched: list[str] = []
+    with connect(settings.imap_mailboxes()[0]) as box:
+        watcher.ensure_folders(box)
+        original = box.client.uid
+
+        def recording(command: str, *args: str):  # type: ignore[no-untyped-def]
+            if command.upper() == "FETCH":
+                fetched.append(f"{args[0]} {args[1]}")
+            return original(command, *args)
+
+        box.client.uid = recording  # type: ignore[method-assign]
+        outcomes = watcher.scan(box)
+    assert [o.status for o in outcomes] == ["quarantined", "opened"]
+    assert not [f for f in fetched if f.startswith("1 ") and "BODY.PEEK[]" in f], fetched
+    assert (dovecot.count(user, "Quarantine"), dovecot.count(user, "Processed")) == (1, 1)
+    with Session(watcher.pipeline.engine) as session:
+        row = session.exec(select(IntakeMessage).where(IntakeMessage.status == "quarantined")).one()
+        outbox = session.exec(select(OutboxMessage)).all()
+    assert row.message_id == big_id and "too large" in (row.reason or "")
+    [notice] = [m for m in outbox if m.recipient == OFFICER]
+    assert outcomes[0].quarantine_id in notice.body and "too large" in notice.body
+    [told] = [m for m in outbox if m.recipient == SENDER and m.payload["kind"] == "intake_held"]
+    assert told.payload["in_reply_to"] == big_id and "too large" in told.body
+
+
+HELPDESK = "servicedesk@support.example.nhs.uk"
+
+
+class Helpdesk:
+    """A non-compliant responder: answers every mail it gets with "Re: <subject>" and no
+    Auto-Submitted header, by APPENDing its answer to the bot's mailbox. ``threads``: whether
+    it sets In-Reply-To/References. Stops after ``cap`` answers so a failing test ends."""
+
+    def __init__(self, dovecot: Dovecot, user: str, *, threads: bool, cap: int = 25) -> None:
+        self.dovecot, self.user, self.threads, self.cap = dovecot, user, threads, cap
+        self.answered = 0
+
+    def mail(self, subject: str, *, in_reply_to: str | None = None) -> bytes:
+        from email.message import EmailMessage
+
+        msg = EmailMessage()
+        msg["From"] = f"Service Desk <{HELPDESK}>"
+        msg["To"] = "scp@partnership.example.gov.uk"
+        msg["Subject"] = subject
+        msg["Message-ID"] = new_message_id().replace("northtown", "support")
+        if in_reply_to and self.threads:
+            msg["In-Reply-To"] = in_reply_to
+            msg["References"] = in_reply_to
+        msg.set_content("Thank you for contacting the service desk. Your call has been logged.\n")
+        return msg.as_bytes()
+
+    def __call__(self, message: Message) -> None:
+        if message["To"] != HELPDESK or self.answered >= self.cap:
+            return
+        self.answered += 1
+        self.dovecot.append(self.user, self.mail(f"Re: {message['Subject']}", in_reply_to=message["Message-ID"]))
+
+
+@pytest.mark.parametrize("threads", [True, False], ids=["threaded", "subject-only"])
+def test_a_helpdesk_that_answers_everything_gets_one_answer(
+    dovecot: Dovecot, user: str, smtp: SmtpServer, tmp_path: Path, threads: bool
+) -> None:
+    """Issue 8 item 7: a helpdesk answering every mail with "Re: ..." got 13 rejections in 6.6 s,
+    each with a notice. A mail that replies to the bot's own message is never answered; it is
+    kept (quarantined) and a human told, with a bounded number of notices."""
+    helpdesk = Helpdesk(dovecot, user, threads=threads)
+    smtp.handler.respond = helpdesk
+    settings = _imap_settings(dovecot, user, tmp_path, smtp_host="127.0.0.1", smtp_port=smtp.port,
+                              smtp_starttls=False, intake_notify=OFFICER)
+    with RunningService(settings) as running:
+        dovecot.append(user, helpdesk.mail("Your call 4711 has been logged"))
+        wait_until(lambda: dovecot.count(user, "Quarantine") == 2, what="the call and the helpdesk's answer kept")
+
+        def settled() -> bool:
+            with Session(running.runtime.engine) as session:
+                pending = [m for m in session.exec(select(OutboxMessage)).all()
+                           if m.status != "sent" and m.next_attempt_at.replace(tzinfo=None) < datetime.now(UTC).replace(tzinfo=None)]
+            return not pending and dovecot.count(user, "INBOX") == 0
+
+        wait_until(settled, what="nothing left to send or read")
+    to_helpdesk = [m for m in smtp.handler.messages if m["To"] == HELPDESK]
+    to_officer = [m for m in smtp.handler.messages if m["To"] == OFFICER]
+    assert len(to_helpdesk) == 1 and helpdesk.answered == 1
+    assert len(to_officer) == 2  # the call, and the answer that replies to the bot (not answered)
+    assert "not answered" in _text(to_officer[1]) and "replies to a message the bot sent" in _text(to_officer[1])
+    with Session(running.runtime.engine) as session:
+        statuses = [row.status for row in session.exec(select(IntakeMessage).order_by(col(IntakeMessage.id)))]
+    assert statuses == ["quarantined", "quarantined"]

@@ -45,3 +45,53 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def _legacy_ledger_row_survives(url: str) -> None:
+    """A row written before 0006 keeps matching its message on the Message-ID alone (a message
+    committed just before the upgrade and re-fetched after it is still a duplicate), while two
+    different messages may now share a Message-ID."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+    from sqlmodel import Session
+
+    from store import intake as ledger
+
+    engine = make_engine(url)
+    upgrade(engine, "0005_intake")
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO intake_message (message_id, status, mailbox, received_at, processed_at) "
+            "VALUES ('<old@x>', 'opened', 'inbox', :t, :t)"), {"t": datetime(2026, 11, 30, tzinfo=UTC)})
+    upgrade(engine)
+    with Session(engine) as session:
+        row = ledger.by_identity(session, "<old@x>", "a" * 64)
+        assert row is not None and row.message_sha256 is None
+        received = datetime(2026, 12, 1, tzinfo=UTC)
+        for digest in ("b" * 64, "c" * 64):
+            ledger.record(session, message_id="<new@x>", message_sha256=digest, status="opened",
+                          mailbox="inbox", received_at=received)
+        session.commit()
+        assert ledger.by_identity(session, "<new@x>", "c" * 64).message_sha256 == "c" * 64  # type: ignore[union-attr]
+    engine.dispose()
+
+
+def test_intake_identity_migration_keeps_legacy_rows_sqlite(tmp_path: Path) -> None:
+    _legacy_ledger_row_survives(f"sqlite:///{tmp_path / 'legacy.db'}")
+
+
+def test_intake_identity_migration_keeps_legacy_rows_postgresql(fresh_pg_url: str) -> None:
+    _legacy_ledger_row_survives(fresh_pg_url)
+
+
+def test_migration_chain_is_linear() -> None:
+    from alembic.script import ScriptDirectory
+
+    from store.db import MIGRATIONS_DIR
+
+    script = ScriptDirectory(str(MIGRATIONS_DIR))
+    assert len(script.get_heads()) == 1
+    revisions = list(script.walk_revisions())
+    assert all(len(r._all_down_revisions) <= 1 for r in revisions)
+    assert revisions[-1].down_revision is None

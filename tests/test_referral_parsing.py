@@ -121,6 +121,17 @@ def test_same_form_in_two_tick_styles_has_the_same_fingerprint() -> None:
     assert a.content_sha256 == b.content_sha256 != c.content_sha256
 
 
+def test_fingerprint_covers_the_prose_not_only_the_labelled_fields() -> None:
+    from tests.support.mail import PROSE_A, PROSE_B, body_form_mail
+
+    a = parse_referral(body_form_mail(PROSE_A), "a.eml", today=TODAY)
+    b = parse_referral(body_form_mail(PROSE_B), "b.eml", today=TODAY)
+    a_again = parse_referral(body_form_mail(PROSE_A), "c.eml", today=TODAY)  # another Message-ID
+    assert a.as_json()["referrer"] == b.as_json()["referrer"] and a.request_type == b.request_type
+    assert a.content_sha256 != b.content_sha256
+    assert a.content_sha256 == a_again.content_sha256
+
+
 def test_content_magic_beats_the_extension() -> None:
     ref = parse_referral(fx.text_pdf(), "misnamed.docx", today=TODAY)
     assert ref.source_format == "pdf"

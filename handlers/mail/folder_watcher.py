@@ -3,7 +3,9 @@
 Drop a message in as ``inbox/<anything>.eml`` (write it under another name and rename it, so a
 half-written file is never read). Once its outcome is committed it is moved to
 ``inbox/processed/`` or to ``inbox/quarantine/`` with ``<name>.reason.txt`` beside it. Nothing is
-deleted. The file's modification time is when it reached the inbox, i.e. the awareness moment.
+deleted. A file too large to read, or one the pipeline crashed on three times, goes through the
+pipeline's ``quarantine`` like any other quarantined message (ledger, audit, a human told), and
+only then is moved. The file's modification time is when it reached the inbox, i.e. the awareness moment.
 Polling (default every 0.5 s) rather than inotify: portable, and cheap for a folder this small.
 """
 
@@ -11,10 +13,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
@@ -22,9 +26,10 @@ from handlers.mail.hooks import checkpoint
 from handlers.mail.intake import IncomingMail, IntakeOutcome, IntakePipeline
 
 log = logging.getLogger(__name__)
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
 
-MAX_FILE_BYTES = 100 * 1024 * 1024  # larger files are quarantined unread
 MAX_FAILURES = 3  # a message that crashes the pipeline this often is quarantined, not retried
+HEAD_BYTES = 64 * 1024  # what is read of a file too large to read: enough for its headers
 
 
 def _free_name(folder: Path, name: str) -> Path:
@@ -46,9 +51,12 @@ class FolderInbox:
         poll_seconds: float = 0.5,
         partnership: str | None = None,
         on_outcome: Callable[[IntakeOutcome], None] | None = None,
+        max_message_bytes: int | None = None,
     ) -> None:
         self.root = root
         self.pipeline = pipeline
+        # Larger files are quarantined unread; the same limit as an IMAP mailbox's.
+        self.max_message_bytes = max_message_bytes or pipeline.settings.intake_max_message_bytes
         self.poll_seconds = poll_seconds
         self.partnership = partnership
         self.on_outcome = on_outcome
@@ -79,27 +87,27 @@ class FolderInbox:
     def _one(self, path: Path) -> IntakeOutcome | None:
         try:
             stat = path.stat()
-            if stat.st_size > MAX_FILE_BYTES:
-                self._quarantine_unread(path, f"file too large ({stat.st_size // (1024 * 1024)} MiB)")
-                return None
+            received = datetime.fromtimestamp(stat.st_mtime, tz=UTC)
+            if stat.st_size > self.max_message_bytes:
+                return self._too_large(path, stat.st_size, received)
             raw = path.read_bytes()
         except FileNotFoundError:
             return None  # taken by another process
-        received = datetime.fromtimestamp(stat.st_mtime, tz=UTC)
         checkpoint("after_fetch")
+        mail = IncomingMail(raw=raw, received_at=received, mailbox="inbox", partnership=self.partnership)
         try:
-            outcome = self.pipeline.process(
-                IncomingMail(raw=raw, received_at=received, mailbox="inbox", partnership=self.partnership)
-            )
+            outcome = self.pipeline.process(mail)
         except OperationalError:
             raise  # the database is down: retry the whole scan later, count nothing
         except Exception as exc:  # noqa: BLE001 - never lose the file; give up on it after a few tries
             count = self._failures.get(path.name, 0) + 1
             self._failures[path.name] = count
             log.error("inbox: processing file %s failed (%s), attempt %d", _file_id(path.name), type(exc).__name__, count)
-            if count >= MAX_FAILURES:
-                self._quarantine_unread(path, f"could not be processed ({type(exc).__name__})")
-            return None
+            if count < MAX_FAILURES:
+                return None
+            outcome = self._quarantine(path, mail, f"could not be processed ({type(exc).__name__})")
+            if outcome is None:
+                return None
         checkpoint("after_commit")
         self._failures.pop(path.name, None)
         self._move(path, outcome)
@@ -119,13 +127,36 @@ class FolderInbox:
         (self.quarantine / (target.name + ".reason.txt")).write_text("\n".join(note) + "\n", encoding="utf-8")
         os.replace(path, target)
 
-    def _quarantine_unread(self, path: Path, reason: str) -> None:
-        target = _free_name(self.quarantine, path.name)
-        (self.quarantine / (target.name + ".reason.txt")).write_text(
-            f"status: quarantined\nreason: {reason}\n", encoding="utf-8"
+    def _too_large(self, path: Path, size: int, received: datetime) -> IntakeOutcome:
+        """Quarantine a file unread: only its head is read, for the sender and Message-ID."""
+        with open(path, "rb") as handle:
+            head = handle.read(HEAD_BYTES)
+        found = _HEADER_END.search(head)
+        head = head[: found.end()] if found else head
+        limit = self.max_message_bytes
+        reason = (f"message too large to read ({size / (1024 * 1024):.1f} MiB; the limit is "
+                  f"{limit / (1024 * 1024):.1f} MiB)")
+        outcome = self._quarantine(
+            path, IncomingMail(raw=head, received_at=received, mailbox="inbox", partnership=self.partnership),
+            reason, unread_size=size, sender_reason=reason,
         )
-        os.replace(path, target)
-        log.warning("inbox: file %s quarantined unread: %s", _file_id(target.name), reason)
+        if outcome is None:
+            return None
+        self._move(path, outcome)
+        log.warning("inbox: file %s quarantined unread as %s: %s", _file_id(path.name), outcome.quarantine_id, reason)
+        return outcome
+
+    def _quarantine(self, path: Path, mail: IncomingMail, reason: str, **kwargs: Any) -> IntakeOutcome | None:
+        """The pipeline's quarantine; if even that fails the file stays where it is (recorded
+        nowhere yet, so moving it would lose it in silence) and is tried again next scan."""
+        try:
+            return self.pipeline.quarantine(mail, reason, **kwargs)
+        except OperationalError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            log.error("inbox: quarantining file %s failed (%s); left in the inbox", _file_id(path.name),
+                      type(exc).__name__)
+            return None
 
     def run(self, stop: threading.Event) -> None:
         """Scan until ``stop`` is set; errors back off (up to a minute) and never end the loop."""

@@ -13,6 +13,10 @@ Loop: connect, make sure the Processed and Quarantine folders exist, then repeat
 A dropped connection or a server error reconnects with exponential backoff (1 s doubling to
 5 min, with jitter). The thread watches a ``threading.Event`` and stops within about a second.
 
+Each message's size (RFC822.SIZE) and INTERNALDATE are fetched first; one larger than
+``intake_max_message_bytes`` is never fetched whole: only its first 64 KiB of headers are, and it
+goes to the pipeline's ``quarantine`` (recorded, a human told) and then to the quarantine folder.
+
 Only EXISTS/RECENT responses mean new mail; Dovecot's "* OK Still here" keepalives do not.
 The awareness moment is the message's INTERNALDATE: when it reached the mailbox, which is not
 necessarily when the watcher saw it (the bot may have been down).
@@ -29,6 +33,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.mailbox import BaseMailBox
@@ -41,6 +46,8 @@ from handlers.mail.intake import IncomingMail, IntakeOutcome, IntakePipeline
 log = logging.getLogger(__name__)
 
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
+_SIZE = re.compile(rb"RFC822\.SIZE (\d+)", re.IGNORECASE)
+HEAD_BYTES = 64 * 1024  # what is fetched of a message too large to read: enough for its headers
 _NEW_MAIL = re.compile(rb"^\* \d+ (EXISTS|RECENT)\b", re.IGNORECASE)
 MAX_FAILURES = 3
 MAX_BACKOFF = 300.0
@@ -81,9 +88,11 @@ class ImapWatcher:
         poll_seconds: float = 60.0,
         on_outcome: Callable[[IntakeOutcome], None] | None = None,
         connect_timeout: float = 30.0,
+        max_message_bytes: int | None = None,
     ) -> None:
         self.config = config
         self.pipeline = pipeline
+        self.max_message_bytes = max_message_bytes or pipeline.settings.intake_max_message_bytes
         self.idle_seconds = min(idle_seconds, 29 * 60 - 60)
         self.poll_seconds = poll_seconds
         self.on_outcome = on_outcome
@@ -109,17 +118,47 @@ class ImapWatcher:
                 return bytes(item[1]), received
         return None  # gone: another worker moved it
 
+    def envelope(self, box: BaseMailBox, uid: str) -> tuple[int | None, datetime] | None:
+        """RFC822.SIZE and INTERNALDATE, before anything of the message itself is fetched."""
+        status, data = box.client.uid("FETCH", uid, "(UID RFC822.SIZE INTERNALDATE)")
+        if status != "OK":
+            return None
+        for item in data:
+            line = item[0] if isinstance(item, tuple) else item
+            if not isinstance(line, bytes):
+                continue  # [None]: gone, another worker moved it
+            size = _SIZE.search(line)
+            if size or _INTERNALDATE.search(line):
+                return (int(size.group(1)) if size else None), internal_date(line) or datetime.now(tz=UTC)
+        return None
+
+    def fetch_head(self, box: BaseMailBox, uid: str) -> bytes:
+        """At most ``HEAD_BYTES`` of the header block, for a message that is not read."""
+        status, data = box.client.uid("FETCH", uid, f"(UID BODY.PEEK[HEADER]<0.{HEAD_BYTES}>)")
+        if status == "OK":
+            for item in data:
+                if isinstance(item, tuple) and len(item) == 2:
+                    return bytes(item[1])
+        return b""
+
     def scan(self, box: BaseMailBox, stop: threading.Event | None = None) -> list[IntakeOutcome]:
         outcomes = []
         for uid in sorted(box.uids("ALL"), key=int):
             if stop is not None and stop.is_set():
                 break
-            fetched = self.fetch(box, uid)
-            if fetched is None:
+            envelope = self.envelope(box, uid)
+            if envelope is None:
                 continue
-            raw, received = fetched
-            checkpoint("after_fetch")
-            outcome = self._process(box, uid, raw, received)
+            size, received = envelope
+            if size is not None and size > self.max_message_bytes:
+                outcome = self._too_large(box, uid, size, received)
+            else:
+                fetched = self.fetch(box, uid)
+                if fetched is None:
+                    continue
+                raw, received = fetched
+                checkpoint("after_fetch")
+                outcome = self._process(box, uid, raw, received)
             if outcome is None:
                 continue
             checkpoint("after_commit")
@@ -131,11 +170,23 @@ class ImapWatcher:
                 self.on_outcome(outcome)
         return outcomes
 
+    def _too_large(self, box: BaseMailBox, uid: str, size: int, received: datetime) -> IntakeOutcome | None:
+        limit = self.max_message_bytes
+        reason = (f"message too large to read ({size / (1024 * 1024):.1f} MiB; the limit is "
+                  f"{limit / (1024 * 1024):.1f} MiB)")
+        mail = IncomingMail(raw=self.fetch_head(box, uid), received_at=received, mailbox=self.config.name,
+                            partnership=self.config.partnership)
+        outcome = self._quarantine(uid, mail, reason, unread_size=size, sender_reason=reason)
+        if outcome is not None:
+            log.warning("mailbox %s: uid %s quarantined unread as %s: %s", self.config.name, uid,
+                        outcome.quarantine_id, reason)
+        return outcome
+
     def _process(self, box: BaseMailBox, uid: str, raw: bytes, received: datetime) -> IntakeOutcome | None:
+        mail = IncomingMail(raw=raw, received_at=received, mailbox=self.config.name,
+                            partnership=self.config.partnership)
         try:
-            outcome = self.pipeline.process(IncomingMail(
-                raw=raw, received_at=received, mailbox=self.config.name, partnership=self.config.partnership,
-            ))
+            outcome = self.pipeline.process(mail)
         except OperationalError:
             raise  # the database is down: back off and retry everything later
         except Exception as exc:  # noqa: BLE001 - leave it in place; quarantine after a few tries
@@ -144,13 +195,26 @@ class ImapWatcher:
             self._failures[key] = count
             log.error("mailbox %s: message uid %s failed (%s), attempt %d",
                       self.config.name, uid, type(exc).__name__, count)
-            if count >= MAX_FAILURES:
-                box.move(uid, self.config.quarantine_folder)
-                log.error("mailbox %s: uid %s moved to %s unprocessed",
-                          self.config.name, uid, self.config.quarantine_folder)
-            return None
+            if count < MAX_FAILURES:
+                return None
+            # Recorded and a human told, like every quarantine; moved by the caller only then.
+            outcome = self._quarantine(uid, mail, f"could not be processed ({type(exc).__name__})")
+            if outcome is None:
+                return None
         self._failures.pop(f"{uid}:{len(raw)}", None)
         return outcome
+
+    def _quarantine(self, uid: str, mail: IncomingMail, reason: str, **kwargs: Any) -> IntakeOutcome | None:
+        """The pipeline's quarantine; if even that fails the message stays in the folder (it is
+        recorded nowhere yet, so moving it would lose it in silence) and is tried next scan."""
+        try:
+            return self.pipeline.quarantine(mail, reason, **kwargs)
+        except OperationalError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            log.error("mailbox %s: quarantining uid %s failed (%s); left in place",
+                      self.config.name, uid, type(exc).__name__)
+            return None
 
     # --- waiting ------------------------------------------------------------------------------
 

@@ -3,13 +3,22 @@
 Used by both mailbox watchers (IMAP and the embedded inbox folder); knows nothing about where the
 bytes came from. The order of checks, and why:
 
-1. Already in the ledger (same Message-ID)? Then it was handled before (a watcher died after the
-   commit but before moving the message): report the earlier outcome and do nothing else. This
-   is what makes a re-fetch idempotent.
-2. Automatic reply, bounce or bulk mail: never answered (answering auto-replies makes mail loops),
-   no notice either (a notice to a mailbox that is itself watched would loop too). It goes to the
-   quarantine folder, not to Processed, because an auto-forwarded referral also carries
-   ``Auto-Submitted`` and must not vanish: the quarantine folder is the human review queue.
+1. Already in the ledger (same Message-ID *and* the same message: ``message_sha256``)? Then it
+   was handled before (a watcher died after the commit but before moving the message): report
+   the earlier outcome and do nothing else. This is what makes a re-fetch idempotent. A
+   different message that reuses a Message-ID is not a duplicate: it is processed like any
+   other, and the reuse is flagged in the audit log and the notice.
+2. The bot's own mail come back (From is ``smtp_from``, or its Message-ID is one the bot made):
+   recorded and quarantined, and nothing else: a notice about it could come back in its turn
+   (``intake_notify`` set to a watched mailbox would loop forever).
+   Automatic reply, bounce or bulk mail: never answered (answering auto-replies makes mail
+   loops). A human is told, because a bounce may mean a referrer never got their
+   acknowledgement; but as loop-like mail: one notice per sender per hour, the rest summarised
+   in one notice when the hour ends, so a notice that itself provokes an auto-reply (a
+   non-compliant out-of-office) cannot make more than that. Quarantined, the human review queue.
+   Mail that a machine merely passed on (``Auto-Submitted: auto-forwarded``, ``Precedence:
+   list``, ``List-Id``) is not automatic: a person wrote it and it may be a referral. It is read
+   like any other, the notice says so, and its sender (a list, a rule) is never answered.
 3. Sender's domain not on the allow-list: quarantined, a human is told, the sender is not (the
    From address of such mail is often forged; replying would be backscatter).
 4. The form cannot be read (``ReferralRejected``): quarantined, a human is told, and the sender
@@ -20,8 +29,24 @@ bytes came from. The order of checks, and why:
    acknowledgement e-mail (threaded, with an .ics of the deadlines) and the channel notice go
    into the outbox with stable dedupe keys, so a crash and retry never sends twice.
 
+Mail loops. Before any reply to a sender (acknowledgement, rejection, "a person will look at
+it"): a mail that answers one of the bot's own messages (In-Reply-To/References names a
+Message-ID the bot made, or its subject is a reply to one of the bot's subjects) is never
+answered; nor is anyone beyond ``intake_replies_per_sender_per_hour`` or a conversation beyond
+``intake_replies_per_thread_per_hour``. Those counts are ledger rows (``answered``, per sender
+address hash and thread hash, in the last hour), read under a per-sender lock, so they hold
+across restarts and workers. Such mail is still handled (a readable form opens its case) and a
+human told, but loop-like mail gets one notice per sender per hour; the rest of that hour's is
+summarised in one notice sent when the hour ends.
+
+The awareness moment is the reported arrival time, unless it cannot be right (far in the
+future, or implausibly old: ``arrival``); then it is when the bot saw the message, and the case
+carries a warning saying so.
+
 Everything that is written for one message commits together or not at all; the caller moves the
-message only after ``process`` returned.
+message only after ``process`` returned. A watcher that gets no outcome from ``process`` (it
+crashed three times on the message) or will not read a message (too large) calls ``quarantine``,
+which records it and tells a human the same way, so no quarantine is ever silent.
 """
 
 from __future__ import annotations
@@ -30,16 +55,16 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from email import policy
 from email.message import Message
 from email.parser import BytesParser
-from email.utils import getaddresses
+from email.utils import getaddresses, parseaddr
 from typing import Any, Literal
 
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from bot.calendar_export import deadlines_ics
@@ -49,7 +74,7 @@ from bot.routing import Router
 from bot.settings import Settings
 from handlers.mail import notices
 from handlers.referral import ReferralRejected, parse_referral
-from handlers.referral.eml_reader import auto_reply_reason
+from handlers.referral.eml_reader import auto_reply_reason, relayed_reason
 from handlers.referral.model import Referral
 from scheduler.calendar import today_in_london
 from store import cases as case_repo
@@ -62,16 +87,74 @@ log = logging.getLogger(__name__)
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,290}>")
 
+# How far an arrival time may run ahead of the bot's own clock: a mail server's clock and ours
+# may disagree by a few minutes, which must not read as a bogus date (NTP keeps real servers
+# well inside this). Within it the bot's own, earlier, time is used.
+CLOCK_SKEW = timedelta(minutes=10)
+# How old an arrival time may be before it is not believed. A message waits in the mailbox
+# only while the bot is down or a human re-queues it from quarantine: days, a few weeks at
+# worst (the outbox's dead-letter alerts and ``status`` make an outage visible). Dates years
+# out are what broken clocks and copying tools produce (a device reset to 2001, a zip's 1980,
+# ``cp -p`` of an archived file), and on them every statutory deadline (5 and 15 working days)
+# would be long past, or, before 29 June 2018, the case could not be opened at all. Ninety
+# days is far beyond any real wait and far short of such dates; a fallback is always recorded
+# as a warning on the case, so an officer who knows the true date corrects it.
+MAX_ARRIVAL_AGE = timedelta(days=90)
+
+
+# Mail loops. The window in which replies to one sender or thread are counted, and in which a
+# sender's loop-like mail gets one notice (the rest summarised when it ends).
+REPLY_WINDOW = timedelta(hours=1)
+NOTICE_WINDOW = timedelta(hours=1)
+# Message-IDs the bot makes: ``_threading``'s (ack-, reject-, held-) and the outbox's (outbox-N).
+_BOT_MESSAGE_ID = re.compile(r"^<(?:ack|reject|held|outbox)-[0-9a-f]{1,64}@(?P<domain>[^<>@\s]+)>$", re.IGNORECASE)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(tz=UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite gives stored times back without their zone; they are UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
 
 @dataclass(frozen=True)
 class IncomingMail:
     """A message as it reached a mailbox. ``received_at`` is when it arrived there (IMAP
-    INTERNALDATE, or the inbox file's mtime), which is when the partnership became aware."""
+    INTERNALDATE, or the inbox file's mtime), which is when the partnership became aware;
+    ``seen_at`` is when the watcher read it, the fallback when ``received_at`` is not
+    believable (see ``arrival``)."""
 
     raw: bytes
     received_at: datetime
     mailbox: str = "inbox"
     partnership: str | None = None
+    seen_at: datetime = field(default_factory=_utcnow)
+
+
+def arrival(received_at: datetime, seen_at: datetime) -> tuple[datetime, str | None]:
+    """The awareness moment to use, and a warning when the reported one was not believable.
+
+    Reported times come from another machine's clock (the IMAP server's INTERNALDATE) or from a
+    file's mtime, which copying tools set to anything. In the future beyond ``CLOCK_SKEW``, or
+    older than ``MAX_ARRIVAL_AGE``, it falls back to when the bot saw the message.
+    """
+    if received_at.tzinfo is None:
+        received_at = received_at.replace(tzinfo=UTC)
+    if seen_at.tzinfo is None:
+        seen_at = seen_at.replace(tzinfo=UTC)
+    reported = received_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if received_at > seen_at + CLOCK_SKEW:
+        why = "is in the future"
+    elif received_at < seen_at - MAX_ARRIVAL_AGE:
+        why = f"is implausibly old (over {MAX_ARRIVAL_AGE.days} days before the bot saw it)"
+    else:
+        return min(received_at, seen_at), None
+    return seen_at, (
+        f"arrival time reported by the mailbox ({reported}) {why}: deadlines are counted from "
+        f"when the bot saw the message ({notices.when(seen_at)}); check the awareness date"
+    )
 
 
 @dataclass(frozen=True)
@@ -89,13 +172,55 @@ class IntakeOutcome:
         return "processed" if self.status in (ledger.OPENED, ledger.UPDATED) else "quarantine"
 
 
+# Headers the sender wrote. Those added on the way (Received, Return-Path, Delivered-To,
+# Authentication-Results, a gateway's X- headers) differ between two deliveries of one message
+# and between two fetches of it by different routes, so they are not part of its identity.
+_ORIGIN_HEADERS = frozenset({
+    "from", "sender", "reply-to", "to", "cc", "subject", "date", "message-id", "in-reply-to",
+    "references", "mime-version", "content-type", "content-transfer-encoding", "auto-submitted",
+    "precedence",
+})
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+
+
+def message_sha256(raw: bytes) -> str:
+    """What identifies a message beside its Message-ID: a hash of its sender-written headers and
+    its body, byte for byte. A re-fetch of the same message (or a second delivery of it) hashes
+    the same; a different message that reuses a Message-ID does not. Works on bytes only, so it
+    cannot fail on headers the e-mail parser would choke on."""
+    found = _HEADER_END.search(raw)
+    head, body = (raw[: found.start()], raw[found.end():]) if found else (raw, b"")
+    kept: list[bytes] = []
+    keep = False
+    for line in head.replace(b"\r\n", b"\n").split(b"\n"):
+        if line[:1] in (b" ", b"\t"):
+            if keep:
+                kept[-1] += b" " + line.strip()
+            continue
+        name = line.split(b":", 1)[0].strip().lower()
+        keep = name.decode("ascii", "replace") in _ORIGIN_HEADERS
+        if keep:
+            kept.append(b" ".join(line.split()))
+    digest = hashlib.sha256()
+    digest.update(b"\n".join(kept) + b"\n\n" + body.replace(b"\r\n", b"\n"))
+    return digest.hexdigest()
+
+
+def _unread_sha256(raw: bytes, unread_size: int | None) -> str:
+    """``message_sha256``, or for a message read no further than its headers, a hash of those
+    and its size (the same message seen again unread hashes the same)."""
+    if unread_size is None:
+        return message_sha256(raw)
+    return hashlib.sha256(b"unread %d\n" % unread_size + raw).hexdigest()
+
+
 def message_id_of(msg: Message, raw: bytes) -> str:
-    """The Message-ID, or a stable stand-in from the bytes (the same message re-fetched has the
-    same bytes, so the stand-in dedupes as well as a real Message-ID)."""
+    """The Message-ID, or a stable stand-in from the message (the same message re-fetched hashes
+    the same, so the stand-in dedupes as well as a real Message-ID)."""
     found = _MESSAGE_ID.search(_header(msg, "Message-ID"))
     if found:
         return found.group()
-    return f"<sha256-{hashlib.sha256(raw).hexdigest()}@intake.safeguard-bot>"
+    return f"<sha256-{message_sha256(raw)}@intake.safeguard-bot>"
 
 
 def _header(msg: Message, name: str) -> str:
@@ -122,6 +247,20 @@ def _domain(address: str | None) -> str | None:
     return address.rsplit("@", 1)[1].strip().rstrip(".").lower() or None
 
 
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _thread_root(msg: Message, message_id: str) -> str:
+    """The first Message-ID of the conversation: References' first, else In-Reply-To, else the
+    message's own. Every message of one thread shares it, whoever wrote them."""
+    for name in ("References", "In-Reply-To"):
+        found = _MESSAGE_ID.search(_header(msg, name))
+        if found:
+            return found.group()
+    return message_id
+
+
 def _key(prefix: str, message_id: str) -> str:
     return f"{prefix}:{hashlib.sha256(message_id.encode()).hexdigest()[:40]}"
 
@@ -133,6 +272,36 @@ def _lock(session: Session, name: str) -> None:
         return
     key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
     session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+@dataclass(frozen=True)
+class _Message:
+    """One message being handled: what it is, and who it is from, read once."""
+
+    mail: IncomingMail
+    msg: Message
+    message_id: str
+    sha256: str
+    address: str | None
+    domain: str | None
+    arrival_warning: str | None
+    sender_hash: str = ""
+    thread_hash: str = ""
+
+    @property
+    def identity(self) -> str:
+        """Message-ID and content: the seed of every dedupe key written for this message."""
+        return f"{self.message_id}|{self.sha256}"
+
+
+def _message(mail: IncomingMail, msg: Message, message_id: str, sha256: str,
+             arrival_warning: str | None) -> _Message:
+    address = _sender(msg)
+    return _Message(
+        mail=mail, msg=msg, message_id=message_id, sha256=sha256, address=address, domain=_domain(address),
+        arrival_warning=arrival_warning, sender_hash=_hash(address or "(unknown sender)"),
+        thread_hash=_hash(_thread_root(msg, message_id)),
+    )
 
 
 class IntakePipeline:
@@ -157,15 +326,17 @@ class IntakePipeline:
 
     def process(self, mail: IncomingMail) -> IntakeOutcome:
         """Handle one message; everything it writes is committed when this returns."""
+        received_at, arrival_warning = arrival(mail.received_at, mail.seen_at)
+        mail = replace(mail, received_at=received_at)
         msg = BytesParser(policy=policy.default).parsebytes(mail.raw, headersonly=True)
-        message_id = message_id_of(msg, mail.raw)
+        m = _message(mail, msg, message_id_of(msg, mail.raw), message_sha256(mail.raw), arrival_warning)
         with Session(self.engine) as session:
-            earlier = ledger.by_message_id(session, message_id)
+            earlier = ledger.by_identity(session, m.message_id, m.sha256)
             if earlier is not None:
                 return self._earlier(session, earlier)
         for attempt in range(3):
             try:
-                return self._process(mail, msg, message_id)
+                return self._process(m)
             except IntegrityError:
                 # Another worker recorded this message (or created the partnership) first.
                 if attempt == 2:
@@ -186,87 +357,275 @@ class IntakePipeline:
             duplicate=True,
         )
 
-    def _process(self, mail: IncomingMail, msg: Message, message_id: str) -> IntakeOutcome:
+    def _begin(self, session: Session, m: _Message) -> tuple[ledger.IntakeMessage | None, str | None]:
+        """Lock this message, then: the earlier outcome if it was handled meanwhile, and a note
+        if a *different* message came with the same Message-ID (flagged, never dropped)."""
+        _lock(session, m.message_id)
+        earlier = ledger.by_identity(session, m.message_id, m.sha256)
+        if earlier is not None:
+            return earlier, None
+        # The reply and notice limits count this sender's rows: one worker at a time per sender.
+        _lock(session, f"sender:{m.sender_hash}")
+        other = ledger.other_with_message_id(session, m.message_id, m.sha256)
+        if other is None:
+            return None, None
+        named = f"Q-{other.id}"
+        if other.case_id is not None:
+            case = session.get(Case, other.case_id)
+            named = case.reference if case else named
+        case_repo.audit(
+            session, actor=f"intake:{m.mail.mailbox}"[:120], action="intake.message_id_reused",
+            detail={"earlier": named, "mailbox": m.mail.mailbox, "sender_domain": m.domain},
+        )
+        log.warning("intake: a different message reuses the Message-ID of %s (mailbox %s)", named, m.mail.mailbox)
+        return None, f"its Message-ID was already used by a different message ({named}); both were kept"
+
+    def _process(self, m: _Message) -> IntakeOutcome:
+        if self._own(m):
+            # The bot's own mail came back (a notice sent to a mailbox it watches, a forwarding
+            # rule): a notice about it would come back too. Recorded, and nothing else.
+            return self._quarantine(m, "the bot's own message came back to its mailbox",
+                                    status=ledger.IGNORED, notify=False, reply=None)
         try:
-            automatic = auto_reply_reason(msg)
+            automatic = auto_reply_reason(m.msg)
         except Exception:  # noqa: BLE001 - unreadable headers: let the full parse decide
             automatic = None
-        address = _sender(msg)
-        domain = _domain(address)
         if automatic:
-            return self._quarantine(mail, msg, message_id, automatic, domain, status=ledger.IGNORED,
-                                    notify=False, tell_sender=False)
-        if not self.settings.sender_allowed(domain):
-            reason = f"sender domain {domain or '(none)'} is not on the allow-list"
-            return self._quarantine(mail, msg, message_id, reason, domain, status=ledger.QUARANTINED,
-                                    notify=True, tell_sender=False)
-        today = today_in_london(mail.received_at)
+            # Never answered; a human is told, boundedly (``_notice_mode``: automatic mail is
+            # loop-like), since a bounce may mean a referrer never got their acknowledgement.
+            return self._quarantine(m, automatic, status=ledger.IGNORED, notify=True, reply=None)
+        if not self.settings.sender_allowed(m.domain):
+            reason = f"sender domain {m.domain or '(none)'} is not on the allow-list"
+            return self._quarantine(m, reason, status=ledger.QUARANTINED, notify=True, reply=None)
+        today = today_in_london(m.mail.received_at)
         try:
-            referral = self.parse(mail.raw, "message.eml", today=today)
+            referral = self.parse(m.mail.raw, "message.eml", today=today)
         except ReferralRejected as exc:
-            return self._quarantine(mail, msg, message_id, exc.reason, domain, status=ledger.QUARANTINED,
-                                    notify=True, tell_sender=address is not None, address=address)
+            return self._quarantine(m, exc.reason, status=ledger.QUARANTINED, notify=True, reply="reject")
         except Exception as exc:  # noqa: BLE001 - a reader bug must quarantine, not loop forever
             # The type only: a reader's exception message or traceback could quote the form.
-            log.error("referral reader failed (%s) on a message in mailbox %s", type(exc).__name__, mail.mailbox)
+            log.error("referral reader failed (%s) on a message in mailbox %s", type(exc).__name__, m.mail.mailbox)
             reason = f"the form could not be read (reader error {type(exc).__name__})"
-            return self._quarantine(mail, msg, message_id, reason, domain, status=ledger.QUARANTINED,
-                                    notify=True, tell_sender=False)
-        return self._accept(mail, msg, message_id, referral, address, domain)
+            # The sender hears that a person will look at it, never the internal error.
+            return self._quarantine(m, reason, status=ledger.QUARANTINED, notify=True, reply="held")
+        return self._accept(m, referral)
 
     # --- bad mail -----------------------------------------------------------------------------
 
-    def _quarantine(
-        self,
-        mail: IncomingMail,
-        msg: Message,
-        message_id: str,
-        reason: str,
-        domain: str | None,
-        *,
-        status: str,
-        notify: bool,
-        tell_sender: bool,
-        address: str | None = None,
-    ) -> IntakeOutcome:
+    def quarantine(self, mail: IncomingMail, reason: str, *, unread_size: int | None = None,
+                   sender_reason: str | None = None) -> IntakeOutcome:
+        """Quarantine this raw message with this reason; committed when this returns.
+
+        For the watchers, when ``process`` gave no outcome (it crashed three times) or the
+        message will not be read at all (too large): then ``mail.raw`` is only its header block
+        and ``unread_size`` its size. Like every quarantine it writes a ledger row and an audit
+        entry and tells a human (the intake quarantine notice) through the outbox, in one
+        transaction, so a crash after it returns loses nothing and a crash before it leaves the
+        message to be tried again. A referral from an allow-listed sender that is not automatic
+        is also answered: received, and a person will look at it (``sender_reason``, if given,
+        says why; the human ``reason`` may name an internal error and never goes to the sender).
+
+        It must not fail on the message itself: if the headers cannot even be read, the message
+        is still recorded and a human told (with nothing sent to a sender it cannot trust).
+        """
+        received_at, arrival_warning = arrival(mail.received_at, mail.seen_at)
+        mail = replace(mail, received_at=received_at)
+        try:
+            m = self._read_headers(mail, unread_size, arrival_warning)
+            reply: str | None = "held" if self._may_answer_unprocessed(m) else None
+        except OperationalError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the message is hostile or broken: record it anyway
+            log.warning("intake: headers of a message in mailbox %s unreadable (%s); quarantining it bare",
+                        mail.mailbox, type(exc).__name__)
+            m, reply = self._bare(mail, unread_size, arrival_warning), None
+        try:
+            try:
+                return self._quarantine(m, reason, status=ledger.QUARANTINED, notify=True, reply=reply,
+                                        sender_reason=sender_reason)
+            except IntegrityError:
+                # Another worker recorded this message first: this finds its row.
+                return self._quarantine(m, reason, status=ledger.QUARANTINED, notify=True, reply=reply,
+                                        sender_reason=sender_reason)
+        except (OperationalError, IntegrityError):
+            raise  # the database: the watcher retries the whole message later
+        except Exception as exc:  # noqa: BLE001 - never let a notice's details stop the record
+            log.error("intake: quarantine of a message in mailbox %s failed (%s); recording it bare",
+                      mail.mailbox, type(exc).__name__)
+            return self._quarantine(self._bare(mail, unread_size, arrival_warning), reason,
+                                    status=ledger.QUARANTINED, notify=True, reply=None)
+
+    def _read_headers(self, mail: IncomingMail, unread_size: int | None, arrival_warning: str | None) -> _Message:
+        msg = BytesParser(policy=policy.default).parsebytes(mail.raw, headersonly=True)
+        return _message(mail, msg, message_id_of(msg, mail.raw), _unread_sha256(mail.raw, unread_size),
+                        arrival_warning)
+
+    @staticmethod
+    def _bare(mail: IncomingMail, unread_size: int | None, arrival_warning: str | None) -> _Message:
+        """A message known only by its bytes: no sender, a Message-ID made from its hash."""
+        digest = _unread_sha256(mail.raw, unread_size)
+        message_id = f"<sha256-{digest}@intake.safeguard-bot>"
+        return _Message(mail=mail, msg=Message(), message_id=message_id, sha256=digest, address=None,
+                        domain=None, arrival_warning=arrival_warning, sender_hash=_hash("(unknown sender)"),
+                        thread_hash=_hash(message_id))
+
+    def _may_answer_unprocessed(self, m: _Message) -> bool:
+        """Whether the sender of a message the pipeline did not process may be told it is with a
+        person: a referral from an allow-listed sender, not an automatic message, not the bot's
+        own (the loop limits of ``_reply_block`` apply on top)."""
+        if not m.address or not self.settings.sender_allowed(m.domain) or self._own(m):
+            return False
+        try:
+            return auto_reply_reason(m.msg) is None
+        except Exception:  # noqa: BLE001 - headers too broken to tell: do not answer
+            return False
+
+    def _quarantine(self, m: _Message, reason: str, *, status: str, notify: bool, reply: str | None,
+                    sender_reason: str | None = None) -> IntakeOutcome:
+        """The one place a quarantine is written: ledger row, audit entry, the human notice and
+        the sender's reply (``reply``: "reject" says the form could not be read, "held" that a
+        person will look at it), all in one transaction. The reply is withheld when the mail
+        may be part of a loop (``_reply_block``); the notice is then bounded (``_notice_mode``)."""
+        mail = m.mail
         partnership = self.settings.partnership(mail.partnership)
         with session_scope(self.engine) as session:
-            _lock(session, message_id)
-            earlier = ledger.by_message_id(session, message_id)
+            earlier, clash = self._begin(session, m)
             if earlier is not None:
                 return self._earlier(session, earlier)
+            block = self._reply_block(session, m)
+            answer = reply is not None and m.address is not None and block is None
+            loop = status == ledger.IGNORED or (block is not None and block[1])
+            mode, opened_by = self._notice_mode(session, m, loop) if notify else (None, None)
             row = ledger.record(
-                session, message_id=message_id, status=status, mailbox=mail.mailbox,
-                received_at=mail.received_at, reason=notices.redact_reason(reason), sender_domain=domain,
+                session, message_id=m.message_id, message_sha256=m.sha256, status=status, mailbox=mail.mailbox,
+                received_at=mail.received_at, reason=notices.redact_reason(reason), sender_domain=m.domain,
+                sender_hash=m.sender_hash, thread_hash=m.thread_hash, answered=answer, notice=mode,
             )
             quarantine_id = f"Q-{row.id}"
             case_repo.audit(
-                session, actor=f"intake:{mail.mailbox}", action=f"intake.{status}",
-                detail={"quarantine_id": quarantine_id, "sender_domain": domain,
-                        "reason": notices.redact_reason(reason), "mailbox": mail.mailbox},
+                session, actor=f"intake:{mail.mailbox}"[:120], action=f"intake.{status}",
+                detail={"quarantine_id": quarantine_id, "sender_domain": m.domain,
+                        "reason": notices.redact_reason(reason), "mailbox": mail.mailbox,
+                        "answered": answer, "not_answered_because": block[0] if block else None},
             )
-            if tell_sender and address:
-                subject, body = notices.rejection(reason, received_at=mail.received_at,
-                                                  quarantine_id=quarantine_id)
-                transport, recipient = self.router.address(address)
+            told = None
+            if answer and m.address and reply is not None:
+                if reply == "reject":
+                    subject, body = notices.rejection(reason, received_at=mail.received_at,
+                                                      quarantine_id=quarantine_id)
+                    told = "The sender has been told it could not be read."
+                else:
+                    subject, body = notices.held_for_review(received_at=mail.received_at,
+                                                            quarantine_id=quarantine_id, reason=sender_reason)
+                    told = "The sender has been told it was received and that a person will look at it."
+                transport, recipient = self.router.address(m.address)
                 outbox.enqueue(
                     session, transport=transport, recipient=recipient, subject=subject, body=body,
-                    dedupe_key=_key("reject", message_id), payload=self._threading(message_id, msg, "reject"),
+                    dedupe_key=_key(reply, m.identity), payload=self._threading(m, reply),
                 )
-            if notify:
+            elif block is not None:
+                told = f"The sender was not answered: {block[0]}."
+            if mode == ledger.NOTICE_SUMMARISED and opened_by is not None:
+                self._summarise(session, m, partnership.key, opened_by)
+            elif mode is not None:
                 subject, body = notices.quarantine_notice(
-                    quarantine_id, reason=reason, sender_domain=domain, mailbox=mail.mailbox,
-                    received_at=mail.received_at, sender_told=bool(tell_sender and address),
+                    quarantine_id, reason=reason, sender_domain=m.domain, mailbox=mail.mailbox,
+                    received_at=mail.received_at, sender_told=told is not None, told=told,
                 )
+                for note in (clash, m.arrival_warning):
+                    if note:
+                        body += f" Note: {note}."
+                if mode == ledger.NOTICE_BOUNDED:
+                    body += (" This sender's mail looks like a mail loop: its other such messages in "
+                             "the next hour will be summarised in one notice.")
                 for transport, recipient in self._humans(partnership.key):
                     outbox.enqueue(
                         session, transport=transport, recipient=recipient, subject=subject, body=body,
-                        dedupe_key=_key(f"quarantine:{transport}", f"{message_id}|{recipient}"),
+                        dedupe_key=_key(f"quarantine:{transport}", f"{m.identity}|{recipient}"),
                         payload={"kind": "intake_quarantine", "quarantine_id": quarantine_id},
                     )
-        log.info("intake %s: message from %s %s (%s)", quarantine_id, domain or "?", status,
+        log.info("intake %s: message from %s %s (%s)", quarantine_id, m.domain or "?", status,
                  notices.redact_reason(reason))
-        return IntakeOutcome(status=status, message_id=message_id, reason=reason, quarantine_id=quarantine_id)
+        return IntakeOutcome(status=status, message_id=m.message_id, reason=reason, quarantine_id=quarantine_id)
+
+    # --- mail loops ---------------------------------------------------------------------------
+
+    def _bot_domain(self) -> str:
+        return self.settings.smtp_from.rsplit("@", 1)[-1].strip("> ").lower() or "localhost"
+
+    def _is_bot_message_id(self, message_id: str) -> bool:
+        """A Message-ID the bot generated: ``_threading``'s replies and the outbox's own."""
+        found = _BOT_MESSAGE_ID.match(message_id.strip())
+        return bool(found) and found.group("domain").lower() == self._bot_domain()
+
+    def _own(self, m: _Message) -> bool:
+        """Mail the bot itself sent: from its own address, or with a Message-ID it made."""
+        own = parseaddr(self.settings.smtp_from)[1].strip().lower()
+        return (m.address is not None and m.address == own) or self._is_bot_message_id(m.message_id)
+
+    def _replies_to_bot(self, m: _Message) -> bool:
+        """Whether the mail answers one of the bot's own messages: it names one in In-Reply-To
+        or References, or (a responder that does not thread) keeps one of its subjects."""
+        named = _MESSAGE_ID.findall(_header(m.msg, "In-Reply-To") + " " + _header(m.msg, "References"))
+        if any(self._is_bot_message_id(found) for found in named):
+            return True
+        return notices.replies_to_our_subject(_header(m.msg, "Subject"))
+
+    def _reply_block(self, session: Session, m: _Message) -> tuple[str, bool] | None:
+        """Why the sender must not be answered (and whether that is a sign of a mail loop), or
+        None. Counts come from the ledger (this transaction holds the sender's lock), so the
+        limits hold across restarts and across workers."""
+        try:
+            relayed = relayed_reason(m.msg)
+        except Exception:  # noqa: BLE001 - headers too broken to tell: do not answer
+            relayed = "its headers could not be read"
+        if relayed:
+            return relayed, False
+        if self._replies_to_bot(m):
+            return "it replies to a message the bot sent (a likely mail loop)", True
+        since = _utcnow() - REPLY_WINDOW
+        sent = ledger.replies_since(session, since, sender_hash=m.sender_hash)
+        if sent >= self.settings.intake_replies_per_sender_per_hour:
+            return f"the sender has had {sent} automatic replies in the last hour", True
+        in_thread = ledger.replies_since(session, since, thread_hash=m.thread_hash)
+        if in_thread >= self.settings.intake_replies_per_thread_per_hour:
+            return f"this conversation has had {in_thread} automatic replies in the last hour", True
+        return None
+
+    def _notice_mode(self, session: Session, m: _Message, loop: bool) -> tuple[str, ledger.IntakeMessage | None]:
+        """How a human hears of a quarantined message. Mail that is not loop-like gets a notice
+        of its own. Loop-like mail gets one notice per sender per hour (``NOTICE_BOUNDED``); the
+        sender's other loop-like mail in that hour is summarised in one notice sent when the
+        hour ends (``NOTICE_SUMMARISED``, with the message that opened the hour)."""
+        if not loop:
+            return ledger.NOTICE_SENT, None
+        opened_by = ledger.latest_bounded_notice(session, m.sender_hash, _utcnow() - NOTICE_WINDOW)
+        if opened_by is None:
+            return ledger.NOTICE_BOUNDED, None
+        return ledger.NOTICE_SUMMARISED, opened_by
+
+    def _summarise(self, session: Session, m: _Message, partnership_key: str, opened_by: ledger.IntakeMessage) -> None:
+        """Write (or rewrite, as it grows) the pending summary for the hour ``opened_by`` began."""
+        assert opened_by.id is not None
+        rows = ledger.summarised_after(session, m.sender_hash, opened_by.id)
+        if not rows:
+            return
+        start = _aware(opened_by.processed_at)
+        subject, body = notices.loop_summary(
+            [f"Q-{r.id}" for r in rows], sender_domain=m.domain or opened_by.sender_domain, mailbox=m.mail.mailbox,
+            first=_aware(rows[0].processed_at), last=_aware(rows[-1].processed_at),
+        )
+        for transport, recipient in self._humans(partnership_key):
+            key = _key(f"summary:{transport}", f"{m.sender_hash}|{opened_by.id}|{recipient}")
+            if not outbox.enqueue(
+                session, transport=transport, recipient=recipient, subject=subject, body=body, dedupe_key=key,
+                payload={"kind": "intake_loop_summary"}, not_before=start + NOTICE_WINDOW,
+            ) and not outbox.rewrite_pending(session, key, subject=subject, body=body):
+                # The summary went out a moment ago (the hour just ended): this one gets its own.
+                outbox.enqueue(
+                    session, transport=transport, recipient=recipient, subject=subject, body=body,
+                    dedupe_key=f"{key}:late:{rows[-1].id}", payload={"kind": "intake_loop_summary"},
+                )
 
     def _humans(self, partnership_key: str) -> list[tuple[str, str]]:
         if self.settings.intake_notify:
@@ -275,31 +634,24 @@ class IntakePipeline:
 
     # --- good mail ----------------------------------------------------------------------------
 
-    def _accept(
-        self,
-        mail: IncomingMail,
-        msg: Message,
-        message_id: str,
-        referral: Referral,
-        address: str | None,
-        domain: str | None,
-    ) -> IntakeOutcome:
+    def _accept(self, m: _Message, referral: Referral) -> IntakeOutcome:
+        mail = m.mail
         partnership = self.settings.partnership(mail.partnership)
         aware = today_in_london(mail.received_at)
         incident = referral.incident_date
-        warnings = list(referral.warnings)
+        warnings = list(referral.warnings)  # the form's gaps: the sender is asked about these
         if incident is not None and incident > aware:
             warnings.append("date of death / incident is after the day the referral arrived: not used")
             incident = None
         details: dict[str, Any] = referral.as_json()
-        details["warnings"] = warnings
-        details["intake"] = {"message_id": message_id, "mailbox": mail.mailbox,
-                             "received_at": mail.received_at.isoformat(), "sender_domain": domain}
+        # The case's warnings: the form's, and ours about the message (for officers only).
+        details["warnings"] = warnings + ([m.arrival_warning] if m.arrival_warning else [])
+        details["intake"] = {"message_id": m.message_id, "mailbox": mail.mailbox,
+                             "received_at": mail.received_at.isoformat(), "sender_domain": m.domain}
         actor = f"intake:{mail.mailbox}"[:120]
         content_hash = referral.content_sha256 or None
         with session_scope(self.engine) as session:
-            _lock(session, message_id)
-            earlier = ledger.by_message_id(session, message_id)
+            earlier, clash = self._begin(session, m)
             if earlier is not None:
                 return self._earlier(session, earlier)
             if content_hash:
@@ -312,19 +664,28 @@ class IntakePipeline:
                 )
                 case_id, status = existing, ledger.UPDATED
             else:
-                view = self._open(session, partnership.key, aware, incident, referral, details, actor, domain)
+                view = self._open(session, partnership.key, aware, incident, referral, details, actor, m.domain)
                 case_id, status = self.cases.case_id(session, view.reference), ledger.OPENED
+            block = self._reply_block(session, m)
+            answer = m.address is not None and block is None
             ledger.record(
-                session, message_id=message_id, status=status, mailbox=mail.mailbox,
+                session, message_id=m.message_id, message_sha256=m.sha256, status=status, mailbox=mail.mailbox,
                 received_at=mail.received_at, content_hash=content_hash, case_id=case_id,
-                sender_domain=domain,
+                sender_domain=m.domain, sender_hash=m.sender_hash, thread_hash=m.thread_hash,
+                answered=answer, notice=ledger.NOTICE_SENT,
             )
-            self._enqueue_ack(session, view, case_id, msg, message_id, referral, address, warnings,
-                              mail.received_at, partnership.name, updated=status == ledger.UPDATED)
-            self._enqueue_notice(session, view, case_id, message_id, referral, domain, mail.mailbox,
-                                 partnership.key, updated=status == ledger.UPDATED, warnings=warnings)
-        log.info("intake: %s %s from %s (mailbox %s)", view.reference, status, domain, mail.mailbox)
-        return IntakeOutcome(status=status, message_id=message_id, reference=view.reference)
+            if answer:
+                self._enqueue_ack(session, view, case_id, m, referral, warnings, partnership.name,
+                                  updated=status == ledger.UPDATED)
+            not_answered = f"the sender was not answered: {block[0]}" if block else None
+            if block:
+                case_repo.audit(session, actor=actor, action="intake.not_answered", case_id=case_id,
+                                detail={"reference": view.reference, "because": block[0]})
+            notes = [n for n in (clash, m.arrival_warning, not_answered) if n]
+            self._enqueue_notice(session, view, case_id, m, referral, partnership.key,
+                                 updated=status == ledger.UPDATED, warnings=warnings, notes=notes)
+        log.info("intake: %s %s from %s (mailbox %s)", view.reference, status, m.domain, mail.mailbox)
+        return IntakeOutcome(status=status, message_id=m.message_id, reference=view.reference)
 
     def _open(
         self,
@@ -357,15 +718,18 @@ class IntakePipeline:
                 details=details, session=session,
             )
 
-    def _threading(self, message_id: str, msg: Message, kind: str) -> dict[str, Any]:
-        references = " ".join(_header(msg, "References").split()[-10:] + [message_id])
+    def _threading(self, m: _Message, kind: str) -> dict[str, Any]:
+        """Reply headers for a message to the sender. Our Message-ID is derived from the
+        message's identity, so a retried enqueue builds the same one and two different
+        messages that share a Message-ID get different replies."""
+        references = " ".join(_header(m.msg, "References").split()[-10:] + [m.message_id])
         sender = self.settings.smtp_from
         domain = sender.rsplit("@", 1)[-1].strip("> ") or "localhost"
         return {
             "kind": f"intake_{kind}",
-            "in_reply_to": message_id,
+            "in_reply_to": m.message_id,
             "references": references[-900:],
-            "message_id": f"<{kind}-{hashlib.sha256(message_id.encode()).hexdigest()[:24]}@{domain}>",
+            "message_id": f"<{kind}-{hashlib.sha256(m.identity.encode()).hexdigest()[:24]}@{domain}>",
         }
 
     def _enqueue_ack(
@@ -373,23 +737,20 @@ class IntakePipeline:
         session: Session,
         view: CaseView,
         case_id: int,
-        msg: Message,
-        message_id: str,
+        m: _Message,
         referral: Referral,
-        address: str | None,
         warnings: list[str],
-        received_at: datetime,
         partnership_name: str,
         *,
         updated: bool,
     ) -> None:
-        if not address:
+        if not m.address:
             return
         subject, body = notices.acknowledgement(
             view, partnership_name=partnership_name, request_type=referral.request_type,
-            received_at=received_at, warnings=warnings, updated=updated,
+            received_at=m.mail.received_at, warnings=warnings, updated=updated,
         )
-        payload = self._threading(message_id, msg, "ack")
+        payload = self._threading(m, "ack")
         payload["reference"] = view.reference
         if notices.open_deadlines(view):
             payload["attachments"] = [{
@@ -397,10 +758,10 @@ class IntakePipeline:
                 "content_type": "text/calendar",
                 "data": deadlines_ics([view]).decode("utf-8"),
             }]
-        transport, recipient = self.router.address(address)
+        transport, recipient = self.router.address(m.address)
         outbox.enqueue(
             session, transport=transport, recipient=recipient, subject=subject, body=body,
-            dedupe_key=_key("ack", message_id), payload=payload, case_id=case_id,
+            dedupe_key=_key("ack", m.identity), payload=payload, case_id=case_id,
         )
 
     def _enqueue_notice(
@@ -408,24 +769,25 @@ class IntakePipeline:
         session: Session,
         view: CaseView,
         case_id: int,
-        message_id: str,
+        m: _Message,
         referral: Referral,
-        domain: str | None,
-        mailbox: str,
         partnership_key: str,
         *,
         updated: bool,
         warnings: list[str],
+        notes: list[str],
     ) -> None:
         subject, body = notices.channel_notice(
             view, request_type=referral.request_type,
-            sender_domain=domain, mailbox=mailbox, updated=updated, warnings_count=len(warnings),
+            sender_domain=m.domain, mailbox=m.mail.mailbox, updated=updated, warnings_count=len(warnings),
         )
+        for note in notes:
+            body += f" Note: {note}."
         payload = {"kind": "intake_notice", "reference": view.reference,
                    "request_type": referral.request_type}
         for transport, recipient in self.router(partnership_key, "channel", None):
             outbox.enqueue(
                 session, transport=transport, recipient=recipient, subject=subject, body=body,
-                dedupe_key=_key(f"notice:{transport}", f"{message_id}|{recipient}"),
+                dedupe_key=_key(f"notice:{transport}", f"{m.identity}|{recipient}"),
                 payload=payload, case_id=case_id,
             )

@@ -143,8 +143,9 @@ def rejection(reason: str, *, received_at: datetime, quarantine_id: str) -> tupl
         f"in it:\n\n    {' '.join(reason.split())[:400]}\n\n"
         "No case has been opened from it yet. A member of the partnership team has been told "
         f"(reference {quarantine_id}) and will look at it. To avoid delay, please send the form "
-        "again as an unprotected Word document (.docx), a PDF with selectable text (not a scan), "
-        "or with the form's fields typed into the body of an e-mail.\n\n"
+        "again, in a new e-mail rather than a reply to this one, as an unprotected Word document "
+        "(.docx), a PDF with selectable text (not a scan), or with the form's fields typed into "
+        "the body of an e-mail.\n\n"
         "This is an automatic message from the partnership's referral mailbox.\n"
     )
     return f"Your referral could not be read ({quarantine_id})", body
@@ -154,6 +155,21 @@ def _sender_text(domain: str | None) -> str:
     """The sender's domain as one bounded line (it comes from a From header)."""
     text = " ".join((domain or "").split())[:100]
     return text or "an unknown sender"
+
+
+def held_for_review(*, received_at: datetime, quarantine_id: str, reason: str | None) -> tuple[str, str]:
+    """(subject, body) telling a referrer their message arrived and is with a person: for mail
+    the bot could not process itself (it crashed on it, or will not read something that large).
+    Not a verdict on the form, and never an internal error: ``reason`` is for the sender."""
+    why = f" ({redact_reason(reason)})" if reason else ""
+    body = (
+        f"We received your message on {when(received_at)}. It could not be processed "
+        f"automatically{why}, so no case has been opened from it yet. A member of the partnership "
+        f"team has been told (reference {quarantine_id}) and will look at it and contact you if "
+        "anything else is needed.\n\n"
+        "This is an automatic message from the partnership's referral mailbox.\n"
+    )
+    return f"Your message was received ({quarantine_id})", body
 
 
 def channel_notice(
@@ -190,12 +206,48 @@ def quarantine_notice(
     mailbox: str,
     received_at: datetime,
     sender_told: bool,
+    told: str | None = None,
 ) -> tuple[str, str]:
-    """(subject, body) telling a human a message needs looking at. Sender domain and reason only."""
-    told = "The sender has been told it could not be read." if sender_told else "Nothing was sent to the sender."
+    """(subject, body) telling a human a message needs looking at. Sender domain and reason only.
+    ``told`` says what the sender was told, when it was not "it could not be read"."""
+    if told is None:
+        told = "The sender has been told it could not be read." if sender_told else "Nothing was sent to the sender."
     text = (
         f"Intake {quarantine_id}: a message from {_sender_text(sender_domain)} "
         f"(mailbox {mailbox}, received {when(received_at)}) was quarantined: "
         f"{redact_reason(reason)}. {told} It is in the mailbox's quarantine folder."
     )
     return f"[intake] Message quarantined ({quarantine_id})", text
+
+
+# The subjects above, as they come back in a reply ("Re: ", "AW: ", "RE: Re: "...). A responder
+# that does not thread (no In-Reply-To) still keeps the subject; that is how its answers to the
+# bot's own messages are known. Keep in step with the subjects built in this module.
+_REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|aw|sv|antw|vs|fw|fwd|tr)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+_OUR_SUBJECTS = re.compile(
+    r"^(?:\[[A-Z][A-Z0-9]{0,7}-[A-Z0-9-]{1,20}\] (?:Referral received|Re-sent referral|New referral)"
+    r"|Your referral could not be read \(Q-\d+\)"
+    r"|Your message was received \(Q-\d+\)"
+    r"|\[intake\] )"
+)
+
+
+def replies_to_our_subject(subject: str) -> bool:
+    """Whether ``subject`` is a reply to (or forward of) one of the bot's own messages."""
+    found = _REPLY_PREFIX.match(subject or "")
+    return bool(found) and bool(_OUR_SUBJECTS.match(subject[found.end():].strip()))
+
+
+def loop_summary(
+    quarantine_ids: Sequence[str], *, sender_domain: str | None, mailbox: str, first: datetime, last: datetime
+) -> tuple[str, str]:
+    """(subject, body) of the one notice that stands for a sender's looping mail in an hour."""
+    shown = ", ".join(quarantine_ids[:30]) + (" and more" if len(quarantine_ids) > 30 else "")
+    text = (
+        f"Intake: {len(quarantine_ids)} more message(s) from {sender_domain or 'an unknown sender'} "
+        f"(mailbox {mailbox}) were quarantined between {when(first)} and {when(last)} without a "
+        "notice each: they looked like a mail loop (automatic mail, or answers to the bot's own "
+        f"messages) and none was answered. Quarantine ids: {shown}. They are in the mailbox's "
+        "quarantine folder."
+    )
+    return f"[intake] {len(quarantine_ids)} more message(s) quarantined from {sender_domain or 'an unknown sender'}", text

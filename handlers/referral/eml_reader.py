@@ -34,16 +34,27 @@ _AUTO_SUBJECT = re.compile(
 _DAEMONS = ("mailer-daemon", "postmaster", "mail-daemon", "noreply-dmarc")
 
 
+# Written by a person, passed on by a machine: forwarded by a rule, or through a distribution
+# list. Such mail can be a referral and is read (``relayed_reason``), never refused as automatic.
+_RELAYED_AUTO_SUBMITTED = ("auto-forwarded",)
+_RELAYED_PRECEDENCE = ("list",)
+
+
 def auto_reply_reason(msg: Message) -> str | None:
-    """Why this message is an automatic reply, bounce or bulk mail (RFC 3834 and practice)."""
+    """Why this message is an automatic reply, bounce or bulk mail (RFC 3834 and practice).
+
+    Not mail that a machine merely passed on (``Auto-Submitted: auto-forwarded``,
+    ``Precedence: list``): a person wrote that, and it may be a referral (``relayed_reason``).
+    """
     auto = msg.get("Auto-Submitted")
-    if auto is not None and str(auto).strip().lower().split(";")[0] != "no":
+    value = str(auto).strip().lower().split(";")[0].strip() if auto is not None else "no"
+    if value != "no" and value not in _RELAYED_AUTO_SUBMITTED:
         return f"automatic message (Auto-Submitted: {str(auto).strip()[:40]})"
     for header in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress"):
         if msg.get(header) is not None:
             return f"automatic reply ({header} header)"
     precedence = str(msg.get("Precedence") or "").strip().lower()
-    if precedence in ("auto_reply", "bulk", "junk", "list"):
+    if precedence in ("auto_reply", "bulk", "junk"):
         return f"automatic or bulk message (Precedence: {precedence})"
     senders = getaddresses([str(msg.get("From") or ""), str(msg.get("Return-Path") or "")])
     for _, address in senders:
@@ -55,6 +66,19 @@ def auto_reply_reason(msg: Message) -> str | None:
     subject = str(msg.get("Subject") or "")
     if _AUTO_SUBJECT.match(subject):
         return "automatic reply (by its subject)"
+    return None
+
+
+def relayed_reason(msg: Message) -> str | None:
+    """Why this message, though a person wrote it, was passed on by a machine: forwarded by a
+    rule (``Auto-Submitted: auto-forwarded``) or sent through a list (``Precedence: list``,
+    ``List-Id``). Read like any other; its sender (the list, the rule's owner) is never answered."""
+    auto = str(msg.get("Auto-Submitted") or "").strip().lower().split(";")[0].strip()
+    if auto in _RELAYED_AUTO_SUBMITTED:
+        return "it was forwarded automatically (Auto-Submitted: auto-forwarded)"
+    precedence = str(msg.get("Precedence") or "").strip().lower()
+    if precedence in _RELAYED_PRECEDENCE or msg.get("List-Id") is not None:
+        return "it came through a mailing or distribution list"
     return None
 
 

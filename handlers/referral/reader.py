@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from datetime import date
 
 from handlers.referral import safety
@@ -95,12 +96,34 @@ def read_rows(data: bytes, filename: str = "") -> tuple[list[Row], str]:
     return text_rows(text), "text"
 
 
-def _fingerprint(ref: Referral) -> str:
-    """A hash of what the form says (not its bytes), so a re-sent form is recognised."""
+def _form_text(rows: list[Row]) -> str:
+    """The whole text of the form, normalised: every row, labelled or not, free prose included.
+
+    Unicode NFKC and collapsed white space, so the same form re-saved or re-wrapped by a mail
+    client reads the same; cells of a row stay apart (a tab) so a table does not read as prose.
+    """
+    lines = []
+    for row in rows:
+        cells = [" ".join(unicodedata.normalize("NFKC", c.text).split()) for c in row.cells]
+        line = "\t".join(c for c in cells if c)
+        if line:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def _fingerprint(ref: Referral, rows: list[Row]) -> str:
+    """A hash of what the form says (not its bytes), so a re-sent form is recognised.
+
+    It covers the fields read *and* the whole normalised text of the form: the fields alone
+    miss everything that is not labelled, so two body-form referrals with the same referrer
+    lines and different prose about two different children would be merged into one case.
+    An "update" must be a re-send of the same form, so everything the form says counts.
+    """
     body = ref.as_json()
     for key in ("warnings", "source_format", "content_sha256", "attachments"):
         body.pop(key, None)
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    text = json.dumps(body, sort_keys=True) + "\n" + _form_text(rows)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def parse_referral(
@@ -112,31 +135,33 @@ def parse_referral(
     """
     kind = sniff(data, filename)
     if kind == "eml":
-        ref = _parse_email(data, book, today)
+        ref, rows = _parse_email(data, book, today)
     else:
         rows, fmt = read_rows(data, filename)
         ref = extract(rows, book, today)
         ref.source_format = fmt
         if ref.fields_found < MIN_FIELDS:
             raise ReferralRejected(f"no referral form fields found in this {fmt} document")
-    ref.content_sha256 = _fingerprint(ref)
+    ref.content_sha256 = _fingerprint(ref, rows)
     return ref
 
 
-def _parse_email(data: bytes, book: LabelBook | None, today: date | None) -> Referral:
+def _parse_email(data: bytes, book: LabelBook | None, today: date | None) -> tuple[Referral, list[Row]]:
+    """The best form in a message, and the rows it was read from (for the fingerprint)."""
     from handlers.referral.eml_reader import read_message, sender
 
     candidates, msg, problems, attachments = read_message(data, read_rows)
     best: Referral | None = None
+    best_rows: list[Row] = []
     for rows, fmt in candidates:
         ref = extract(rows, book, today)
         ref.source_format = fmt
         from_attachment = not fmt.startswith(("eml+text", "eml+html"))
         if from_attachment and ref.fields_found >= MIN_FIELDS:
-            best = ref  # the first attachment that is a form wins over any body
+            best, best_rows = ref, rows  # the first attachment that is a form wins over any body
             break
         if best is None or ref.fields_found > best.fields_found:
-            best = ref
+            best, best_rows = ref, rows
     enough = 3  # a body must carry a few labelled fields to count as the form itself
     if best is None or best.fields_found < (enough if best.source_format in ("eml+text", "eml+html") else MIN_FIELDS):
         if problems:
@@ -156,7 +181,7 @@ def _parse_email(data: bytes, book: LabelBook | None, today: date | None) -> Ref
         best.referrer.name = name
         best.warnings = [w for w in best.warnings if "(referrer.name)" not in w]
         best.warn("referrer's name taken from the message sender")
-    return best
+    return best, best_rows
 
 
 def _request_type_from_subject(ref: Referral, subject: str, book: LabelBook | None) -> None:

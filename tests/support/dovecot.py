@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 from imap_tools import MailBoxUnencrypted
@@ -129,9 +130,10 @@ class Dovecot:
     def mailbox(self, user: str, folder: str = "INBOX") -> MailBoxUnencrypted:
         return MailBoxUnencrypted("127.0.0.1", self.port).login(user, PASSWORD, initial_folder=folder)
 
-    def append(self, user: str, raw: bytes, folder: str = "INBOX") -> None:
+    def append(self, user: str, raw: bytes, folder: str = "INBOX", dt: datetime | None = None) -> None:
+        """APPEND a message; ``dt`` sets its INTERNALDATE (default: now)."""
         with self.mailbox(user) as box:
-            box.append(raw, folder, dt=None, flag_set=())
+            box.append(raw, folder, dt=dt, flag_set=())
 
     def count(self, user: str, folder: str) -> int:
         with self.mailbox(user) as box:

@@ -67,7 +67,8 @@ def assert_no_pii(text: str) -> None:
         assert item not in text, f"child's details leaked: {item!r}"
 
 
-def distinct_referral(kind: str, n: int, *, message_id: str | None = None) -> bytes:
+def distinct_referral(kind: str, n: int, *, message_id: str | None = None,
+                      headers: dict[str, str] | None = None) -> bytes:
     """A referral whose form content differs from every other n (so it opens its own case
     rather than matching an earlier form): the summary carries the number."""
     original = fx.SUMMARY
@@ -79,4 +80,36 @@ def distinct_referral(kind: str, n: int, *, message_id: str | None = None) -> by
     msg = message_from_bytes(raw, policy=policy.default)
     del msg["Message-ID"]
     msg["Message-ID"] = message_id or new_message_id()
+    for key, value in (headers or {}).items():
+        del msg[key]
+        msg[key] = value
+    return msg.as_bytes()
+
+
+# Two different (fictional) children described in prose under the same four labelled lines.
+PROSE_A = ("A nine-year-old boy known to the school was taken to hospital after a fall at home "
+           "that nobody saw; his teacher had raised worries about bruising twice this term.")
+PROSE_B = ("A baby girl of four months was brought to the emergency department not breathing; "
+           "the family had moved into the area a week earlier and no agency had met them.")
+
+
+def body_form_mail(prose: str, *, message_id: str | None = None, sender: str | None = None,
+                   headers: dict[str, str] | None = None) -> bytes:
+    """A referral typed into the body: four labelled lines (referrer name, agency, e-mail,
+    request type) and then free prose about the child, the way people write in a hurry."""
+    msg = EmailMessage()
+    msg["From"] = sender or f"{fx.REFERRER['name']} <{fx.REFERRER['email']}>"
+    msg["To"] = "scp@partnership.example.gov.uk"
+    msg["Subject"] = "Learning request"
+    msg["Message-ID"] = message_id or new_message_id()
+    for key, value in (headers or {}).items():
+        msg[key] = value
+    msg.set_content("\n".join([
+        "Hello,", "",
+        f"Referrer name: {fx.REFERRER['name']}",
+        f"Referring agency: {fx.REFERRER['agency']}",
+        f"Referrer email: {fx.REFERRER['email']}",
+        "Request type: Learning Request", "",
+        prose, "", "Kind regards",
+    ]))
     return msg.as_bytes()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -19,13 +20,18 @@ class RecordingHandler:
     messages: list[Message] = field(default_factory=list)
     envelopes: list[Any] = field(default_factory=list)
     attempts: int = 0
+    # Called with each accepted message (e.g. a helpdesk that answers everything, for loop tests).
+    respond: Callable[[Message], None] | None = None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         self.attempts += 1
         if self.attempts <= self.refuse_first:
             return "451 4.3.0 Try again later"
         self.envelopes.append(envelope)
-        self.messages.append(message_from_bytes(envelope.content))
+        message = message_from_bytes(envelope.content)
+        self.messages.append(message)
+        if self.respond is not None:
+            self.respond(message)
         return "250 OK"
 
 
