@@ -165,7 +165,7 @@ class Settings(BaseSettings):
     # Automatic replies (acknowledgements, rejections) to one sender address, and within one
     # thread, per hour; beyond them mail is still handled and a human told, the sender not
     # answered. Counted in the database, so the limit holds across restarts and workers.
-    intake_replies_per_sender_per_hour: int = Field(default=5, ge=1, le=1000)
+    intake_replies_per_sender_per_hour: int = Field(default=20, ge=1, le=1000)
     intake_replies_per_thread_per_hour: int = Field(default=2, ge=1, le=1000)
 
     @classmethod

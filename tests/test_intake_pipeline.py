@@ -467,7 +467,8 @@ def test_replies_to_one_sender_are_limited_per_hour_across_restarts(
 ) -> None:
     """A responder that neither threads nor keeps our subject: the per-sender limit holds,
     counted in the database, so a new pipeline (a restart, another worker) continues it."""
-    limit = settings.intake_replies_per_sender_per_hour
+    limit = 3
+    settings = settings.model_copy(update={"intake_replies_per_sender_per_hour": limit})
     for n in range(limit + 3):
         pipeline = _pipeline(engine, settings)  # a fresh one each time: nothing kept in memory
         pipeline.process(_mail(referral_mail("empty", sender=HELPDESK, headers={"Subject": f"Call {n} logged"})))
