@@ -31,6 +31,10 @@ REASONS = {
     "auto_x_auto_response_suppress": "X-Auto-Response-Suppress",
     "auto_mailer_daemon": "mailer-daemon",
     "auto_subject": "automatic reply",
+    "pdf_sixty_pages": "PDF has 60 pages; a referral form is at most 20",
+    "eml_nested_tables": "HTML tables nested more than 20 deep",
+    "html_many_elements": "HTML has more than 50000 elements",
+    "text_many_lines": "text has more than 20000 lines or table rows",
 }
 
 
@@ -128,3 +132,17 @@ def test_a_message_with_no_form_and_no_fields_is_refused() -> None:
     msg.set_content("Can we talk on Tuesday about the meeting?")
     with pytest.raises(ReferralRejected, match="no referral form in this message"):
         parse_referral(msg.as_bytes(), "m.eml")
+
+
+def test_an_over_limit_body_does_not_hide_an_attached_form() -> None:
+    """A huge or deeply nested HTML body is set aside like an unreadable attachment: the form
+    attached to the same message is still read, with a warning saying what was ignored."""
+    msg = fx._message()
+    msg.set_content("Please find the form attached.")
+    msg.add_alternative(fx.nested_tables_html(depth=200), subtype="html")
+    msg.add_attachment(fx.label_left_docx(), maintype="application",
+                       subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
+                       filename="form.docx")
+    ref = parse_referral(msg.as_bytes(), "m.eml")
+    assert ref.child.name == fx.CHILD["name"] and ref.source_format == "eml+docx"
+    assert any("message body: HTML tables nested more than 20 deep" in w for w in ref.warnings)
