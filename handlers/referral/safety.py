@@ -1,7 +1,10 @@
 """Limits that keep a hostile file from costing more than a few seconds and a few megabytes.
 
-The readers' own limits (pages, lines and table rows, HTML elements and nesting) refuse the
-shapes we know are expensive, early and with a reason a person can act on.
+Two kinds. The readers' own limits (pages, lines and table rows, HTML elements and nesting)
+refuse the shapes we know are expensive, early and with a reason a person can act on. They
+cannot bound every path through pypdf, python-docx, lxml and the field extractor, so the whole
+parse also runs in a worker process with a CPU-time limit and a wall-clock timeout
+(``handlers/referral/worker.py``, PARSE_CPU_SECONDS / PARSE_WALL_SECONDS): that is the bound.
 
 A .docx is a zip of XML. Before python-docx (or anything else) inflates a byte of it we check
 the central directory: how many entries, their declared sizes and their compression ratios. Then
@@ -28,6 +31,9 @@ MAX_TEXT_CHARS = 2_000_000  # text we will run the field extractor over
 MAX_ROWS = 20_000  # lines and table rows per document: the extractor costs ~50 us a row
 MAX_HTML_ELEMENTS = 50_000  # HTMLParser costs ~10-20 us a tag; an Outlook form is a few thousand
 MAX_TABLE_DEPTH = 20  # tables inside table cells; e-mail layouts nest a handful deep
+PARSE_CPU_SECONDS = 5  # CPU time for one message or file (a 20-page text PDF takes under 1 s)
+PARSE_WALL_SECONDS = 15.0  # wall-clock time for the same: the CPU budget on a busy machine
+PARSE_MEMORY_BYTES = 1536 * 1024 * 1024  # address space of the worker process reading it
 _CHUNK = 64 * 1024
 _XML_SUFFIXES = (".xml", ".rels", ".vml")
 _FORBIDDEN_XML = (b"<!DOCTYPE", b"<!ENTITY", b"<!doctype", b"<!entity")
