@@ -207,7 +207,8 @@ async def test_modal_errors_and_non_officers(harness: Harness) -> None:
 
     # membership of a configured user group counts
     await harness.server.action(harness.fake, bk.OPEN_CASE, "notify", user="UGROUPMEMBER")
-    await wait_for(lambda: harness.fake.of("views.open"))
+    opened = await wait_for(lambda: harness.fake.of("views.open"))
+    metadata = opened[0].body["view"]["private_metadata"]
 
     values = {
         "aware": {"value": {"type": "datepicker", "selected_date": "2027-06-01"}},  # future
@@ -215,7 +216,7 @@ async def test_modal_errors_and_non_officers(harness: Harness) -> None:
         "summary": {"value": {"type": "plain_text_input", "value": SUMMARY}},
         "nhs_number": {"value": {"type": "plain_text_input", "value": "1234567890"}},
     }
-    status, body = await harness.server.view_submission(bk.OPEN_CASE_VIEW, values, '{"decision": "notify"}')
+    status, body = await harness.server.view_submission(bk.OPEN_CASE_VIEW, values, metadata, user="UGROUPMEMBER")
     assert status == 200
     response = json.loads(body)
     assert response["response_action"] == "errors"
