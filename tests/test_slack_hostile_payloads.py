@@ -4,12 +4,14 @@ databases.
 
 Every modal submission here gets HTTP 200 and either ``response_action: errors`` naming a field
 or nothing done; every button a private "cannot" reply. A channel and ts named by a request are
-never given to chat.update. The modals' private_metadata is always taken from the views.open the bot really
+never given to chat.update, and one "Open a case" modal opens one case however often it is
+submitted. The modals' private_metadata is always taken from the views.open the bot really
 made; only the tampered copies are made here.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
@@ -186,6 +188,34 @@ async def test_malformed_open_case_submissions_get_field_errors_not_a_500(slack:
     status, response = await slack.submit(bk.OPEN_CASE_VIEW, metadata, None, state="not a state")
     assert status == 200 and response["response_action"] == "errors"
     assert slack.service.list() == []
+
+
+@pytest.mark.asyncio
+async def test_a_replayed_open_case_submission_opens_one_case(slack: Slack) -> None:
+    await slack.click(bk.OPEN_CASE, "notify")
+    metadata = (await slack.opened())["private_metadata"]
+    status, response = await slack.submit(bk.OPEN_CASE_VIEW, metadata, case_form())
+    assert status == 200 and "errors" not in response
+    await wait_for(lambda: [m for m in slack.calls("chat.postMessage") if m["channel"] == OFFICER])
+    # the same submission again, then three at once (a replay, a double click, a retry storm)
+    assert (await slack.submit(bk.OPEN_CASE_VIEW, metadata, case_form()))[0] == 200
+    results = await asyncio.gather(*(slack.submit(bk.OPEN_CASE_VIEW, metadata, case_form()) for _ in range(3)))
+    assert all(status == 200 for status, _ in results)
+    dms = await wait_for(lambda: len([m for m in slack.calls("chat.postMessage") if m["channel"] == OFFICER]) >= 5
+                         and [m for m in slack.calls("chat.postMessage") if m["channel"] == OFFICER])
+    cases = slack.service.list()
+    assert len(cases) == 1
+    notices = [m for m in slack.calls("chat.postMessage") if m["channel"] == CHANNEL]
+    assert len(notices) == 1  # the channel hears of the case once
+    assert sum("already submitted" in m["text"] for m in dms) == 4
+    assert all(cases[0].reference in m["text"] for m in dms)
+
+    # a second modal is a second submission: it opens a second case
+    await slack.click(bk.OPEN_CASE, "notify")
+    second = (await slack.opened(2))["private_metadata"]
+    assert second != metadata
+    assert "errors" not in (await slack.submit(bk.OPEN_CASE_VIEW, second, case_form()))[1]
+    await wait_for(lambda: len(slack.service.list()) == 2)  # opened after the ack
 
 
 @pytest.mark.asyncio

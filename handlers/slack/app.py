@@ -266,8 +266,9 @@ class SlackAssistant:
                 errors["nhs_number"] = str(exc)
         return errors, cleaned
 
-    def open_case(self, user: str, meta: pl.OpenCaseMeta, cleaned: dict[str, Any]) -> Any:
-        """Open the case and store the optional child details with it, in one transaction.
+    def open_case(self, user: str, meta: pl.OpenCaseMeta, cleaned: dict[str, Any]) -> tuple[Any, bool]:
+        """Open the case and store the optional child details with it, in one transaction;
+        (the case, True), or (the case it opened, False) when this submission was seen before.
         The opener owns the case: reminders reach them by DM."""
         child = {
             "name": cleaned["child_name"],
@@ -276,7 +277,8 @@ class SlackAssistant:
         }
         has_child = any(child.values())
         decision = meta.decision
-        return self.cases.open_case(
+        return self.cases.open_case_once(
+            meta.submission,
             la_aware=cleaned["aware"],
             actor=f"slack:{user}",
             summary=cleaned["summary"],
@@ -436,6 +438,7 @@ def build_app(
         except pl.PayloadError:
             await cannot(respond, client, body)
             return
+        # A new submission id for each modal: submitting this one again opens no second case.
         meta = pl.OpenCaseMeta(decision=decision, submission=pl.new_submission_id())
         view = bk.open_case_view(
             assistant.partnership_choices(), assistant.today(),
@@ -463,9 +466,15 @@ def build_app(
         await ack()
         decision = meta.decision
         try:
-            case = await asyncio.to_thread(assistant.open_case, user, meta, cleaned)
+            case, opened = await asyncio.to_thread(assistant.open_case, user, meta, cleaned)
         except (LifecycleError, CaseNotFound, ValueError) as exc:
             await client.chat_postMessage(channel=user, text=f"The case was not opened: {exc}")
+            return
+        if not opened:
+            # The same form again (a replay, a double click): the case it opened, no new notice.
+            await client.chat_postMessage(
+                channel=user, text=f"That form was already submitted: it opened {case.reference}."
+            )
             return
         nxt = case.next_deadline
         step = nxt.deadline.label if nxt else None
