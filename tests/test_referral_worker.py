@@ -39,6 +39,8 @@ def _broken(data: bytes, filename: str = "", **_: object) -> Referral:
 def _whoami(data: bytes, filename: str = "", **_: object) -> Referral:
     if data == b"spin":
         _spin(data)
+    if data == b"refuse":
+        raise ReferralRejected("not a form")
     return Referral(summary=str(os.getpid()))
 
 
@@ -55,6 +57,9 @@ def test_reading_happens_in_another_process_that_is_reused() -> None:
         first = reader.parse(b"form", "f.txt").summary
         assert first != str(os.getpid())
         assert reader.parse(b"form", "f.txt").summary == first
+        with pytest.raises(ReferralRejected, match="^not a form$"):
+            reader.parse(b"refuse", "f.txt")
+        assert reader.parse(b"form", "f.txt").summary == first  # a refusal costs no worker
 
 
 def test_a_read_past_its_cpu_budget_is_refused_and_the_next_form_is_read() -> None:

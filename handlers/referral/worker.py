@@ -225,6 +225,22 @@ class BoundedReader:
         safety.check_size(data)  # before copying megabytes to another process
         worker = self._send((data, filename, book, today))
         try:
+            kind, value = self._outcome(worker)
+        except BaseException:
+            if not worker.conn.closed:
+                worker.stop(kill=True)  # interrupted mid-form: no half-read worker goes back idle
+            raise
+        self._give_back(worker)
+        if kind == _OK:
+            return value  # type: ignore[no-any-return]
+        if kind == _REJECTED:
+            raise ReferralRejected(value)
+        raise value
+
+    def _outcome(self, worker: _Worker) -> tuple[str, Any]:
+        """The worker's answer within the wall-clock limit; ReferralRejected (the worker
+        stopped) if it ran out of time or CPU, or died."""
+        try:
             answered = worker.conn.poll(self.wall_seconds)
         except OSError:
             answered = True  # the worker's end is gone: recv says how below
@@ -248,12 +264,7 @@ class BoundedReader:
             raise ReferralRejected(
                 f"the form could not be read (the reader process stopped: {_describe(code)})"
             ) from None
-        self._give_back(worker)
-        if kind == _OK:
-            return value  # type: ignore[no-any-return]
-        if kind == _REJECTED:
-            raise ReferralRejected(value)
-        raise value
+        return kind, value
 
     def close(self) -> None:
         """Retire the idle workers (busy ones end with their parse); later parses start anew."""
@@ -274,10 +285,18 @@ class BoundedReader:
         worker = self._take()
         try:
             worker.conn.send(task)
+            return worker
         except OSError:
             worker.stop(kill=True)
-            worker = _Worker(self.read, self.cpu_seconds)
+        except BaseException:
+            worker.stop(kill=True)
+            raise
+        worker = _Worker(self.read, self.cpu_seconds)
+        try:
             worker.conn.send(task)
+        except BaseException:
+            worker.stop(kill=True)
+            raise
         return worker
 
     def _take(self) -> _Worker:
