@@ -12,7 +12,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
 
 from bot.lifecycle import (
     CaseFacts,
@@ -204,12 +205,14 @@ class CaseService:
         owner: str | None = None,
         details: dict[str, Any] | None = None,
         session: Session | None = None,
+        submission_id: str | None = None,
     ) -> CaseView:
         """Open a case with its deadlines and reminders, in one transaction.
 
         With ``session`` the work joins the caller's transaction (the caller commits), so an
         adapter can write its own rows with the case: the mail intake's ledger entry and the
         acknowledgement in the outbox commit together with the case or not at all.
+        ``submission_id`` is stored with the case under a unique index (see open_case_once).
         """
         partnership_settings = self.settings.partnership(partnership_key)
         check_awareness(la_aware, incident_date)
@@ -219,11 +222,53 @@ class CaseService:
         if session is not None:
             return self._open(session, partnership_settings, states, calendar, la_aware=la_aware,
                               actor=actor, summary=summary, incident_date=incident_date,
-                              request_type=request_type, owner=owner, details=details)
+                              request_type=request_type, owner=owner, details=details,
+                              submission_id=submission_id)
         with session_scope(self.engine) as own:
             return self._open(own, partnership_settings, states, calendar, la_aware=la_aware,
                               actor=actor, summary=summary, incident_date=incident_date,
-                              request_type=request_type, owner=owner, details=details)
+                              request_type=request_type, owner=owner, details=details,
+                              submission_id=submission_id)
+
+    def open_case_once(
+        self,
+        submission_id: str,
+        *,
+        la_aware: date,
+        actor: str,
+        summary: str | None = None,
+        request_type: str | None = None,
+        partnership_key: str | None = None,
+        owner: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> tuple[CaseView, bool]:
+        """Open a case for one form submission: (the case, True) the first time, and (the case
+        that submission opened, False) every time after: a replayed request, a double click, a
+        retry. The id is stored with the case under a unique index, so two workers handling
+        the same submission at once still open one case: the second commit fails on the index,
+        its whole transaction (reference, deadlines, reminders) rolls back, and it returns the
+        first one's case."""
+        existing = self.case_for_submission(submission_id)
+        if existing is not None:
+            return existing, False
+        try:
+            case = self.open_case(
+                la_aware=la_aware, actor=actor, summary=summary, request_type=request_type,
+                partnership_key=partnership_key, owner=owner, details=details,
+                submission_id=submission_id,
+            )
+        except IntegrityError:
+            existing = self.case_for_submission(submission_id)
+            if existing is None:
+                raise
+            return existing, False
+        return case, True
+
+    def case_for_submission(self, submission_id: str) -> CaseView | None:
+        """The case a form submission opened, if it opened one."""
+        with Session(self.engine) as session:
+            case = session.exec(select(Case).where(Case.submission_id == submission_id)).first()
+            return None if case is None else self._view(session, case)
 
     def _open(
         self,
@@ -239,6 +284,7 @@ class CaseService:
         request_type: str | None,
         owner: str | None,
         details: dict[str, Any] | None,
+        submission_id: str | None = None,
     ) -> CaseView:
         partnership = repo.ensure_partnership(
             session,
@@ -257,6 +303,9 @@ class CaseService:
             owner=owner,
         )
         assert case.id is not None
+        if submission_id is not None:
+            case.submission_id = submission_id
+            session.flush()  # the unique index speaks here: IntegrityError for a second opening
         if details:
             self._save_details(session, case.id, details, actor)
         changed = repo.save_deadlines(session, case.id, _to_data(states))

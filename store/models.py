@@ -50,6 +50,9 @@ class Case(SQLModel, table=True):
     request_type: str | None = Field(default=None, max_length=40)
     owner: str | None = Field(default=None, max_length=320)
     opened_by: str = Field(max_length=120)
+    # The form submission that opened the case (a Slack "Open a case" modal's sealed id): unique,
+    # so the same submission again (a replay, a double click) finds this case, never a second.
+    submission_id: str | None = Field(default=None, max_length=64, unique=True, index=True)
     opened_at: datetime = _timestamp(nullable=False)
     updated_at: datetime = _timestamp(nullable=False)
 

@@ -97,7 +97,11 @@ async def test_a_debug_run_logs_no_child_details(
     server = BoltServer(build_app(debug_settings, engine, client=client, today=lambda: TODAY))
     await server.start()
     try:
-        # An officer opens a case with the child's details in the modal.
+        # An officer opens a case with the child's details in the modal (opened by the button, so
+        # its private_metadata is the bot's own sealed one).
+        status, _ = await server.action(fake, bk.OPEN_CASE, "notify", user=OFFICER)
+        assert status == 200
+        form = (await wait_for(lambda: fake.of("views.open")))[0].body["view"]
         values = {
             "aware": {"value": {"type": "datepicker", "selected_date": "2026-12-21"}},
             "partnership": {"value": {"type": "static_select", "selected_option": {"value": "default"}}},
@@ -106,7 +110,7 @@ async def test_a_debug_run_logs_no_child_details(
             "child_dob": {"value": {"type": "datepicker", "selected_date": CHILD_DOB.isoformat()}},
             "nhs_number": {"value": {"type": "plain_text_input", "value": NHS}},
         }
-        status, _ = await server.view_submission(bk.OPEN_CASE_VIEW, values, '{"decision": "notify"}', user=OFFICER)
+        status, _ = await server.view_submission(bk.OPEN_CASE_VIEW, values, form["private_metadata"], user=OFFICER)
         assert status == 200
         await wait_for(lambda: [c for c in fake.of("chat.postMessage") if c.body["channel"] == OFFICER])
         # Another case, its details recorded from the CLI side; then opened from a reminder.
@@ -122,7 +126,7 @@ async def test_a_debug_run_logs_no_child_details(
         }
         status, _ = await server.post(urlencode({"payload": json.dumps(click)}), "application/x-www-form-urlencoded")
         assert status == 200
-        opened = await wait_for(lambda: fake.of("views.open"))
+        opened = await wait_for(lambda: fake.of("views.open")[1:])
         assert CHILD_NAME in json.dumps(opened[0].body) and NHS in json.dumps(opened[0].body)  # really sent
     finally:
         await server.stop()

@@ -1,4 +1,9 @@
-"""Input the readers must refuse: quickly, with one reason, without inflating bombs."""
+"""Input the readers must refuse: quickly, with one reason, without inflating bombs.
+
+``parse_referral`` (what the intake pipeline calls) reads in a worker process under a CPU-time
+limit; tests that change a reader's limit with monkeypatch call ``read_referral``, which reads
+in this process, so the change applies.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import zipfile
 
 import pytest
 
-from handlers.referral import ReferralRejected, parse_referral, safety
+from handlers.referral import ReferralRejected, parse_referral, read_referral, safety
 from tests.fixtures import build_referrals as fx
 
 REASONS = {
@@ -32,6 +37,11 @@ REASONS = {
     "auto_x_auto_response_suppress": "X-Auto-Response-Suppress",
     "auto_mailer_daemon": "mailer-daemon",
     "auto_subject": "automatic reply",
+    "pdf_sixty_pages": "PDF has 60 pages; a referral form is at most 20",
+    "pdf_dense_page": "took more than 5 s of processing: refused as possibly hostile",
+    "eml_nested_tables": "HTML tables nested more than 20 deep",
+    "html_many_elements": "HTML has more than 50000 elements",
+    "text_many_lines": "text has more than 20000 lines or table rows",
 }
 
 
@@ -55,7 +65,7 @@ def test_two_gib_zip_bomb_is_refused_in_well_under_a_second_without_inflating() 
     assert declared == 2 * 1024**3
     started = time.perf_counter()
     with pytest.raises(ReferralRejected, match="2048 MiB"):
-        parse_referral(bomb, "bomb.docx")
+        read_referral(bomb, "bomb.docx")
     assert time.perf_counter() - started < 1.0
 
 
@@ -84,7 +94,7 @@ def test_high_compression_ratio_is_refused_from_the_directory() -> None:
 def test_too_many_zip_entries_is_refused(monkeypatch) -> None:
     monkeypatch.setattr(safety, "MAX_ZIP_ENTRIES", 5)
     with pytest.raises(ReferralRejected, match="too many parts"):
-        parse_referral(fx.label_left_docx(), "many.docx")
+        read_referral(fx.label_left_docx(), "many.docx")
 
 
 def test_oversized_input_is_refused_before_parsing() -> None:
@@ -160,3 +170,17 @@ def test_file_names_do_not_change_the_forms_fingerprint() -> None:
     named = fx.eml_with_attachment(fx.tees_docx("content_control"), fx.NAMED_FILES["docx"], "application",
                                    "vnd.openxmlformats-officedocument.wordprocessingml.document")
     assert parse_referral(plain, "a.eml").content_sha256 == parse_referral(named, "b.eml").content_sha256
+
+
+def test_an_over_limit_body_does_not_hide_an_attached_form() -> None:
+    """A huge or deeply nested HTML body is set aside like an unreadable attachment: the form
+    attached to the same message is still read, with a warning saying what was ignored."""
+    msg = fx._message()
+    msg.set_content("Please find the form attached.")
+    msg.add_alternative(fx.nested_tables_html(depth=200), subtype="html")
+    msg.add_attachment(fx.label_left_docx(), maintype="application",
+                       subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
+                       filename="form.docx")
+    ref = parse_referral(msg.as_bytes(), "m.eml")
+    assert ref.child.name == fx.CHILD["name"] and ref.source_format == "eml+docx"
+    assert any("message body: HTML tables nested more than 20 deep" in w for w in ref.warnings)

@@ -207,7 +207,8 @@ async def test_modal_errors_and_non_officers(harness: Harness) -> None:
 
     # membership of a configured user group counts
     await harness.server.action(harness.fake, bk.OPEN_CASE, "notify", user="UGROUPMEMBER")
-    await wait_for(lambda: harness.fake.of("views.open"))
+    opened = await wait_for(lambda: harness.fake.of("views.open"))
+    metadata = opened[0].body["view"]["private_metadata"]
 
     values = {
         "aware": {"value": {"type": "datepicker", "selected_date": "2027-06-01"}},  # future
@@ -215,7 +216,7 @@ async def test_modal_errors_and_non_officers(harness: Harness) -> None:
         "summary": {"value": {"type": "plain_text_input", "value": SUMMARY}},
         "nhs_number": {"value": {"type": "plain_text_input", "value": "1234567890"}},
     }
-    status, body = await harness.server.view_submission(bk.OPEN_CASE_VIEW, values, '{"decision": "notify"}')
+    status, body = await harness.server.view_submission(bk.OPEN_CASE_VIEW, values, metadata, user="UGROUPMEMBER")
     assert status == 200
     response = json.loads(body)
     assert response["response_action"] == "errors"
@@ -314,8 +315,10 @@ async def test_review_flow_records_decision_on_a_case(harness: Harness) -> None:
 
 @pytest.mark.asyncio
 async def test_a_forged_decision_never_reaches_the_channel_notice(harness: Harness) -> None:
-    """The decision comes back from Slack in the modal's private_metadata: a hand-made request
-    can put anything there. Only a known decision is ever shown in the channel."""
+    """The decision comes back from Slack: a hand-made request can put anything in the button
+    value or the modal's private_metadata. Hand-made metadata is refused (it is not sealed by
+    the bot), and a forged button naming a decision the criteria cannot give opens no form:
+    only a decision the criteria can give is ever shown in the channel."""
     forged = "<!channel> <https://evil.example/login|Open case SG-1>"
     values = {
         "aware": {"value": {"type": "datepicker", "selected_date": "2026-12-21"}},
@@ -323,14 +326,15 @@ async def test_a_forged_decision_never_reaches_the_channel_notice(harness: Harne
         "summary": {"value": {"type": "plain_text_input", "value": SUMMARY}},
     }
     status, body = await harness.server.view_submission(
-        bk.OPEN_CASE_VIEW, values, json.dumps({"decision": forged}))
-    assert status == 200 and "errors" not in body
-    notices = await wait_for(lambda: [c for c in harness.fake.of("chat.postMessage") if c.body["channel"] == "C0NOTICE"])
-    await wait_for(lambda: [c for c in harness.fake.of("chat.postMessage") if c.body["channel"] == OFFICER])
-    for call in harness.fake.of("chat.postMessage"):
-        posted = json.dumps(call.body)
-        assert "evil.example" not in posted and "channel>" not in posted and "channel&gt;" not in posted
-    notice = json.dumps(notices[0].body)
-    assert "`unknown`" in notice and "Next deadline" in notice
-    [case] = CaseService(harness.engine, harness.settings).list()
-    assert case.request_type == "criteria:unknown"
+        bk.OPEN_CASE_VIEW, values, json.dumps({"decision": forged}), user=OFFICER)
+    assert status == 200 and "errors" in body
+    assert harness.fake.of("chat.postMessage") == []
+
+    before = len(harness.responses())
+    status, _ = await harness.server.action(harness.fake, bk.OPEN_CASE, "exploded", user=OFFICER)
+    assert status == 200
+    refusal = await harness.next_response(before)
+    assert "exploded" not in json.dumps(refusal)
+    assert harness.fake.of("views.open") == []  # no form for a decision the criteria cannot give
+    assert [c for c in harness.fake.of("chat.postMessage") if c.body["channel"] == "C0NOTICE"] == []
+    assert CaseService(harness.engine, harness.settings).list() == []

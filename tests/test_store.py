@@ -150,3 +150,37 @@ def test_concurrent_milestones_on_one_case_record_once(engine: Engine, settings)
         thread.join(timeout=60)
     assert sorted(outcomes) == ["ok"] + ["refused"] * 5
     assert len(service.get(ref).milestones) == 1
+
+
+def test_one_submission_opens_one_case_even_when_it_arrives_at_once(engine: Engine, settings) -> None:  # type: ignore[no-untyped-def]
+    """A replayed or double-clicked "Open a case" submission: the unique submission id makes the
+    second (and every later) opening return the first one's case, even in a race."""
+    service = CaseService(engine, settings)
+    submission = "5" * 32
+    start = threading.Barrier(6)
+    results: list[tuple[str, bool]] = []
+    errors: list[BaseException] = []
+
+    def submit() -> None:
+        try:
+            start.wait(timeout=30)
+            view, opened = service.open_case_once(submission, la_aware=date(2026, 12, 22), actor="slack:U1")
+            results.append((view.reference, opened))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=submit) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors
+    assert sorted(opened for _, opened in results) == [False] * 5 + [True]
+    assert {reference for reference, _ in results} == {"SG-2026-0001"}
+    assert [case.reference for case in service.list()] == ["SG-2026-0001"]
+    assert service.case_for_submission(submission).reference == "SG-2026-0001"  # type: ignore[union-attr]
+    again, opened = service.open_case_once(submission, la_aware=date(2026, 12, 22), actor="slack:U1")
+    assert (again.reference, opened) == ("SG-2026-0001", False)
+    other, opened = service.open_case_once("6" * 32, la_aware=date(2026, 12, 22), actor="slack:U1")
+    assert (other.reference, opened) == ("SG-2026-0002", True)
+    assert service.case_for_submission("7" * 32) is None

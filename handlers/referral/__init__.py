@@ -1,12 +1,15 @@
-"""Reading referral forms: Word, PDF, e-mail bodies and whole messages, as pure functions.
+"""Reading referral forms: Word, PDF, e-mail bodies and whole messages, with no side effects.
 
 ``parse_referral(data, filename)`` returns a ``Referral`` (missing fields are warnings) or raises
 ``ReferralRejected(reason)``, which the mailbox watcher uses to quarantine a message with that
-reason and the CLI prints as one line.
+reason and the CLI prints as one line. It reads in a worker process under a CPU-time limit and
+a wall-clock timeout (worker.py), so one hostile file costs seconds at most;
+``read_referral`` is the same reading in this process, without that bound.
 """
 
 from handlers.referral.errors import ReferralRejected
 from handlers.referral.model import Child, Referral, Referrer
-from handlers.referral.reader import parse_referral, sniff
+from handlers.referral.reader import read_referral, sniff
+from handlers.referral.worker import parse_referral
 
-__all__ = ["Child", "Referral", "ReferralRejected", "Referrer", "parse_referral", "sniff"]
+__all__ = ["Child", "Referral", "ReferralRejected", "Referrer", "parse_referral", "read_referral", "sniff"]

@@ -48,8 +48,10 @@ def text_rows(text: str) -> list[Row]:
     """Lines of a plain-text body; tabs or wide gaps split a line into cells."""
     if len(text) > safety.MAX_TEXT_CHARS:
         raise ReferralRejected("text holds more than a referral form could")
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    safety.check_rows(len(lines), "text")
     rows: list[Row] = []
-    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+    for line in lines:
         line = line.rstrip()
         if line.startswith(">"):  # quoted earlier mail
             line = line.lstrip("> ")
@@ -63,7 +65,12 @@ _SKIP = {"script", "style", "head", "title", "template", "noscript"}
 
 
 class _HtmlRows(HTMLParser):
-    """Tables become rows of cells (colspan gives positions); other text becomes lines."""
+    """Tables become rows of cells (colspan gives positions); other text becomes lines.
+
+    Counts elements and open tables as it goes and stops (ReferralRejected) past the limits:
+    HTMLParser's cost is per tag, so a body of hundreds of thousands of tags, or tables nested
+    thousands deep, is refused in its first milliseconds rather than after its last.
+    """
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -72,6 +79,7 @@ class _HtmlRows(HTMLParser):
         self.line: list[str] = []
         self.stack: list[dict] = []  # open tables: {"id", "row": list[Cell] | None, "col", "cell"}
         self.tables = 0
+        self.elements = 0
 
     def _flush_line(self) -> None:
         text = "".join(self.line)
@@ -89,11 +97,20 @@ class _HtmlRows(HTMLParser):
             self.line.append(text)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.elements += 1
+        if self.elements > safety.MAX_HTML_ELEMENTS:
+            raise ReferralRejected(
+                f"HTML has more than {safety.MAX_HTML_ELEMENTS} elements: more than a referral form could"
+            )
         if tag in _SKIP:
             self.skip += 1
             return
         a = dict(attrs)
         if tag == "table":
+            if len(self.stack) >= safety.MAX_TABLE_DEPTH:
+                raise ReferralRejected(
+                    f"HTML tables nested more than {safety.MAX_TABLE_DEPTH} deep: not a referral form"
+                )
             self._flush_line()
             self.tables += 1
             self.stack.append({"id": self.tables, "row": None, "col": 0, "cell": None, "span": 1})
@@ -176,4 +193,5 @@ def html_rows(html: str) -> list[Row]:
     parser = _HtmlRows()
     parser.feed(html)
     parser.close()
+    safety.check_rows(len(parser.rows), "HTML")
     return parser.rows

@@ -149,9 +149,16 @@ def _int_prop(el: object, path: str) -> int:
 
 
 class _Walker:
+    """Paragraphs and table rows in document order; stops past safety.MAX_ROWS, so a document
+    of a million empty paragraphs is refused before the extractor would walk them all."""
+
     def __init__(self) -> None:
         self.rows: list[Row] = []
         self.tables = 0
+
+    def _add(self, row: Row) -> None:
+        self.rows.append(row)
+        safety.check_rows(len(self.rows), "Word document")
 
     def block(self, el: object) -> None:
         for child in el:  # type: ignore[attr-defined]
@@ -160,7 +167,7 @@ class _Walker:
                 out: list[str] = []
                 _text(child, out)
                 for line in "".join(out).split("\n"):
-                    self.rows.append(split_columns(line, tabs_only=True) if "\t" in line else line_row(line))
+                    self._add(split_columns(line, tabs_only=True) if "\t" in line else line_row(line))
             elif tag == TBL:
                 self.table(child)
             elif tag == SDT:
@@ -180,7 +187,7 @@ class _Walker:
                 cells.append(Cell(_cell_text(tc), col, col + span))
                 col += span
                 nested.extend(c for c in tc if c.tag == TBL)  # type: ignore[attr-defined]
-            self.rows.append(Row(cells, table_id))
+            self._add(Row(cells, table_id))
         for inner in nested:
             self.table(inner)
 

@@ -194,10 +194,15 @@ def read_message(
         candidates.append((rows, f"eml+{fmt}"))
     plain = [text for sub, text in parts.bodies if sub == "plain" and text.strip()]
     html = [text for sub, text in parts.bodies if sub == "html" and text.strip()]
-    for text in plain:
-        candidates.append((html_rows(text) if looks_like_html(text) else text_rows(text), "eml+text"))
-    for text in html:
-        candidates.append((html_rows(text), "eml+html"))
+    bodies = [(text, looks_like_html(text), "eml+text") for text in plain]
+    bodies += [(text, True, "eml+html") for text in html]
+    for text, is_html, fmt in bodies:
+        try:
+            candidates.append((html_rows(text) if is_html else text_rows(text), fmt))
+        except ReferralRejected as exc:
+            # A body past the readers' limits (a huge or deeply nested HTML body) is a problem
+            # like an unreadable attachment: a form attached to the same message is still read.
+            problems.append(f"message body: {exc.reason}")
     if not candidates and not problems:
         raise ReferralRejected("empty message: no body text and no attachment")
     return candidates, msg, problems, listed

@@ -107,6 +107,7 @@ def _read_pdf(data: bytes) -> list[Row]:
             if total > safety.MAX_TEXT_CHARS:
                 raise ReferralRejected("PDF holds more text than a referral form could")
             rows.extend(split_columns(line.rstrip(), 2) for line in text.splitlines())
+            safety.check_rows(len(rows), "PDF")
         field_rows = _field_rows(reader)
     except ReferralRejected:
         raise

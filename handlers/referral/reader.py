@@ -1,8 +1,13 @@
-"""The front door: bytes (and maybe a filename) in, a ``Referral`` or ``ReferralRejected`` out.
+"""Reading one form in this process: bytes (and maybe a filename) in, a ``Referral`` or
+``ReferralRejected`` out.
 
 The type is decided by content first (magic bytes) and by the file name second, so a PDF named
 .docx is read as a PDF and a .docx that is not a zip is refused as "not a Word document".
 Pure: no files written, no network, no logging of contents.
+
+``read_referral`` has no time limit of its own beyond the readers' size, page and row limits;
+the service reads through ``handlers.referral.parse_referral`` (worker.py), which runs this in a
+worker process with a CPU-time limit and a wall-clock timeout.
 """
 
 from __future__ import annotations
@@ -126,10 +131,10 @@ def _fingerprint(ref: Referral, rows: list[Row]) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def parse_referral(
+def read_referral(
     data: bytes, filename: str = "", *, book: LabelBook | None = None, today: date | None = None
 ) -> Referral:
-    """Read one referral from a file's bytes: .eml, .docx, .pdf or .txt (or HTML).
+    """Read one referral from a file's bytes: .eml, .docx, .pdf or .txt (or HTML), here and now.
 
     Raises ReferralRejected with a one-line reason for anything that cannot be used.
     """

@@ -1,5 +1,11 @@
 """Limits that keep a hostile file from costing more than a few seconds and a few megabytes.
 
+Two kinds. The readers' own limits (pages, lines and table rows, HTML elements and nesting)
+refuse the shapes we know are expensive, early and with a reason a person can act on. They
+cannot bound every path through pypdf, python-docx, lxml and the field extractor, so the whole
+parse also runs in a worker process with a CPU-time limit and a wall-clock timeout
+(``handlers/referral/worker.py``, PARSE_CPU_SECONDS / PARSE_WALL_SECONDS): that is the bound.
+
 A .docx is a zip of XML. Before python-docx (or anything else) inflates a byte of it we check
 the central directory: how many entries, their declared sizes and their compression ratios. Then
 every entry is inflated as a stream with a hard cap, because declared sizes can lie, and XML
@@ -20,8 +26,14 @@ MAX_ENTRY_BYTES = 32 * 1024 * 1024  # inflated size of any one part
 MAX_TOTAL_INFLATED = 96 * 1024 * 1024  # inflated size of the whole package
 MAX_RATIO = 200  # inflated / compressed, checked for parts above RATIO_FLOOR
 RATIO_FLOOR = 1024 * 1024
-MAX_PDF_PAGES = 60
+MAX_PDF_PAGES = 20  # a referral form is a few pages; each page may cost ~0.1 s to lay out
 MAX_TEXT_CHARS = 2_000_000  # text we will run the field extractor over
+MAX_ROWS = 20_000  # lines and table rows per document: the extractor costs ~50 us a row
+MAX_HTML_ELEMENTS = 50_000  # HTMLParser costs ~10-20 us a tag; an Outlook form is a few thousand
+MAX_TABLE_DEPTH = 20  # tables inside table cells; e-mail layouts nest a handful deep
+PARSE_CPU_SECONDS = 5  # CPU time for one message or file (a 20-page text PDF takes under 1 s)
+PARSE_WALL_SECONDS = 15.0  # wall-clock time for the same: the CPU budget on a busy machine
+PARSE_MEMORY_BYTES = 1536 * 1024 * 1024  # address space of the worker process reading it
 _CHUNK = 64 * 1024
 _XML_SUFFIXES = (".xml", ".rels", ".vml")
 _FORBIDDEN_XML = (b"<!DOCTYPE", b"<!ENTITY", b"<!doctype", b"<!entity")
@@ -32,6 +44,15 @@ def check_size(data: bytes, what: str = "file") -> None:
         raise ReferralRejected(
             f"{what} is too large ({len(data) // (1024 * 1024)} MiB; the limit is "
             f"{MAX_INPUT_BYTES // (1024 * 1024)} MiB)"
+        )
+
+
+def check_rows(count: int, what: str) -> None:
+    """Refuse a document with more lines or table rows than a form could have, before the
+    field extractor is run over them."""
+    if count > MAX_ROWS:
+        raise ReferralRejected(
+            f"{what} has more than {MAX_ROWS} lines or table rows: more than a referral form could"
         )
 
 

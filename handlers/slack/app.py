@@ -4,12 +4,15 @@ Every listener acks at once and does its work afterwards (Slack gives 3 seconds)
 runs in a thread so the event loop keeps serving. The conversation runs privately: ephemeral
 messages in channels, the bot's DM otherwise; the only thing ever posted to a channel is the
 case notice, built from the reference, decision and next deadline alone.
+
+Every button value and modal private_metadata is read through handlers/slack/payloads.py: a
+malformed one gets a private "cannot do that" reply (buttons) or a field error (modals), and
+every modal listener answers Slack even if something unexpected fails (never an HTTP 500).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import time
@@ -27,12 +30,12 @@ from sqlalchemy import Engine
 from bot.case_subjects import SubjectError, check_nhs_number
 from bot.cases import CaseNotFound, CaseService
 from bot.conversation import ConversationService, ConversationState
-from bot.criteria import CriteriaTree, Flow
-from bot.dates import DateError, parse_date
+from bot.criteria import CriteriaAnswerError, CriteriaTree, Flow
 from bot.lifecycle import LifecycleError, check_awareness
 from bot.settings import Settings
 from handlers.console.render import rationale
 from handlers.slack import blocks as bk
+from handlers.slack import payloads as pl
 from handlers.slack.reminder_actions import register_reminder_actions
 from scheduler.calendar import today_in_london
 from scheduler.deadlines import compute_deadlines
@@ -44,6 +47,14 @@ NOT_AN_OFFICER = (
     "Only case officers can open or view cases. Anyone can check an incident against the "
     "criteria; ask your partnership's business team to open the case."
 )
+CANNOT = (
+    "That button cannot be used: it is out of date or was not made by this bot. "
+    "Start again with `/safeguarding`."
+)
+def _seal_root(settings: Settings) -> str | None:
+    """The secret private_metadata is sealed with: the signing secret, else the bot token."""
+    secret = settings.slack_signing_secret or settings.slack_bot_token
+    return secret.get_secret_value() if secret is not None else None
 
 
 class CaseOfficers:
@@ -116,6 +127,7 @@ class SlackAssistant:
         self.cases = CaseService(engine, settings)
         self.conversations = ConversationService(engine)
         self.officers = CaseOfficers(list(settings.slack_case_officers))
+        self.seal = pl.MetadataSeal(_seal_root(settings))
 
     # Conversation steps --------------------------------------------------------------------
 
@@ -141,10 +153,13 @@ class SlackAssistant:
         note = "Resuming where you left off." if state.answers else None
         return await self._step(key, flow, dict(state.answers), note=note)
 
-    async def answer(self, team: str, user: str, raw: str) -> tuple[list[dict[str, Any]], str]:
-        flow_key, question, value = bk.parse_answer_value(raw)
+    async def answer(self, team: str, user: str, raw: object) -> tuple[list[dict[str, Any]], str]:
+        """The next step after an answer button. PayloadError or CriteriaAnswerError for a value
+        that is not an answer to this flow's questions (nothing is saved then)."""
+        flow_key, question, value = pl.parse_answer_value(raw)
         key = conversation_key(team, user)
         flow = self.tree.flow(flow_key)
+        flow.check_answers({question: value})
         state = await asyncio.to_thread(self.conversations.load, key)
         answers = dict(state.answers) if state is not None and state.flow == flow_key else {}
         answers[question] = value
@@ -154,18 +169,21 @@ class SlackAssistant:
         )
         return await self._step(key, flow, answers)
 
-    async def help(self, team: str, user: str, raw: str) -> tuple[list[dict[str, Any]], str]:
-        flow_key, question = raw.split("|", 1)
+    async def help(self, team: str, user: str, raw: object) -> tuple[list[dict[str, Any]], str]:
+        flow_key, question = pl.parse_help_value(raw)
         flow = self.tree.flow(flow_key)
+        if question not in flow.question_keys():
+            raise CriteriaAnswerError(f"unknown question {question!r}")
         state = await asyncio.to_thread(self.conversations.load, conversation_key(team, user))
         answers = dict(state.answers) if state is not None and state.flow == flow_key else {}
         blocks = bk.question_blocks(flow, question, answers, show_help=True)
         return bk.as_dicts(blocks), flow.question(question).text
 
-    async def restart(self, team: str, user: str, flow_key: str) -> tuple[list[dict[str, Any]], str]:
+    async def restart(self, team: str, user: str, raw: object) -> tuple[list[dict[str, Any]], str]:
+        flow = self.tree.flow(pl.parse_token(raw, "a flow"))
         key = conversation_key(team, user)
         await asyncio.to_thread(self.conversations.clear, key)
-        return await self._step(key, self.tree.flow(flow_key), {})
+        return await self._step(key, flow, {})
 
     async def _step(
         self, key: str, flow: Flow, answers: dict[str, str], note: str | None = None
@@ -200,41 +218,46 @@ class SlackAssistant:
     def partnership_choices(self) -> list[tuple[str, str]]:
         return [(p.key, p.name) for p in self.settings.partnerships]
 
-    def validate_case_form(self, values: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
+    def decisions(self) -> set[str]:
+        """The notification flow's decisions: all an "Open a case" button may carry."""
+        return {outcome.key for outcome in self.tree.flow("notification").spec.outcome}
+
+    def validate_case_form(self, form: pl.FormValues) -> tuple[dict[str, str], dict[str, Any]]:
         """(errors by block_id, cleaned values). Error messages never repeat what was typed."""
         errors: dict[str, str] = {}
         cleaned: dict[str, Any] = {}
 
-        def picked(block: str) -> Any:
-            element = values.get(block, {}).get("value", {})
-            return (
-                element.get("selected_date")
-                or (element.get("selected_option") or {}).get("value")
-                or element.get("value")
-            )
+        def read(block: str, how: Callable[[str], Any]) -> Any:
+            try:
+                return how(block)
+            except pl.PayloadError as exc:
+                errors[block] = exc.message
+                return None
 
-        try:
-            aware = parse_date(picked("aware") or "")
-            check_awareness(aware)
-            if aware > self.today():
-                raise LifecycleError("the date the LA became aware cannot be in the future")
-            cleaned["aware"] = aware
-        except (DateError, LifecycleError) as exc:
-            errors["aware"] = str(exc)[:150]
-        partnership = picked("partnership") or self.settings.partnership().key
+        aware = read("aware", form.date)
+        if "aware" not in errors:
+            try:
+                if aware is None:
+                    raise LifecycleError("pick the date the LA became aware")
+                check_awareness(aware)
+                if aware > self.today():
+                    raise LifecycleError("the date the LA became aware cannot be in the future")
+                cleaned["aware"] = aware
+            except LifecycleError as exc:
+                errors["aware"] = str(exc)[:150]
+        partnership = read("partnership", form.option) or self.settings.partnership().key
         if partnership not in {key for key, _ in self.partnership_choices()}:
             errors["partnership"] = "unknown partnership"
         cleaned["partnership"] = partnership
-        summary = (picked("summary") or "").strip()
-        if not summary:
+        summary = read("summary", form.text) or ""
+        if not summary and "summary" not in errors:
             errors["summary"] = "a short summary is needed"
         cleaned["summary"] = summary
-        cleaned["child_name"] = (picked("child_name") or "").strip() or None
-        dob = picked("child_dob")
-        cleaned["child_dob"] = date.fromisoformat(dob) if dob else None
+        cleaned["child_name"] = read("child_name", form.text)
+        cleaned["child_dob"] = read("child_dob", form.date)
         if cleaned["child_dob"] and cleaned["child_dob"] > self.today():
             errors["child_dob"] = "a date of birth cannot be in the future"
-        nhs = (picked("nhs_number") or "").strip()
+        nhs = read("nhs_number", form.text)
         cleaned["nhs_number"] = None
         if nhs:
             try:
@@ -243,8 +266,9 @@ class SlackAssistant:
                 errors["nhs_number"] = str(exc)
         return errors, cleaned
 
-    def open_case(self, user: str, decision: str, cleaned: dict[str, Any]) -> Any:
-        """Open the case and store the optional child details with it, in one transaction.
+    def open_case(self, user: str, meta: pl.OpenCaseMeta, cleaned: dict[str, Any]) -> tuple[Any, bool]:
+        """Open the case and store the optional child details with it, in one transaction;
+        (the case, True), or (the case it opened, False) when this submission was seen before.
         The opener owns the case: reminders reach them by DM."""
         child = {
             "name": cleaned["child_name"],
@@ -252,7 +276,9 @@ class SlackAssistant:
             "nhs_number": cleaned["nhs_number"],
         }
         has_child = any(child.values())
-        return self.cases.open_case(
+        decision = bk.known_decision(meta.decision)
+        return self.cases.open_case_once(
+            meta.submission,
             la_aware=cleaned["aware"],
             actor=f"slack:{user}",
             summary=cleaned["summary"],
@@ -343,29 +369,57 @@ def build_app(
 
     # The conversation ----------------------------------------------------------------------------
 
+    async def cannot(respond: Any, client: AsyncWebClient, body: dict[str, Any]) -> None:
+        """Tell only the clicker that the button cannot be used (by DM where there is no
+        response_url, as on App Home)."""
+        if body.get("response_url"):
+            await respond(text=CANNOT, response_type="ephemeral", replace_original=False)
+        elif _user_of(body):
+            await client.chat_postMessage(channel=_user_of(body) or "", text=CANNOT)
+
     @app.action(re.compile(rf"^{bk.ANSWER}_\d+$"))
-    async def on_answer(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+    async def on_answer(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any,
+                        client: AsyncWebClient) -> None:
         await ack()
-        blocks, text = await assistant.answer(_team_of(body), _user_of(body) or "", action["value"])
+        try:
+            blocks, text = await assistant.answer(_team_of(body), _user_of(body) or "", action.get("value"))
+        except (pl.PayloadError, CriteriaAnswerError):
+            await cannot(respond, client, body)
+            return
         await respond(blocks=blocks, text=text, replace_original=True)
 
     @app.action(bk.HELP)
-    async def on_help(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+    async def on_help(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any,
+                      client: AsyncWebClient) -> None:
         await ack()
-        blocks, text = await assistant.help(_team_of(body), _user_of(body) or "", action["value"])
+        try:
+            blocks, text = await assistant.help(_team_of(body), _user_of(body) or "", action.get("value"))
+        except (pl.PayloadError, CriteriaAnswerError):
+            await cannot(respond, client, body)
+            return
         await respond(blocks=blocks, text=text, replace_original=True)
 
     @app.action(bk.RESTART)
-    async def on_restart(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+    async def on_restart(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any,
+                         client: AsyncWebClient) -> None:
         await ack()
-        blocks, text = await assistant.restart(_team_of(body), _user_of(body) or "", action["value"])
+        try:
+            blocks, text = await assistant.restart(_team_of(body), _user_of(body) or "", action.get("value"))
+        except (pl.PayloadError, CriteriaAnswerError):
+            await cannot(respond, client, body)
+            return
         await respond(blocks=blocks, text=text, replace_original=True)
 
     @app.action(re.compile(rf"^{bk.START}(_review)?$"))
-    async def on_home_start(ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
+    async def on_home_start(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any,
+                            client: AsyncWebClient) -> None:
         await ack()
         user = _user_of(body) or ""
-        blocks, text = await assistant.restart(_team_of(body), user, action["value"])
+        try:
+            blocks, text = await assistant.restart(_team_of(body), user, action.get("value"))
+        except (pl.PayloadError, CriteriaAnswerError):
+            await cannot(respond, client, body)
+            return
         await client.chat_postMessage(channel=user, blocks=blocks, text=text)  # the bot's DM
 
     # Cases ---------------------------------------------------------------------------------------
@@ -377,27 +431,50 @@ def build_app(
         if not await assistant.officers.allows(client, user):
             await respond(text=NOT_AN_OFFICER, response_type="ephemeral", replace_original=False)
             return
+        try:
+            decision = pl.parse_token(action.get("value"), "a decision")
+            if decision not in assistant.decisions():
+                raise pl.PayloadError("not a decision")
+        except pl.PayloadError:
+            await cannot(respond, client, body)
+            return
+        # A new submission id for each modal: submitting this one again opens no second case.
+        meta = pl.OpenCaseMeta(decision=decision, submission=pl.new_submission_id())
         view = bk.open_case_view(
-            assistant.partnership_choices(), assistant.today(), {"decision": action["value"]}
+            assistant.partnership_choices(), assistant.today(),
+            assistant.seal.seal(bk.OPEN_CASE_VIEW, user or "", meta),
         )
         await client.views_open(trigger_id=body["trigger_id"], view=view)
 
     @app.view(bk.OPEN_CASE_VIEW)
+    @pl.answers_slack("summary")
     async def on_case_submitted(ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
         user = _user_of(body) or ""
         if not await assistant.officers.allows(client, user):
             await ack(response_action="errors", errors={"summary": NOT_AN_OFFICER[:150]})
             return
-        errors, cleaned = assistant.validate_case_form(view["state"]["values"])
+        try:
+            meta = assistant.seal.open(bk.OPEN_CASE_VIEW, user, view.get("private_metadata"),
+                                       pl.OpenCaseMeta, field="summary")
+        except pl.PayloadError as exc:
+            await ack(response_action="errors", errors={exc.field or "summary": exc.message[:150]})
+            return
+        errors, cleaned = assistant.validate_case_form(pl.FormValues(view))
         if errors:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
-        decision = bk.known_decision(json.loads(view.get("private_metadata") or "{}").get("decision"))
+        decision = bk.known_decision(meta.decision)
         try:
-            case = await asyncio.to_thread(assistant.open_case, user, decision, cleaned)
+            case, opened = await asyncio.to_thread(assistant.open_case, user, meta, cleaned)
         except (LifecycleError, CaseNotFound, ValueError) as exc:
             await client.chat_postMessage(channel=user, text=f"The case was not opened: {exc}")
+            return
+        if not opened:
+            # The same form again (a replay, a double click): the case it opened, no new notice.
+            await client.chat_postMessage(
+                channel=user, text=f"That form was already submitted: it opened {case.reference}."
+            )
             return
         nxt = case.next_deadline
         step = nxt.deadline.label if nxt else None
@@ -424,20 +501,44 @@ def build_app(
                           replace_original=False)
             return
         evaluation = assistant.tree.flow("review").evaluate(state.answers)
-        view = bk.record_decision_view(evaluation.title, assistant.today(), {"answers": state.answers})
+        sealed = assistant.seal.seal(bk.RECORD_VIEW, user or "", pl.RecordDecisionMeta(answers=dict(state.answers)))
+        view = bk.record_decision_view(evaluation.title, assistant.today(), sealed)
         await client.views_open(trigger_id=body["trigger_id"], view=view)
 
     @app.view(bk.RECORD_VIEW)
+    @pl.answers_slack("reference")
     async def on_record_submitted(ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
         user = _user_of(body) or ""
         if not await assistant.officers.allows(client, user):
             await ack(response_action="errors", errors={"reference": NOT_AN_OFFICER[:150]})
             return
-        values = view["state"]["values"]
-        reference = (values["reference"]["value"].get("value") or "").strip()
-        on = date.fromisoformat(values["on"]["value"]["selected_date"])
-        answers = json.loads(view.get("private_metadata") or "{}").get("answers", {})
-        evaluation = assistant.tree.flow("review").evaluate(answers)
+        errors: dict[str, str] = {}
+        form = pl.FormValues(view)
+        reference: str | None = None
+        on: date | None = None
+        try:
+            reference = form.text("reference")
+        except pl.PayloadError as exc:
+            errors["reference"] = exc.message
+        try:
+            on = form.date("on")
+        except pl.PayloadError as exc:
+            errors["on"] = exc.message
+        try:
+            meta = assistant.seal.open(bk.RECORD_VIEW, user, view.get("private_metadata"),
+                                       pl.RecordDecisionMeta, field="reference")
+            evaluation = assistant.tree.flow("review").evaluate(meta.answers)
+        except pl.PayloadError as exc:
+            errors["reference"] = exc.message
+        except CriteriaAnswerError:
+            errors["reference"] = "The rapid review questions have changed: start again with `/safeguarding review`."
+        if reference is None:
+            errors.setdefault("reference", "Enter the case reference.")
+        if on is None:
+            errors.setdefault("on", "Pick the date of the decision.")
+        if errors or reference is None or on is None:
+            await ack(response_action="errors", errors={k: v[:150] for k, v in errors.items()})
+            return
         try:
             case = await asyncio.to_thread(
                 assistant.cases.record_milestone, reference, evaluation.milestone, on=on,

@@ -4,12 +4,13 @@ Pure functions from domain objects to blocks: no Slack calls here. Nothing built
 (the case notice) takes free text or child details as input, so PII cannot leak into one. The
 notice's decision comes back from Slack (a button value, then the modal's private_metadata),
 so it is shown only if it is one of the known decisions; values go through the Slack
-renderer's one mrkdwn escape (handlers/transports/slack.py).
+renderer's one mrkdwn escape (handlers/transports/slack.py). Button values and
+private_metadata are made by handlers/slack/payloads.py, which also reads them back: modals
+here take their private_metadata already sealed.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
@@ -33,6 +34,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.criteria import NOTIFICATION_DECISIONS, Evaluation, Flow, also_notify_text
+from handlers.slack.payloads import ReminderRef, answer_value, help_value
 from handlers.transports.slack import md
 
 # action_ids and callback_ids the listeners match on
@@ -60,15 +62,6 @@ def _md(text: str) -> MarkdownTextObject:
 
 def _fmt(day: date) -> str:
     return day.strftime("%a %d %b %Y")
-
-
-def answer_value(flow: str, key: str, value: str) -> str:
-    return f"{flow}|{key}|{value}"
-
-
-def parse_answer_value(raw: str) -> tuple[str, str, str]:
-    flow, key, value = raw.split("|", 2)
-    return flow, key, value
 
 
 def question_blocks(
@@ -115,7 +108,7 @@ def question_blocks(
                 ButtonElement(
                     text=PlainTextObject(text="What does this mean?"),
                     action_id=HELP,
-                    value=f"{flow.key}|{key}",
+                    value=help_value(flow.key, key),
                 ),
                 ButtonElement(
                     text=PlainTextObject(text="Start again"), action_id=RESTART, value=flow.key
@@ -193,9 +186,10 @@ def result_blocks(
 def open_case_view(
     partnerships: Sequence[tuple[str, str]],
     today: date,
-    metadata: Mapping[str, Any],
+    private_metadata: str,
 ) -> View:
-    """The modal that opens a case. Child details are optional and stay in the case record."""
+    """The modal that opens a case. Child details are optional and stay in the case record.
+    ``private_metadata`` is sealed (payloads.OpenCaseMeta): the decision and the submission id."""
     options = [Option(value=key, text=PlainTextObject(text=name[:75])) for key, name in partnerships]
     return View(
         type="modal",
@@ -203,7 +197,7 @@ def open_case_view(
         title=PlainTextObject(text="Open a case"),
         submit=PlainTextObject(text="Open case"),
         close=PlainTextObject(text="Cancel"),
-        private_metadata=json.dumps(dict(metadata)),
+        private_metadata=private_metadata,
         blocks=[
             InputBlock(
                 block_id="aware",
@@ -249,15 +243,16 @@ def open_case_view(
     )
 
 
-def record_decision_view(title: str, today: date, metadata: Mapping[str, Any]) -> View:
-    """The modal that records a rapid review decision on a case."""
+def record_decision_view(title: str, today: date, private_metadata: str) -> View:
+    """The modal that records a rapid review decision on a case; ``private_metadata`` is
+    sealed (payloads.RecordDecisionMeta: the answers that are its rationale)."""
     return View(
         type="modal",
         callback_id=RECORD_VIEW,
         title=PlainTextObject(text="Record the decision"),
         submit=PlainTextObject(text="Record"),
         close=PlainTextObject(text="Cancel"),
-        private_metadata=json.dumps(dict(metadata)),
+        private_metadata=private_metadata,
         blocks=[
             SectionBlock(text=_md(f"*{title}*")),
             InputBlock(
@@ -338,7 +333,7 @@ def home_view(cases: Sequence[Any] | None, today: date) -> View:
             done = ButtonElement(
                 text=PlainTextObject(text="Record as done"),
                 action_id=RECORD_DONE,
-                value=json.dumps({"reference": case.reference, "deadline": nxt.deadline.key}),
+                value=ReminderRef(case.reference, nxt.deadline.key).as_value(),
             )
         blocks.append(
             SectionBlock(

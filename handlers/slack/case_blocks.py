@@ -9,9 +9,7 @@ the case officer who opened it can see, so it may carry the free-text summary an
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -31,40 +29,15 @@ from slack_sdk.models.views import View
 from bot.lifecycle import DeadlineState, DeadlineStatus
 from handlers.slack.blocks import CASE_SUMMARY_VIEW, RECORD_DONE_VIEW
 from handlers.transports.slack import escape_mrkdwn
+from handlers.slack.payloads import ReminderRef, parse_reminder_value
+
+__all__ = ["DONE_ON", "ReminderRef", "case_summary_view", "parse_reminder_value", "record_done_view",
+           "recorded_message_blocks", "recorded_message_text"]
 
 DONE_ON = "done_on"  # block_id of the date input; modal field errors are keyed on it
 _TEXT_MAX = 3000
 _FIELD_MAX = 2000
 _MODAL_BLOCKS_MAX = 100
-
-
-@dataclass(frozen=True)
-class ReminderRef:
-    """What a reminder button carries: which case, which deadline. Nothing personal."""
-
-    reference: str
-    deadline: str
-
-    def as_value(self) -> str:
-        return json.dumps({"reference": self.reference, "deadline": self.deadline})
-
-
-def parse_reminder_value(raw: str | None) -> ReminderRef:
-    """Read a button value; ValueError if it is not the JSON the transport renders.
-
-    Values come back from Slack unchanged, but an old message from an earlier release, or a
-    hand-crafted request, must be refused cleanly rather than crash the listener.
-    """
-    try:
-        data = json.loads(raw or "")
-    except json.JSONDecodeError:
-        raise ValueError("not a reminder button value") from None
-    if not isinstance(data, dict):
-        raise ValueError("not a reminder button value")
-    reference, deadline = data.get("reference"), data.get("deadline")
-    if not isinstance(reference, str) or not isinstance(deadline, str) or not reference or not deadline:
-        raise ValueError("not a reminder button value")
-    return ReminderRef(reference[:64], deadline[:64])
 
 
 def escape(text: str) -> str:
@@ -94,16 +67,17 @@ def record_done_view(
     milestone_key: str,
     due: date,
     today: date,
-    metadata: Mapping[str, Any],
+    private_metadata: str,
 ) -> View:
-    """Confirm before recording: the case, the step, the milestone, and the date it happened."""
+    """Confirm before recording: the case, the step, the milestone, and the date it happened.
+    ``private_metadata`` is sealed (payloads.RecordDoneMeta)."""
     return View(
         type="modal",
         callback_id=RECORD_DONE_VIEW,
         title=PlainTextObject(text="Record as done"),
         submit=PlainTextObject(text="Record"),
         close=PlainTextObject(text="Cancel"),
-        private_metadata=json.dumps(dict(metadata)),
+        private_metadata=private_metadata,
         blocks=[
             SectionBlock(
                 block_id="what",

@@ -9,12 +9,17 @@ goes through a confirmation modal because a milestone cannot be unrecorded from 
 date matters: the deadline is met or missed by it. The modal's submission records before it
 acks, so a refusal from the lifecycle (out of order, before awareness...) can be shown on the
 date field rather than lost in a DM.
+
+Which message to change once a step is recorded is never taken from the submission: the modal's
+private_metadata is sealed (payloads.MetadataSeal) when the button is clicked, from the message
+Slack says the click came from (a forged click gets no modal: views.open needs the trigger_id of
+a real one). A click on a step that is already done changes its own message through the click's
+response_url, which Slack binds to that message, not through a channel and ts it names.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -30,6 +35,7 @@ from bot.lifecycle import MILESTONE_RULES, DeadlineStatus, LifecycleError
 from bot.settings import PartnershipSettings
 from handlers.slack import blocks as bk
 from handlers.slack import case_blocks as cb
+from handlers.slack import payloads as pl
 from scheduler.timescales import Milestone
 
 if TYPE_CHECKING:
@@ -128,14 +134,13 @@ def _user_of(body: dict[str, Any]) -> str:
 def original_message(body: dict[str, Any]) -> tuple[str, str] | None:
     """(channel, ts) of the message the button was on, when chat.update can change it.
 
-    Ephemeral messages and App Home have no message to update.
+    Ephemeral messages and App Home have no message to update; neither has anything that does
+    not look like a Slack channel ID and message timestamp.
     """
-    container = body.get("container") or {}
-    if container.get("type") != "message" or container.get("is_ephemeral"):
+    container = body.get("container")
+    if not isinstance(container, dict) or container.get("type") != "message" or container.get("is_ephemeral"):
         return None
-    channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
-    ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
-    return (str(channel), str(ts)) if channel and ts else None
+    return pl.message_location(container.get("channel_id"), container.get("message_ts"))
 
 
 async def update_reminder(
@@ -207,10 +212,16 @@ def register_reminder_actions(app: AsyncApp, assistant: SlackAssistant, not_an_o
             plan = await asyncio.to_thread(actions.plan_record, ref)
         except StepClosed as closed:
             await tell(body, client, respond, str(closed))
-            if message is not None and closed.completed_on is not None:
+            if message is not None and closed.completed_on is not None and body.get("response_url"):
                 # Another copy of this reminder (channel vs. owner's DM), or the CLI, got there
-                # first: take the buttons off this copy too.
-                await update_reminder(client, message, closed.reference, closed.step_label, None, closed.completed_on)
+                # first: take the buttons off this copy too. Through the response_url, which
+                # Slack binds to the message clicked: a channel and ts in a request are not ours.
+                await respond(
+                    replace_original=True,
+                    text=cb.recorded_message_text(closed.reference, closed.step_label, None, closed.completed_on),
+                    blocks=bk.as_dicts(cb.recorded_message_blocks(
+                        closed.reference, closed.step_label, None, closed.completed_on)),
+                )
             return
         except CaseNotFound:
             await tell(body, client, respond, "There is no such case (it may have been removed).")
@@ -218,11 +229,13 @@ def register_reminder_actions(app: AsyncApp, assistant: SlackAssistant, not_an_o
         except LifecycleError as exc:
             await tell(body, client, respond, str(exc))
             return
-        metadata: dict[str, Any] = {"reference": plan.reference, "deadline": plan.deadline_key}
-        if message is not None:
-            metadata["channel"], metadata["ts"] = message
-        if (body.get("container") or {}).get("type") == "view" and (body.get("view") or {}).get("type") == "home":
-            metadata["home"] = True
+        container, where = body.get("container"), body.get("view")
+        home = (isinstance(container, dict) and container.get("type") == "view"
+                and isinstance(where, dict) and where.get("type") == "home")
+        meta = pl.RecordDoneMeta(
+            reference=plan.reference, deadline=plan.deadline_key,
+            channel=message[0] if message else None, ts=message[1] if message else None, home=home,
+        )
         view = cb.record_done_view(
             reference=plan.reference,
             step_label=plan.step_label,
@@ -230,11 +243,12 @@ def register_reminder_actions(app: AsyncApp, assistant: SlackAssistant, not_an_o
             milestone_key=plan.milestone.value,
             due=plan.due,
             today=assistant.today(),
-            metadata=metadata,
+            private_metadata=assistant.seal.seal(bk.RECORD_DONE_VIEW, _user_of(body), meta),
         )
         await client.views_open(trigger_id=body["trigger_id"], view=view)
 
     @app.view(bk.RECORD_DONE_VIEW)
+    @pl.answers_slack(cb.DONE_ON)
     async def on_record_done_submitted(
         ack: Callable[..., Awaitable[None]], body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
@@ -247,17 +261,15 @@ def register_reminder_actions(app: AsyncApp, assistant: SlackAssistant, not_an_o
             await refuse(not_an_officer)
             return
         try:
-            meta = json.loads(view.get("private_metadata") or "{}")
-            ref = cb.ReminderRef(str(meta["reference"]), str(meta["deadline"]))
-        except (ValueError, KeyError, TypeError):
-            await refuse(STALE_BUTTON)
+            meta = assistant.seal.open(bk.RECORD_DONE_VIEW, user, view.get("private_metadata"), pl.RecordDoneMeta)
+            on = pl.FormValues(view).date(cb.DONE_ON)
+        except pl.PayloadError as exc:
+            await refuse(exc.message)
             return
-        picked = ((view.get("state") or {}).get("values") or {}).get(cb.DONE_ON, {}).get("value", {})
-        try:
-            on = date.fromisoformat(picked.get("selected_date") or "")
-        except ValueError:
+        if on is None:
             await refuse("Pick the date it was done.")
             return
+        ref = cb.ReminderRef(meta.reference, meta.deadline)
         try:
             plan = await asyncio.to_thread(actions.plan_record, ref)
             if on > assistant.today() and not MILESTONE_RULES[plan.milestone].future_allowed:
@@ -271,10 +283,8 @@ def register_reminder_actions(app: AsyncApp, assistant: SlackAssistant, not_an_o
 
         state = next((s for s in case.deadlines if s.deadline.key == plan.deadline_key), None)
         outcome = f" ({state.status.value.replace('_', ' ')})" if state is not None else ""
-        if meta.get("channel") and meta.get("ts"):
-            await update_reminder(
-                client, (str(meta["channel"]), str(meta["ts"])), plan.reference, plan.step_label, user, on
-            )
+        if meta.channel and meta.ts:  # sealed when the button was clicked: where Slack said it was
+            await update_reminder(client, (meta.channel, meta.ts), plan.reference, plan.step_label, user, on)
         await client.chat_postMessage(
             channel=user,
             text=(
@@ -282,7 +292,7 @@ def register_reminder_actions(app: AsyncApp, assistant: SlackAssistant, not_an_o
                 f"{plan.step_label}{outcome}; its reminders have stopped."
             ),
         )
-        if meta.get("home"):
+        if meta.home:
             await assistant.publish_home(client, user)
 
     @app.action(bk.SNOOZE)
