@@ -232,6 +232,18 @@ class Settings(BaseSettings):
         duplicates = sorted({k for k in keys if keys.count(k) > 1})
         if duplicates:
             raise ValueError(f"duplicate partnership key(s): {', '.join(duplicates)}")
+        # Case references are PREFIX-YEAR-NNNN: two partnerships on one prefix would share one
+        # series of references (the store keeps them unique, but nobody could tell whose a
+        # reference is), and every partnership defaults to SG.
+        by_prefix: dict[str, list[str]] = {}
+        for partnership in value:
+            by_prefix.setdefault(partnership.reference_prefix, []).append(partnership.key)
+        for prefix, sharing in by_prefix.items():
+            if len(sharing) > 1:
+                raise ValueError(
+                    f"partnerships {' and '.join(sharing)} have the same reference_prefix "
+                    f"{prefix!r}: set a different reference_prefix for each"
+                )
         return value
 
     # Derived values -------------------------------------------------------------------------

@@ -174,3 +174,13 @@ def test_deadlines_before_the_duty_began_warn_but_answer(cli_env: dict[str, str]
     assert result.returncode == 0
     assert json.loads(result.stdout)[0]["due"] == "2012-06-12"
     assert "before the notification duty began" in result.stderr
+
+
+def test_two_partnerships_on_the_default_prefix_refused_in_one_line(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    config = tmp_path / "two.toml"
+    config.write_text('[[partnerships]]\nkey = "north"\n[[partnerships]]\nkey = "south"\n')
+    env = dict(cli_env, SAFEGUARD_CONFIG_FILE=str(config))
+    line = one_line_error(run(["case", "open", "--aware", "2026-11-20", "--partnership", "south"], env))
+    assert "north" in line and "south" in line and "reference_prefix" in line
