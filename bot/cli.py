@@ -331,6 +331,8 @@ def case_open(
         )
     )
     _warn(future_warning("awareness", la_aware, today_in_london()))
+    for warning in view.warnings:
+        _warn(warning)
     if as_json:
         _print_json(view.as_json())
         return
@@ -475,14 +477,14 @@ def case_snooze(ctx: click.Context, reference: str, deadline: str, by: str | Non
 
 def _domain_call(call: Callable[[], Any]) -> Any:
     """Run a service call, turning domain refusals into one-line user errors."""
-    from bot.cases import CaseNotFound
+    from bot.cases import CaseNotFound, InvalidOwner
     from bot.lifecycle import LifecycleError
     from bot.settings import SettingsError
     from scheduler.timescales import TimescaleConfigError
 
     try:
         return call()
-    except (CaseNotFound, LifecycleError, SettingsError, TimescaleConfigError) as exc:
+    except (CaseNotFound, InvalidOwner, LifecycleError, SettingsError, TimescaleConfigError) as exc:
         _fail(str(exc.args[0]) if exc.args else str(exc))
 
 

@@ -208,3 +208,42 @@ def test_concurrent_openings_across_partnerships_sharing_a_prefix(engine: Engine
         thread.join(timeout=60)
     assert not errors, errors
     assert sorted(references) == [f"SG-2026-{i:04d}" for i in range(3, 11)]
+
+
+# --- case owner: a Slack user ID or an e-mail address, checked by the service ------------------
+
+
+@pytest.mark.parametrize(
+    "owner", ["<!channel>", "U123", "U0123abcd", "C0123ABCD9", "#general", "S0123ABCD", "officer",
+              "officer@", "@council.gov.uk", "a b@council.gov.uk", "officer@council", ""]
+)
+def test_bad_owner_refused_and_nothing_stored(cases: CaseService, engine: Engine, owner: str) -> None:
+    from bot.cases import InvalidOwner
+
+    with pytest.raises(InvalidOwner) as caught:
+        cases.open_case(la_aware=date(2026, 11, 20), actor="t", owner=owner)
+    assert "\n" not in str(caught.value)
+    assert cases.list() == []
+    with Session(engine) as session:
+        assert session.exec(select(AuditEntry)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [("U0123ABCD", "U0123ABCD"), ("W0123ABCDEF", "W0123ABCDEF"),
+     (" officer.name+cases@council.gov.uk ", "officer.name+cases@council.gov.uk")],
+)
+def test_good_owner_accepted(cases: CaseService, given: str, stored: str) -> None:
+    view = cases.open_case(la_aware=date(2026, 11, 20), actor="t", owner=given)
+    assert view.owner == stored == cases.get(view.reference).owner
+
+
+def test_slack_owner_without_slack_is_reported_at_open(engine: Engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    without = CaseService(engine, load_settings(data_dir=tmp_path))
+    view = without.open_case(la_aware=date(2026, 11, 20), actor="t", owner="U0123ABCD")
+    assert len(view.warnings) == 1
+    assert "U0123ABCD" in view.warnings[0] and "Slack is not configured" in view.warnings[0]
+    # An e-mail owner on the embedded defaults goes to the folder by design: no warning.
+    assert without.open_case(la_aware=date(2026, 11, 20), actor="t", owner="a@council.gov.uk").warnings == ()
+    with_slack = CaseService(engine, load_settings(data_dir=tmp_path, slack_bot_token="xoxb-test"))
+    assert with_slack.open_case(la_aware=date(2026, 11, 20), actor="t", owner="U0123ABCD").warnings == ()
