@@ -46,12 +46,15 @@ def parse_moment(text: str, send_time: time) -> datetime:
     return moment
 
 
-def _runtime(ctx: click.Context) -> Any:
+def _runtime(ctx: click.Context, *, writing: bool = True) -> Any:
+    """The runtime; ``writing=False`` for commands that only read (status, calendar, pack)."""
     from bot.runtime import open_runtime
 
     obj = ctx.ensure_object(dict)
     if "runtime" not in obj:
-        obj["runtime"] = open_runtime(_settings(ctx))
+        settings = _settings(ctx)
+        obj["database_url"] = settings.resolved_database_url()
+        obj["runtime"] = open_runtime(settings, writing=writing)
     return obj["runtime"]
 
 
@@ -135,7 +138,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     from store import reminders as reminder_store
     from store.models import ReminderRow, WorkerHeartbeat
 
-    runtime = _runtime(ctx)
+    runtime = _runtime(ctx, writing=False)
     now = datetime.now(tz=UTC)
     with Session(runtime.engine) as session:
         workers = session.exec(select(WorkerHeartbeat).where(col(WorkerHeartbeat.stopped_at).is_(None))).all()
@@ -189,7 +192,7 @@ def calendar_export(ctx: click.Context, reference: str | None, output: str | Non
     """Write an .ics file of open deadlines that Outlook imports (case reference and step only)."""
     from bot.calendar_export import deadlines_ics
 
-    runtime = _runtime(ctx)
+    runtime = _runtime(ctx, writing=False)
     from bot.cases import CaseNotFound
 
     try:
@@ -201,7 +204,10 @@ def calendar_export(ctx: click.Context, reference: str | None, output: str | Non
     if target == "-":
         sys.stdout.buffer.write(data)
         return
-    Path(target).write_bytes(data)
+    try:
+        Path(target).write_bytes(data)
+    except OSError as exc:  # the path the user chose: a directory, under a file, read-only
+        raise UserError(f"-o {target}: cannot write ({exc.strerror or type(exc).__name__})") from None
     count = sum(1 for v in views for s in v.deadlines if s.status.value == "open")
     click.echo(f"Wrote {count} deadline(s) to {target}")
 
@@ -214,7 +220,7 @@ def pack(ctx: click.Context, reference: str) -> None:
     from bot.cases import CaseNotFound
     from bot.notification_pack import build_pack
 
-    runtime = _runtime(ctx)
+    runtime = _runtime(ctx, writing=False)
     try:
         view = runtime.cases.get(reference)
     except CaseNotFound as exc:
