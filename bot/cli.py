@@ -530,12 +530,12 @@ def db_upgrade(ctx: click.Context) -> None:
 @click.pass_context
 def db_current(ctx: click.Context) -> None:
     """Show the schema revision and whether it is the latest (reads only; creates nothing)."""
-    from store.db import current_revision, database_label, head_revision, make_engine
+    from store.db import current_revision, head_revision, make_engine, missing_sqlite_file
 
     settings = _settings(ctx)
     url = settings.resolved_database_url()
     ctx.ensure_object(dict)["database_url"] = url
-    missing = url.startswith("sqlite") and not Path(database_label(url)).exists()
+    missing = missing_sqlite_file(url)
     current = None if missing else current_revision(make_engine(url, read_only=True))
     head = head_revision()
     click.echo(f"current: {current or 'empty'}; latest: {head}")

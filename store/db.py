@@ -54,6 +54,13 @@ def _sqlite_timeout(parsed: URL) -> float:
         return DEFAULT_SQLITE_TIMEOUT
 
 
+def missing_sqlite_file(url: str) -> bool:
+    """Whether ``url`` names a SQLite file that does not exist (yet)."""
+    parsed = make_url(url)
+    file = _sqlite_file(parsed) if parsed.get_backend_name() == "sqlite" else None
+    return file is not None and not file.exists()
+
+
 def database_label(url: str) -> str:
     """How error messages name the database: the SQLite file, else the URL without password."""
     parsed = make_url(url)
@@ -143,9 +150,7 @@ def open_database(url: str, *, writing: bool = True) -> Engine:
     written, else DatabaseUnavailable says so in one line. A SQLite file that does not exist
     yet is created either way (a fresh machine's ``case list`` answers "No open cases.").
     """
-    parsed = make_url(url)
-    file = _sqlite_file(parsed) if parsed.get_backend_name() == "sqlite" else None
-    if writing or (file is not None and not file.exists()):
+    if writing or missing_sqlite_file(url):
         engine = make_engine(url)
         if not is_up_to_date(engine):
             _check_known(engine, url)
