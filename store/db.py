@@ -79,16 +79,20 @@ def _open_sqlite_read_only(file: Path, timeout: float) -> sqlite3.Connection:
     is connected), the file is opened ``immutable``: read as it is, without locks.
     """
     uri = file.resolve().as_uri()
+    connection = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=timeout, check_same_thread=False)
     try:
-        connection = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=timeout, check_same_thread=False)
-        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opens the WAL
         return connection
     except sqlite3.OperationalError as exc:
+        connection.close()
         wal = Path(f"{file}-wal")
         if exc.sqlite_errorname != "SQLITE_CANTOPEN" or not file.is_file():
             raise
         if wal.exists() and wal.stat().st_size > 0:
             raise
+    except BaseException:
+        connection.close()
+        raise
     return sqlite3.connect(f"{uri}?immutable=1", uri=True, timeout=timeout, check_same_thread=False)
 
 
