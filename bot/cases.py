@@ -7,7 +7,8 @@ entry commit together. Adapters (CLI, Slack, mail) call this and nothing below i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -27,6 +28,7 @@ from bot.lifecycle import (
     parse_milestone,
     record,
 )
+from bot.routing import Router
 from bot.settings import PartnershipSettings, Settings
 from scheduler.calendar import WorkingCalendar
 from scheduler.reminders import ReminderPolicy, plan_deadline
@@ -40,6 +42,37 @@ from store.models import Case, MilestoneRow, utcnow
 
 class CaseNotFound(LookupError):
     pass
+
+
+class InvalidOwner(ValueError):
+    """A case owner that is neither a Slack user ID nor an e-mail address; one line."""
+
+
+# Slack user IDs: U (or W, Enterprise Grid) and at least 8 capitals and digits. Anything else
+# (U123, a channel, "<!channel>") would be routed as a name nobody receives.
+_SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{8,}")
+# A plain, ASCII addr-spec with a dotted domain: what SMTP and the folder transport can use.
+_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_OWNER_MAX = 320  # the column's width, and RFC 5321's longest address
+
+
+def check_owner(owner: str | None) -> str | None:
+    """The owner cleaned of surrounding spaces, or InvalidOwner.
+
+    The one rule for every adapter (CLI, Slack, mail): reminders and escalations go to the
+    owner, so an owner that cannot be routed would make them vanish into the local outbox.
+    """
+    if owner is None:
+        return None
+    cleaned = owner.strip()
+    if len(cleaned) <= _OWNER_MAX and (
+        _SLACK_USER_ID.fullmatch(cleaned) or _EMAIL.fullmatch(cleaned)
+    ):
+        return cleaned
+    raise InvalidOwner(
+        f"owner {owner!r} is neither a Slack user ID (U or W and 8 or more capitals and digits, "
+        "e.g. U0123ABCD) nor an e-mail address"
+    )
 
 
 @dataclass(frozen=True)
@@ -75,6 +108,9 @@ class CaseView:
     opened_at: datetime
     milestones: tuple[MilestoneView, ...]
     deadlines: tuple[DeadlineState, ...]
+    # Things the person who made this change should be told (not part of the case record, not
+    # in as_json): e.g. an owner whose reminders cannot reach them where expected.
+    warnings: tuple[str, ...] = ()
 
     @property
     def next_deadline(self) -> DeadlineState | None:
@@ -215,20 +251,24 @@ class CaseService:
         ``submission_id`` is stored with the case under a unique index (see open_case_once).
         """
         partnership_settings = self.settings.partnership(partnership_key)
+        owner = check_owner(owner)
         check_awareness(la_aware, incident_date)
         timescales, calendar = self.rules_for(partnership_settings)
         facts = CaseFacts(la_aware=la_aware)
         states = derive_deadlines(facts, timescales, calendar)
         if session is not None:
-            return self._open(session, partnership_settings, states, calendar, la_aware=la_aware,
+            view = self._open(session, partnership_settings, states, calendar, la_aware=la_aware,
                               actor=actor, summary=summary, incident_date=incident_date,
                               request_type=request_type, owner=owner, details=details,
                               submission_id=submission_id)
-        with session_scope(self.engine) as own:
-            return self._open(own, partnership_settings, states, calendar, la_aware=la_aware,
-                              actor=actor, summary=summary, incident_date=incident_date,
-                              request_type=request_type, owner=owner, details=details,
-                              submission_id=submission_id)
+        else:
+            with session_scope(self.engine) as own:
+                view = self._open(own, partnership_settings, states, calendar, la_aware=la_aware,
+                                  actor=actor, summary=summary, incident_date=incident_date,
+                                  request_type=request_type, owner=owner, details=details,
+                                  submission_id=submission_id)
+        reason = Router(self.settings).fallback_reason(owner) if owner else None
+        return replace(view, warnings=(f"owner {reason}",)) if reason else view
 
     def open_case_once(
         self,
@@ -518,6 +558,7 @@ __all__ = [
     "CaseService",
     "CaseView",
     "DeadlineStatus",
+    "InvalidOwner",
     "LifecycleError",
     "deadline_json",
 ]

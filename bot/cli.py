@@ -1,8 +1,11 @@
 """The ``safeguard-bot`` command line.
 
 Contract: every user error (a bad date, an unknown milestone, a bad setting, a case that does
-not exist) prints one line on stderr and exits with status 2; ``--json`` output is stable and
-machine-readable. Heavy imports happen inside commands so ``deadlines`` starts fast.
+not exist, a path that cannot be written) prints one line on stderr and exits with status 2;
+a problem with the machine (the database locked, read-only, corrupt or unreachable, a data
+directory that cannot be written) prints one line and exits with status 1. Never a traceback
+for either. ``--json`` output is stable and machine-readable. Heavy imports happen inside
+commands so ``deadlines`` starts fast.
 """
 
 from __future__ import annotations
@@ -22,10 +25,15 @@ from bot.text import fmt_day as _fmt_day
 from bot.text import table as _table
 
 EXIT_USAGE = 2
+EXIT_ENVIRONMENT = 1
 
 
 class UserError(Exception):
     """An error the user can fix; shown as one line, exit status 2."""
+
+
+class EnvironmentFailure(Exception):
+    """The machine is not in a state the command can work in; one line, exit status 1."""
 
 
 def _fail(message: str) -> NoReturn:
@@ -53,17 +61,25 @@ def _settings(ctx: click.Context) -> Any:
     return obj["settings"]
 
 
-def _case_service(ctx: click.Context) -> Any:
-    """The case service on an upgraded database (upgrade at start-up is automatic)."""
+def _database(ctx: click.Context, *, writing: bool) -> Any:
+    """The engine for this command (store.db.open_database: upgraded at start-up when writing;
+    read-only, and not migrated when current, when only reading). The URL is kept so ``main``
+    can name the database in a one-line error."""
+    from store.db import open_database
+
+    obj = ctx.ensure_object(dict)
+    url = _settings(ctx).resolved_database_url()
+    obj["database_url"] = url
+    return open_database(url, writing=writing)
+
+
+def _case_service(ctx: click.Context, *, writing: bool = True) -> Any:
+    """The case service; ``writing=False`` for commands that only read."""
     from bot.cases import CaseService
-    from store.db import make_engine, upgrade
 
     obj = ctx.ensure_object(dict)
     if "cases" not in obj:
-        settings = _settings(ctx)
-        engine = make_engine(settings.resolved_database_url())
-        upgrade(engine)
-        obj["cases"] = CaseService(engine, settings)
+        obj["cases"] = CaseService(_database(ctx, writing=writing), _settings(ctx))
     return obj["cases"]
 
 
@@ -331,6 +347,8 @@ def case_open(
         )
     )
     _warn(future_warning("awareness", la_aware, today_in_london()))
+    for warning in view.warnings:
+        _warn(warning)
     if as_json:
         _print_json(view.as_json())
         return
@@ -346,7 +364,7 @@ def case_list(ctx: click.Context, include_closed: bool, as_json: bool) -> None:
     """Open cases with their next deadline."""
     from scheduler.calendar import today_in_london
 
-    views = _case_service(ctx).list(include_closed=include_closed)
+    views = _case_service(ctx, writing=False).list(include_closed=include_closed)
     if as_json:
         _print_json([_case_summary_json(v) for v in views])
         return
@@ -389,7 +407,7 @@ def case_show(ctx: click.Context, reference: str, as_json: bool) -> None:
     """A case's milestones and deadlines."""
     from scheduler.calendar import today_in_london
 
-    service = _case_service(ctx)
+    service = _case_service(ctx, writing=False)
     view = _domain_call(lambda: service.get(reference))
     if as_json:
         _print_json(view.as_json())
@@ -475,14 +493,14 @@ def case_snooze(ctx: click.Context, reference: str, deadline: str, by: str | Non
 
 def _domain_call(call: Callable[[], Any]) -> Any:
     """Run a service call, turning domain refusals into one-line user errors."""
-    from bot.cases import CaseNotFound
+    from bot.cases import CaseNotFound, InvalidOwner
     from bot.lifecycle import LifecycleError
     from bot.settings import SettingsError
     from scheduler.timescales import TimescaleConfigError
 
     try:
         return call()
-    except (CaseNotFound, LifecycleError, SettingsError, TimescaleConfigError) as exc:
+    except (CaseNotFound, InvalidOwner, LifecycleError, SettingsError, TimescaleConfigError) as exc:
         _fail(str(exc.args[0]) if exc.args else str(exc))
 
 
@@ -501,7 +519,9 @@ def db_upgrade(ctx: click.Context) -> None:
     from store.db import current_revision, make_engine, upgrade
 
     settings = _settings(ctx)
-    engine = make_engine(settings.resolved_database_url())
+    url = settings.resolved_database_url()
+    ctx.ensure_object(dict)["database_url"] = url
+    engine = make_engine(url)
     upgrade(engine)
     click.echo(f"database at revision {current_revision(engine)}")
 
@@ -509,27 +529,66 @@ def db_upgrade(ctx: click.Context) -> None:
 @db.command("current")
 @click.pass_context
 def db_current(ctx: click.Context) -> None:
-    """Show the schema revision and whether it is the latest."""
-    from store.db import current_revision, head_revision, make_engine
+    """Show the schema revision and whether it is the latest (reads only; creates nothing)."""
+    from store.db import current_revision, head_revision, make_engine, missing_sqlite_file
 
     settings = _settings(ctx)
-    engine = make_engine(settings.resolved_database_url())
-    current = current_revision(engine)
+    url = settings.resolved_database_url()
+    ctx.ensure_object(dict)["database_url"] = url
+    missing = missing_sqlite_file(url)
+    current = None if missing else current_revision(make_engine(url, read_only=True))
     head = head_revision()
     click.echo(f"current: {current or 'empty'}; latest: {head}")
 
 
+def _error(message: str, status: int) -> int:
+    lines = str(message).strip().splitlines() or ["(no detail)"]
+    click.echo(f"safeguard-bot: error: {lines[0]}", err=True)
+    return status
+
+
+def _classify(exc: Exception, obj: dict[str, Any]) -> int | None:
+    """The exit status for an error that is not a bug (after printing its one line), else None.
+
+    Imports lazily: ``deadlines`` must not pay for SQLAlchemy to start.
+    """
+    import sys
+
+    config_errors: tuple[type[Exception], ...] = ()
+    for module, name in (("scheduler.timescales", "TimescaleConfigError"),
+                         ("scheduler.reminders", "ReminderConfigError"),
+                         ("bot.criteria", "CriteriaConfigError")):
+        if module in sys.modules:
+            config_errors += (getattr(sys.modules[module], name),)
+    if isinstance(exc, config_errors):
+        # A partnership's own rules file named in settings: a bad setting, like any other.
+        return _error(str(exc), EXIT_USAGE)
+    if isinstance(exc, EnvironmentFailure):
+        return _error(str(exc), EXIT_ENVIRONMENT)
+    if "store.db" in sys.modules:
+        from store.db import DatabaseUnavailable, describe_error
+
+        if isinstance(exc, DatabaseUnavailable):
+            return _error(str(exc), EXIT_ENVIRONMENT)
+        if "database_url" in obj and (described := describe_error(exc, obj["database_url"])):
+            return _error(described, EXIT_ENVIRONMENT)
+    if isinstance(exc, OSError):  # a directory or file the command needs, e.g. the data dir
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _error(f"cannot use {where}{exc.strerror or exc}", EXIT_ENVIRONMENT)
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Console-script entry point: one-line errors, exit status 2 for anything the user can fix."""
+    """Console-script entry point: one-line errors; exit status 2 for anything the user can
+    fix in what they typed or configured, 1 for the machine's state (see the module doc)."""
+    obj: dict[str, Any] = {}
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="safeguard-bot",
-                 standalone_mode=False)
+                 standalone_mode=False, obj=obj)
     except UserError as exc:
-        click.echo(f"safeguard-bot: error: {exc}", err=True)
-        return EXIT_USAGE
+        return _error(str(exc), EXIT_USAGE)
     except click.ClickException as exc:
-        click.echo(f"safeguard-bot: error: {exc.format_message()}", err=True)
-        return exc.exit_code
+        return _error(exc.format_message(), exc.exit_code)
     except click.exceptions.Abort:
         click.echo("safeguard-bot: aborted", err=True)
         return 130
@@ -537,6 +596,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except BrokenPipeError:
         return 0
+    except Exception as exc:
+        status = _classify(exc, obj)
+        if status is None:
+            raise
+        return status
     return 0
-
-

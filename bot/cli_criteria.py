@@ -136,11 +136,10 @@ def _record_decision(ctx: click.Context, evaluation: Any, reference: str, on: st
 @click.pass_context
 def chat(ctx: click.Context, flow_key: str, case_ref: str | None, user: str | None) -> None:
     """Answer the criteria questions interactively (numbers, ? for help, r to restart)."""
-    from bot.cli import _actor
+    from bot.cli import _actor, _database
     from bot.conversation import ConversationService
     from bot.criteria import CriteriaAnswerError
     from handlers.console.chat import TerminalChat
-    from store.db import make_engine, upgrade
 
     tree = _tree(ctx)
     try:
@@ -148,8 +147,7 @@ def chat(ctx: click.Context, flow_key: str, case_ref: str | None, user: str | No
     except CriteriaAnswerError as exc:
         raise UserError(str(exc)) from None
     settings = _settings(ctx)
-    engine = make_engine(settings.resolved_database_url())
-    upgrade(engine)
+    engine = _database(ctx, writing=True)  # answers are saved as they are given
     actor = user or _actor(None)
 
     def deadlines_for(aware: date) -> list[Any]:

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from bot.cli import UserError, _fmt_day, _print_json, _settings, _table
-from bot.dates import DateError, parse_date
+from bot.dates import DateError, DateOutOfRange, check_date_range, parse_date
 from scheduler.calendar import LONDON
 
 
@@ -22,14 +22,23 @@ def parse_moment(text: str, send_time: time) -> datetime:
     cleaned = text.strip()
     if cleaned.lower() == "now":
         return datetime.now(tz=UTC)
+    not_a_moment = f"--now: {text!r} is not a date-time (use 2026-12-29T09:00)"
+    if not cleaned.isascii():  # the digits people type here are ASCII (see bot.dates)
+        raise UserError(not_a_moment)
     try:
         moment = datetime.fromisoformat(cleaned.replace("Z", "+00:00"))
     except ValueError:
         try:
             day = parse_date(cleaned)
+        except DateOutOfRange as exc:
+            raise UserError(f"--now: {exc}") from None
         except DateError:
-            raise UserError(f"--now: {text!r} is not a date-time (use 2026-12-29T09:00)") from None
+            raise UserError(not_a_moment) from None
         return datetime.combine(day, send_time, tzinfo=LONDON)
+    try:
+        check_date_range(moment.date(), "--now")
+    except DateError as exc:
+        raise UserError(str(exc)) from None
     if len(cleaned) <= 10:  # a date alone, e.g. 2026-12-29
         return datetime.combine(moment.date(), send_time, tzinfo=LONDON)
     if moment.tzinfo is None:
@@ -37,13 +46,26 @@ def parse_moment(text: str, send_time: time) -> datetime:
     return moment
 
 
-def _runtime(ctx: click.Context) -> Any:
+def _runtime(ctx: click.Context, *, writing: bool = True) -> Any:
+    """The runtime; ``writing=False`` for commands that only read (status, calendar, pack)."""
     from bot.runtime import open_runtime
 
     obj = ctx.ensure_object(dict)
     if "runtime" not in obj:
-        obj["runtime"] = open_runtime(_settings(ctx))
+        settings = _settings(ctx)
+        obj["database_url"] = settings.resolved_database_url()
+        obj["runtime"] = open_runtime(settings, writing=writing)
     return obj["runtime"]
+
+
+def _send_time(ctx: click.Context) -> time:
+    """The reminder send time from the policy (a bare --now date means that time)."""
+    from scheduler.reminders import ReminderConfigError
+
+    try:
+        return _settings(ctx).reminder_policy().send_time
+    except ReminderConfigError as exc:
+        raise UserError(str(exc).splitlines()[0]) from None
 
 
 @click.command()
@@ -55,8 +77,8 @@ def remind(ctx: click.Context, now_text: str, as_json: bool) -> None:
 
     Running it twice at the same moment sends nothing the second time.
     """
+    now = parse_moment(now_text, _send_time(ctx))  # a bad moment opens no database
     runtime = _runtime(ctx)
-    now = parse_moment(now_text, runtime.policy.send_time)
     result = runtime.sweeper().sweep(now)
     sender = runtime.sender(console=sys.stderr if as_json else sys.stdout)
     report = asyncio.run(sender.drain(now))
@@ -95,8 +117,8 @@ def digest(ctx: click.Context, now_text: str, force: bool) -> None:
     """Queue and deliver the weekly digest (first working day of the week, 09:00)."""
     from scheduler.digest import send_digests
 
+    now = parse_moment(now_text, _send_time(ctx))
     runtime = _runtime(ctx)
-    now = parse_moment(now_text, runtime.policy.send_time)
     sent = send_digests(runtime.engine, now, runtime.policy, runtime.calendar_for, runtime.router, force=force)
     asyncio.run(runtime.sender().drain(now))
     if not sent:
@@ -116,7 +138,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     from store import reminders as reminder_store
     from store.models import ReminderRow, WorkerHeartbeat
 
-    runtime = _runtime(ctx)
+    runtime = _runtime(ctx, writing=False)
     now = datetime.now(tz=UTC)
     with Session(runtime.engine) as session:
         workers = session.exec(select(WorkerHeartbeat).where(col(WorkerHeartbeat.stopped_at).is_(None))).all()
@@ -170,7 +192,7 @@ def calendar_export(ctx: click.Context, reference: str | None, output: str | Non
     """Write an .ics file of open deadlines that Outlook imports (case reference and step only)."""
     from bot.calendar_export import deadlines_ics
 
-    runtime = _runtime(ctx)
+    runtime = _runtime(ctx, writing=False)
     from bot.cases import CaseNotFound
 
     try:
@@ -182,7 +204,10 @@ def calendar_export(ctx: click.Context, reference: str | None, output: str | Non
     if target == "-":
         sys.stdout.buffer.write(data)
         return
-    Path(target).write_bytes(data)
+    try:
+        Path(target).write_bytes(data)
+    except OSError as exc:  # the path the user chose: a directory, under a file, read-only
+        raise UserError(f"-o {target}: cannot write ({exc.strerror or type(exc).__name__})") from None
     count = sum(1 for v in views for s in v.deadlines if s.status.value == "open")
     click.echo(f"Wrote {count} deadline(s) to {target}")
 
@@ -195,7 +220,7 @@ def pack(ctx: click.Context, reference: str) -> None:
     from bot.cases import CaseNotFound
     from bot.notification_pack import build_pack
 
-    runtime = _runtime(ctx)
+    runtime = _runtime(ctx, writing=False)
     try:
         view = runtime.cases.get(reference)
     except CaseNotFound as exc:

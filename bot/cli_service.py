@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import tempfile
+from pathlib import Path
 
 import click
 
-from bot.cli import UserError, _settings
+from bot.cli import EnvironmentFailure, UserError, _settings
 from bot.logs import configure_logging
 
 
@@ -32,8 +34,12 @@ def run(ctx: click.Context, headless: bool) -> None:
     try:
         settings.criteria()  # fail at start-up, naming the bad key, not mid-conversation
         settings.reminder_policy()
+        for partnership in settings.partnerships:  # not at the first referral
+            settings.timescales_for(partnership)
     except (CriteriaConfigError, ValueError) as exc:
         raise UserError(str(exc).splitlines()[0]) from None
+    _check_writable(settings.data_dir)
+    ctx.ensure_object(dict)["database_url"] = settings.resolved_database_url()
     chat_in_terminal = not settings.slack_configured() and not headless
     # In the terminal chat only warnings reach the screen (the full log is in the data dir).
     configure_logging(settings.log_level, settings.data_dir, quiet=chat_in_terminal)
@@ -63,6 +69,21 @@ def run(ctx: click.Context, headless: bool) -> None:
     if not settings.imap_mailboxes():
         click.echo(f"No IMAP mailbox configured: reading referrals from {settings.inbox_dir}/ (*.eml).", err=True)
     asyncio.run(_serve(service))
+
+
+def _check_writable(directory: Path) -> None:
+    """The service writes its log, outbox and inbox moves in the data directory: find out now,
+    in one line, rather than from a traceback at the first log line or the first referral."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        raise EnvironmentFailure(
+            f"the data directory {directory.resolve()} cannot be written "
+            f"({exc.strerror or type(exc).__name__}); `run` keeps its log, outbox and inbox there "
+            "(SAFEGUARD_DATA_DIR)"
+        ) from None
 
 
 async def _serve(service) -> None:  # type: ignore[no-untyped-def]

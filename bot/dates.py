@@ -32,23 +32,60 @@ _MONTHS = {
     for name in names
 }
 
-_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-_NUMERIC = re.compile(r"^(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{2}|\d{4})$")
+# Digits are ASCII [0-9], never \d: in a str pattern \d also matches full-width (２０２６),
+# Arabic-Indic (٢٠٢٦) and other digits, which int() then happily converts, so a date nobody
+# in England writes would be taken as a real one.
+_ISO = re.compile(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$")
+_NUMERIC = re.compile(r"^([0-9]{1,2})\s*[/.\-]\s*([0-9]{1,2})\s*[/.\-]\s*([0-9]{2}|[0-9]{4})$")
 _WRITTEN = re.compile(
-    r"^(?:[a-z]+,?\s+)?(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?([a-z]+)\.?,?\s+(\d{4})$"
+    r"^(?:[a-z]+,?\s+)?([0-9]{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?([a-z]+)\.?,?\s+([0-9]{4})$"
 )
-_WRITTEN_MONTH_FIRST = re.compile(r"^(?:[a-z]+,?\s+)?([a-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})$")
+_WRITTEN_MONTH_FIRST = re.compile(r"^(?:[a-z]+,?\s+)?([a-z]+)\.?\s+([0-9]{1,2})(?:st|nd|rd|th)?,?\s+([0-9]{4})$")
 
 
 class DateError(ValueError):
     """Text that is not a date, or not a real one; the message says which, in one line."""
 
 
+class DateOutOfRange(DateError):
+    """A real date outside EARLIEST..LATEST."""
+
+
+EARLIEST = date(1900, 1, 1)
+LATEST = date(2099, 12, 31)
+"""The dates this service accepts, from anyone (the command line, Slack, forms, settings).
+
+Why these: the England bank-holiday table (the ``holidays`` package) runs from 1872 to 2100.
+The longest timescale counts about six months and some working days from its anchor, so from
+any date up to 2099-12-31 every derived deadline still falls inside that table: none is
+counted on a calendar that silently has no bank holidays, and date arithmetic stays far from
+the year 9999 where Python's dates end (OverflowError). At the other end the notification duty
+began in 2018, but dates of birth, historic incidents and training examples reach back decades;
+a year before 1900 is a typing error. tests/test_dates.py checks the table still covers this.
+"""
+
+
+_OUT_OF_RANGE = f"is outside the years this service accepts ({EARLIEST.year} to {LATEST.year})"
+
+
+def check_date_range(day: date, what: str = "date") -> date:
+    """``day`` if it lies in EARLIEST..LATEST, else DateError naming ``what`` and the range.
+
+    For dates that did not come through parse_date (a Slack date picker, a datetime)."""
+    if not EARLIEST <= day <= LATEST:
+        raise DateOutOfRange(f"{what} {day.isoformat()} {_OUT_OF_RANGE}")
+    return day
+
+
+
 def _build(year: int, month: int, day: int, text: str) -> date:
     try:
-        return date(year, month, day)
+        built = date(year, month, day)
     except ValueError as exc:
         raise DateError(f"{text!r} is not a real date ({exc})") from None
+    if not EARLIEST <= built <= LATEST:
+        raise DateOutOfRange(f"{text!r} {_OUT_OF_RANGE}")
+    return built
 
 
 def _two_digit_year(year: int) -> int:
@@ -57,7 +94,7 @@ def _two_digit_year(year: int) -> int:
 
 
 def parse_date(text: str) -> date:
-    """A date from ``text`` or DateError saying why not."""
+    """A date from ``text`` or DateError saying why not (ASCII digits, EARLIEST..LATEST)."""
     cleaned = " ".join(text.strip().lower().split())
     if not cleaned:
         raise DateError("empty date")
@@ -80,10 +117,10 @@ def parse_date(text: str) -> date:
 
 
 _SEARCH = re.compile(
-    r"\d{4}-\d{1,2}-\d{1,2}"
-    r"|\d{1,2}\s*[/.\-]\s*\d{1,2}\s*[/.\-]\s*(?:\d{4}|\d{2})(?!\d)"
-    r"|\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?[A-Za-z]{3,9}\.?,?\s+\d{4}"
-    r"|[A-Za-z]{3,9}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}"
+    r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
+    r"|[0-9]{1,2}\s*[/.\-]\s*[0-9]{1,2}\s*[/.\-]\s*(?:[0-9]{4}|[0-9]{2})(?![0-9])"
+    r"|[0-9]{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?[A-Za-z]{3,9}\.?,?\s+[0-9]{4}"
+    r"|[A-Za-z]{3,9}\.?\s+[0-9]{1,2}(?:st|nd|rd|th)?,?\s+[0-9]{4}"
 )
 
 

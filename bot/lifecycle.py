@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
+from bot.dates import DateError, check_date_range
 from scheduler.calendar import WorkingCalendar
 from scheduler.deadlines import ComputedDeadline, compute_deadlines
 from scheduler.timescales import Event, Milestone, Timescales
@@ -167,8 +168,20 @@ def future_warning(what: str, on: date, today: date | None) -> str | None:
     return None
 
 
+def _in_range(day: date, what: str) -> None:
+    """Every adapter's dates within bot.dates' range (the CLI's are already, via parse_date;
+    a Slack date picker's are not), so no deadline arithmetic can overflow."""
+    try:
+        check_date_range(day, what)
+    except DateError as exc:
+        raise LifecycleError(str(exc)) from None
+
+
 def check_awareness(la_aware: date, incident: date | None = None) -> None:
     """Refuse an awareness date that cannot be right."""
+    _in_range(la_aware, "awareness date")
+    if incident is not None:
+        _in_range(incident, "incident date")
     if la_aware < EARLIEST_AWARENESS:
         raise LifecycleError(
             f"awareness date {la_aware.isoformat()} is before the notification duty began "
@@ -185,6 +198,7 @@ def check_milestone(facts: CaseFacts, kind: Milestone, on: date) -> None:
     """Raise LifecycleError if ``kind`` on ``on`` is out of order or impossible for this case."""
     rule = MILESTONE_RULES[kind]
     name = kind.value.replace("_", "-")
+    _in_range(on, f"{name} date")
     if not rule.repeatable and facts.has(kind):
         previous = facts.latest(kind)
         assert previous is not None

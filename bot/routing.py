@@ -46,6 +46,22 @@ class Router:
         """(transport, recipient) for one Slack ID, channel or e-mail address."""
         return self._address(target)
 
+    def fallback_reason(self, target: str) -> str | None:
+        """Why messages for ``target`` would not go where its form says, or None if they will.
+
+        A Slack ID while no Slack bot token is configured is routed to the local transport, so
+        nothing is lost; but the person never sees it in Slack, and that must not be silent.
+        (An e-mail address without SMTP also goes to the local transport: that is the embedded
+        default, documented, and the folder holds real .eml files to forward.)
+        """
+        if is_slack_id(target) and not self.slack:
+            where = f"{self.settings.outbox_dir}/" if self.local == "folder" else "the console"
+            return (
+                f"{target} is a Slack ID but Slack is not configured (SAFEGUARD_SLACK_BOT_TOKEN): "
+                f"messages to it are written to {where} instead"
+            )
+        return None
+
     def __call__(self, partnership_key: str, audience: str, owner: str | None) -> list[tuple[str, str]]:
         partnership = self._partnership(partnership_key)
         if audience == "channel":

@@ -18,7 +18,7 @@ from scheduler.calendar import WorkingCalendar
 from scheduler.delivery import OutboxSender
 from scheduler.reminders import ReminderPolicy
 from scheduler.sweep import Sweeper
-from store.db import make_engine, upgrade
+from store.db import open_database
 
 
 @dataclass
@@ -50,8 +50,9 @@ class Runtime:
         )
 
 
-def open_runtime(settings: Settings) -> Runtime:
-    engine = make_engine(settings.resolved_database_url())
-    upgrade(engine)
+def open_runtime(settings: Settings, *, writing: bool = True) -> Runtime:
+    """Everything wired on a current schema; ``writing=False`` for commands that only read
+    (a read-only database, no migration when current: see store.db.open_database)."""
+    engine = open_database(settings.resolved_database_url(), writing=writing)
     cases = CaseService(engine, settings)
     return Runtime(settings, engine, cases, Router(settings), cases.policy)

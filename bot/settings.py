@@ -23,6 +23,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bot.dates import check_date_range
 from scheduler.calendar import WorkingCalendar
 from scheduler.reminders import ReminderPolicy, load_policy
 from scheduler.timescales import Event, Timescales, load_timescales
@@ -38,6 +39,13 @@ class SettingsError(ValueError):
     """A setting cannot be used; the message is one line naming the key."""
 
 
+def _dates_in_range(days: list[date]) -> list[date]:
+    """Closure days within bot.dates' range: a year outside it is a typing error."""
+    for day in days:
+        check_date_range(day, "closure day")
+    return days
+
+
 class PartnershipSettings(BaseModel):
     """One safeguarding partnership served by this installation."""
 
@@ -50,6 +58,11 @@ class PartnershipSettings(BaseModel):
     rapid_review_counts_from: Literal["partners_aware", "panel_notified"] | None = None
     slack_channel: str | None = None
     escalation_contact: str | None = None
+
+    @field_validator("closure_days")
+    @classmethod
+    def _closures_in_range(cls, value: list[date]) -> list[date]:
+        return _dates_in_range(value)
 
 
 DEFAULT_SENDER_DOMAINS = ["gov.uk", "nhs.net", "nhs.uk", "police.uk", "sch.uk"]
@@ -182,6 +195,11 @@ class Settings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls._toml_file))
         return tuple(sources)
 
+    @field_validator("closure_days")
+    @classmethod
+    def _closures_in_range(cls, value: list[date]) -> list[date]:
+        return _dates_in_range(value)
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str | None) -> str | None:
@@ -241,6 +259,18 @@ class Settings(BaseSettings):
         duplicates = sorted({k for k in keys if keys.count(k) > 1})
         if duplicates:
             raise ValueError(f"duplicate partnership key(s): {', '.join(duplicates)}")
+        # Case references are PREFIX-YEAR-NNNN: two partnerships on one prefix would share one
+        # series of references (the store keeps them unique, but nobody could tell whose a
+        # reference is), and every partnership defaults to SG.
+        by_prefix: dict[str, list[str]] = {}
+        for partnership in value:
+            by_prefix.setdefault(partnership.reference_prefix, []).append(partnership.key)
+        for prefix, sharing in by_prefix.items():
+            if len(sharing) > 1:
+                raise ValueError(
+                    f"partnerships {' and '.join(sharing)} have the same reference_prefix "
+                    f"{prefix!r}: set a different reference_prefix for each"
+                )
         return value
 
     # Derived values -------------------------------------------------------------------------

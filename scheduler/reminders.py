@@ -91,7 +91,7 @@ def load_policy(path: Path | None = None) -> ReminderPolicy:
     try:
         return parse_policy(path.read_text(encoding="utf-8"), str(path))
     except OSError as exc:
-        raise ReminderConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        raise ReminderConfigError(f"reminders file {path}: cannot read: {exc.strerror}") from None
 
 
 @dataclass(frozen=True)

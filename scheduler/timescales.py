@@ -227,5 +227,5 @@ def load_timescales(path: Path | None = None) -> Timescales:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise TimescaleConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        raise TimescaleConfigError(f"timescales file {path}: cannot read: {exc.strerror}") from None
     return parse_timescales(text, str(path))

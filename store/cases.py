@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, or_, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -50,6 +50,42 @@ def ensure_partnership(session: Session, key: str, name: str, reference_prefix: 
     return row
 
 
+# Advisory-lock namespace for reference allocation (the two-key form, so it cannot meet the
+# single-key schema-migration lock in store/db.py).
+_REFERENCE_LOCK_NAMESPACE = 0x5AFE
+
+
+def _lock_reference_series(session: Session, partnership: Partnership, series: str) -> None:
+    """Serialise allocation within one reference series (``SG-2026-``) on PostgreSQL.
+
+    Two partnerships may share a prefix (a deployed database from before prefixes had to be
+    unique, or a prefix that was changed), so locking the partnership row alone does not keep
+    their allocations apart: the series is locked too, for the rest of the transaction.
+    The partnership row stays locked as well, because its own (year, sequence) numbers must not
+    collide either. SQLite needs neither: its writers are serialised (BEGIN IMMEDIATE).
+    """
+    session.exec(select(Partnership.id).where(Partnership.id == partnership.id).with_for_update())
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:namespace, hashtext(:series))"),
+            {"namespace": _REFERENCE_LOCK_NAMESPACE, "series": series},
+        )
+
+
+def _next_sequence(session: Session, partnership: Partnership, series: str, year: int) -> int:
+    """One more than every number already used in the series *and* by the partnership that
+    year, so neither the reference nor the partnership's (year, sequence) can repeat."""
+    highest = session.exec(
+        select(func.max(Case.sequence)).where(
+            or_(
+                col(Case.reference).startswith(series, autoescape=True),
+                (Case.partnership_id == partnership.id) & (Case.year == year),
+            )
+        )
+    ).one()
+    return (highest or 0) + 1
+
+
 def add_case(
     session: Session,
     partnership: Partnership,
@@ -62,24 +98,25 @@ def add_case(
     owner: str | None = None,
     attempts: int = 5,
 ) -> Case:
-    """Insert a case with the next free reference for its partnership and year.
+    """Insert a case with the next free reference in its prefix's series for the year.
 
-    References read like SG-2026-0007. Allocation is serialised per partnership by locking its
-    row (PostgreSQL; SQLite serialises writers anyway); the unique constraint and savepoint
-    retry remain as a second line of defence.
+    References read like SG-2026-0007. The number is allocated over every case whose reference
+    has that prefix and year, whichever partnership it belongs to, so a reference is unique by
+    construction even when the stored partnerships do not have distinct prefixes (settings
+    refuse duplicates now, but a database may predate that, or a prefix may have changed).
+    Allocation is serialised by locks (see _lock_reference_series); the unique constraints and
+    the savepoint retry, which moves past the number that collided, remain a second line of
+    defence.
     """
     assert partnership.id is not None
     year = la_aware_on.year
-    session.exec(select(Partnership.id).where(Partnership.id == partnership.id).with_for_update())
+    series = f"{partnership.reference_prefix}-{year}-"
+    _lock_reference_series(session, partnership, series)
+    sequence = 0
     for _ in range(attempts):
-        highest = session.exec(
-            select(func.max(Case.sequence)).where(
-                Case.partnership_id == partnership.id, Case.year == year
-            )
-        ).one()
-        sequence = (highest or 0) + 1
+        sequence = max(sequence + 1, _next_sequence(session, partnership, series, year))
         case = Case(
-            reference=f"{partnership.reference_prefix}-{year}-{sequence:04d}",
+            reference=f"{series}{sequence:04d}",
             partnership_id=partnership.id,
             year=year,
             sequence=sequence,

@@ -187,7 +187,7 @@ class BoltServer:
                                "application/x-www-form-urlencoded")
 
     async def view_submission(self, callback_id: str, values: dict[str, Any], metadata: str,
-                              user: str = "UOFFICER") -> tuple[int, str]:
+                              user: str = "U0OFFICER") -> tuple[int, str]:
         payload = {
             "type": "view_submission", "team": {"id": "T1", "domain": "test"},
             "user": {"id": user, "team_id": "T1"}, "api_app_id": "A1", "trigger_id": "t.2",

@@ -174,3 +174,29 @@ def test_deadlines_before_the_duty_began_warn_but_answer(cli_env: dict[str, str]
     assert result.returncode == 0
     assert json.loads(result.stdout)[0]["due"] == "2012-06-12"
     assert "before the notification duty began" in result.stderr
+
+
+def test_two_partnerships_on_the_default_prefix_refused_in_one_line(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    config = tmp_path / "two.toml"
+    config.write_text('[[partnerships]]\nkey = "north"\n[[partnerships]]\nkey = "south"\n')
+    env = dict(cli_env, SAFEGUARD_CONFIG_FILE=str(config))
+    line = one_line_error(run(["case", "open", "--aware", "2026-11-20", "--partnership", "south"], env))
+    assert "north" in line and "south" in line and "reference_prefix" in line
+
+
+@pytest.mark.parametrize("owner", ["<!channel>", "U123"])
+def test_case_open_refuses_a_bad_owner(cli_env: dict[str, str], owner: str) -> None:
+    line = one_line_error(run(["case", "open", "--aware", "2026-11-20", "--owner", owner], cli_env))
+    assert "owner" in line and "Slack user ID" in line
+    assert json.loads(run(["case", "list", "--json"], cli_env).stdout) == []
+
+
+def test_case_open_warns_when_a_slack_owner_cannot_reach_slack(cli_env: dict[str, str]) -> None:
+    opened = run(["case", "open", "--aware", "2026-11-20", "--owner", "U0123ABCD", "--json"], cli_env)
+    assert opened.returncode == 0, opened.stderr
+    assert json.loads(opened.stdout)["owner"] == "U0123ABCD"
+    warnings = [line for line in opened.stderr.splitlines() if "U0123ABCD" in line]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: ")
+    assert "Slack is not configured" in warnings[0] and "SAFEGUARD_SLACK_BOT_TOKEN" in warnings[0]

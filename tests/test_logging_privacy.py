@@ -31,7 +31,7 @@ from handlers.transports.slack import reminder_blocks
 from tests.slack_harness import SECRET, BoltServer, FakeSlackApi, wait_for
 
 TODAY = date(2026, 12, 22)
-OFFICER = "UOFFICER"
+OFFICER = "U0OFFICER"
 CHILD_NAME = "Pip Fictional-Testchild"
 CHILD_DOB = date(2019, 4, 3)
 NHS = "9434765919"  # fictional; passes the modulus-11 check

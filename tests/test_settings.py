@@ -79,3 +79,24 @@ def test_example_settings_file_loads() -> None:
     example = Path(__file__).resolve().parents[1] / "config" / "settings.example.toml"
     settings = load_settings(example)
     assert settings.partnership().key == "example"
+
+
+def test_duplicate_reference_prefixes_refused(tmp_path: Path) -> None:
+    # Both take the default prefix SG: their references would collide.
+    config = tmp_path / "s.toml"
+    config.write_text('[[partnerships]]\nkey = "north"\n[[partnerships]]\nkey = "south"\n')
+    with pytest.raises(SettingsError) as caught:
+        load_settings(config)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "north" in message and "south" in message and "reference_prefix" in message
+    assert "'SG'" in message
+
+
+def test_distinct_reference_prefixes_accepted(tmp_path: Path) -> None:
+    config = tmp_path / "s.toml"
+    config.write_text(
+        '[[partnerships]]\nkey = "north"\nreference_prefix = "NO"\n'
+        '[[partnerships]]\nkey = "south"\nreference_prefix = "SO"\n'
+    )
+    assert [p.reference_prefix for p in load_settings(config).partnerships] == ["NO", "SO"]

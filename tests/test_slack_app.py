@@ -24,7 +24,7 @@ from store.conversations import ConversationRow
 from tests.slack_harness import SECRET, BoltServer, FakeSlackApi, sign, texts, wait_for
 
 TODAY = date(2026, 12, 22)
-OFFICER = "UOFFICER"
+OFFICER = "U0OFFICER"  # a real Slack user ID has 8+ characters after the U
 CHILD_NAME = "Pip Fictional-Testchild"
 CHILD_DOB = "2019-04-03"
 NHS = "943 476 5919"  # passes the modulus-11 check; fictional

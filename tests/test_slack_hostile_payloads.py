@@ -33,7 +33,7 @@ from handlers.slack.app import build_app
 from tests.slack_harness import SECRET, BoltServer, FakeSlackApi, wait_for
 
 TODAY = date(2026, 12, 22)
-OFFICER = "UOFFICER"
+OFFICER = "U0OFFICER"
 OTHER_OFFICER = "UOFFICER2"
 CHANNEL = "C0NOTICE"
 MESSAGE_TS = "1766400000.000100"

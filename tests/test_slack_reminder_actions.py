@@ -35,7 +35,7 @@ from store.models import ReminderRow
 from tests.slack_harness import SECRET, BoltServer, FakeSlackApi, wait_for
 
 LONDON = ZoneInfo("Europe/London")
-OFFICER = "UOFFICER"
+OFFICER = "U0OFFICER"
 PRACTITIONER = "UPRAC"
 CHANNEL = "C0NOTICE"
 MESSAGE_TS = "1766400000.000100"

@@ -184,3 +184,100 @@ def test_one_submission_opens_one_case_even_when_it_arrives_at_once(engine: Engi
     other, opened = service.open_case_once("6" * 32, la_aware=date(2026, 12, 22), actor="slack:U1")
     assert (other.reference, opened) == ("SG-2026-0002", True)
     assert service.case_for_submission("7" * 32) is None
+
+
+# --- references: unique per partnership by construction, whatever the settings say ------------
+
+
+def _open_in_store(
+    engine: Engine, key: str, prefix: str, aware: date = date(2026, 12, 22), attempts: int = 5
+) -> str:
+    """Open a case through the repository alone, as a deployed database with partnership rows
+    that settings no longer (or never) kept apart would."""
+    from store import cases as repo
+    from store.db import session_scope
+
+    with session_scope(engine) as session:
+        partnership = repo.ensure_partnership(session, key, key.title(), prefix)
+        case = repo.add_case(session, partnership, la_aware_on=aware, opened_by="t", attempts=attempts)
+        return case.reference
+
+
+def test_partnerships_sharing_a_prefix_get_distinct_references(engine: Engine) -> None:
+    refs = [_open_in_store(engine, key, "SG") for key in ("north", "south", "north", "south")]
+    assert refs == ["SG-2026-0001", "SG-2026-0002", "SG-2026-0003", "SG-2026-0004"]
+    assert _open_in_store(engine, "south", "SG", date(2027, 1, 4)) == "SG-2027-0001"
+
+
+def test_a_changed_prefix_never_collides(engine: Engine) -> None:
+    # south has used SG four times; north used NO three times and is then given SG as well.
+    assert [_open_in_store(engine, "south", "SG") for _ in range(4)][-1] == "SG-2026-0004"
+    assert [_open_in_store(engine, "north", "NO") for _ in range(3)][-1] == "NO-2026-0003"
+    # Neither south's SG-2026-0004 nor north's own sequence 1..3 may be reused.
+    assert _open_in_store(engine, "north", "SG") == "SG-2026-0005"
+    assert _open_in_store(engine, "south", "SG") == "SG-2026-0006"
+    assert _open_in_store(engine, "north", "NO") == "NO-2026-0006"
+
+
+def test_concurrent_openings_across_partnerships_sharing_a_prefix(engine: Engine) -> None:
+    references: list[str] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def open_one(key: str) -> None:
+        try:
+            start.wait(timeout=30)
+            # One attempt: allocation must be serialised, not rescued by the retry.
+            references.append(_open_in_store(engine, key, "SG", attempts=1))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    # Create both partnership rows first: the race under test is reference allocation.
+    _open_in_store(engine, "north", "SG")
+    _open_in_store(engine, "south", "SG")
+    threads = [threading.Thread(target=open_one, args=("north" if i % 2 else "south",)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    assert sorted(references) == [f"SG-2026-{i:04d}" for i in range(3, 11)]
+
+
+# --- case owner: a Slack user ID or an e-mail address, checked by the service ------------------
+
+
+@pytest.mark.parametrize(
+    "owner", ["<!channel>", "U123", "U0123abcd", "C0123ABCD9", "#general", "S0123ABCD", "officer",
+              "officer@", "@council.gov.uk", "a b@council.gov.uk", "officer@council", ""]
+)
+def test_bad_owner_refused_and_nothing_stored(cases: CaseService, engine: Engine, owner: str) -> None:
+    from bot.cases import InvalidOwner
+
+    with pytest.raises(InvalidOwner) as caught:
+        cases.open_case(la_aware=date(2026, 11, 20), actor="t", owner=owner)
+    assert "\n" not in str(caught.value)
+    assert cases.list() == []
+    with Session(engine) as session:
+        assert session.exec(select(AuditEntry)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [("U0123ABCD", "U0123ABCD"), ("W0123ABCDEF", "W0123ABCDEF"),
+     (" officer.name+cases@council.gov.uk ", "officer.name+cases@council.gov.uk")],
+)
+def test_good_owner_accepted(cases: CaseService, given: str, stored: str) -> None:
+    view = cases.open_case(la_aware=date(2026, 11, 20), actor="t", owner=given)
+    assert view.owner == stored == cases.get(view.reference).owner
+
+
+def test_slack_owner_without_slack_is_reported_at_open(engine: Engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    without = CaseService(engine, load_settings(data_dir=tmp_path))
+    view = without.open_case(la_aware=date(2026, 11, 20), actor="t", owner="U0123ABCD")
+    assert len(view.warnings) == 1
+    assert "U0123ABCD" in view.warnings[0] and "Slack is not configured" in view.warnings[0]
+    # An e-mail owner on the embedded defaults goes to the folder by design: no warning.
+    assert without.open_case(la_aware=date(2026, 11, 20), actor="t", owner="a@council.gov.uk").warnings == ()
+    with_slack = CaseService(engine, load_settings(data_dir=tmp_path, slack_bot_token="xoxb-test"))
+    assert with_slack.open_case(la_aware=date(2026, 11, 20), actor="t", owner="U0123ABCD").warnings == ()
