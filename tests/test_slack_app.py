@@ -310,3 +310,19 @@ async def test_review_flow_records_decision_on_a_case(harness: Harness) -> None:
     assert updated.milestones[-1].kind == "decision_local_review"
     assert "highlights or may highlight improvements" in (updated.milestones[-1].note or "")
     assert any(d.deadline.key == "lcspr_publication" for d in updated.deadlines)
+
+
+@pytest.mark.asyncio
+async def test_back_undoes_the_latest_answer_through_the_engine(harness: Harness, engine: Engine) -> None:
+    await harness.server.command(harness.fake)
+    first = await harness.next_response(0)
+    assert "Back" not in _button_values(first["blocks"])  # nothing to undo yet
+    await harness.answer("abuse_or_neglect", "suspected")
+    second = await harness.answer("harm", "died")
+    assert _button_values(second["blocks"])["Back"] == "notification"
+    back = await harness.click(bk.BACK, "notification")
+    assert "Has the child died or been seriously harmed?" in texts(back["blocks"])
+    with Session(engine) as session:
+        row = session.exec(select(ConversationRow)).one()
+        assert row.answers == {"abuse_or_neglect": "suspected"}
+        assert row.context["history"] == ["abuse_or_neglect"]
