@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 from bot.case_subjects import SubjectError, check_nhs_number
 from bot.cases import CaseNotFound, CaseService
 from bot.conversation import Conversations, Turn
-from bot.criteria import CriteriaTree, Flow
+from bot.criteria import CriteriaTree
 from bot.dates import DateError, parse_date
 from bot.lifecycle import LifecycleError, check_awareness
 from bot.settings import Settings
