@@ -137,7 +137,7 @@ def _record_decision(ctx: click.Context, evaluation: Any, reference: str, on: st
 def chat(ctx: click.Context, flow_key: str, case_ref: str | None, user: str | None) -> None:
     """Answer the criteria questions interactively (numbers, ? for help, r to restart)."""
     from bot.cli import _actor, _database
-    from bot.conversation import ConversationService
+    from bot.conversation import Conversations
     from bot.criteria import CriteriaAnswerError
     from handlers.console.chat import TerminalChat
 
@@ -163,9 +163,8 @@ def chat(ctx: click.Context, flow_key: str, case_ref: str | None, user: str | No
         return str(view.reference)
 
     session = TerminalChat(
-        tree=tree,
+        conversations=Conversations(engine, tree),
         flow_key=flow_key,
-        conversations=ConversationService(engine),
         conversation_key=f"terminal:{actor}:{flow_key}",
         deadlines_for=deadlines_for,
         record_decision=record if case_ref else None,

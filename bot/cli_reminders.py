@@ -132,35 +132,32 @@ def digest(ctx: click.Context, now_text: str, force: bool) -> None:
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
     """What is running, what is queued, what failed."""
-    from sqlmodel import Session, col, select
+    from sqlmodel import Session
 
-    from store import outbox
+    from store import outbox, workers
     from store import reminders as reminder_store
-    from store.models import ReminderRow, WorkerHeartbeat
 
     runtime = _runtime(ctx, writing=False)
     now = datetime.now(tz=UTC)
     with Session(runtime.engine) as session:
-        workers = session.exec(select(WorkerHeartbeat).where(col(WorkerHeartbeat.stopped_at).is_(None))).all()
+        running = workers.running(session)
         reminders = reminder_store.counts_by_status(session)
         messages = outbox.counts_by_status(session)
         dead = outbox.recent(session, outbox.DEAD, limit=10)
-        next_reminder = session.exec(
-            select(ReminderRow.send_at).where(ReminderRow.status == "pending").order_by(col(ReminderRow.send_at)).limit(1)
-        ).first()
+        next_reminder = reminder_store.next_pending_send_at(session)
 
     def aware(moment: datetime | None) -> datetime | None:
         if moment is None:
             return None
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
-    live = [w for w in workers if now - (aware(w.last_seen) or now) < timedelta(minutes=2)]
+    live = [w for w in running if now - (aware(w.last_seen) or now) < timedelta(minutes=2)]
     data = {
         "workers": [
             {"id": w.id, "host": w.host, "pid": w.pid, "components": w.components,
              "last_seen": aware(w.last_seen).isoformat() if w.last_seen else None,
              "alive": w in live}
-            for w in workers
+            for w in running
         ],
         "reminders": reminders,
         "outbox": messages,

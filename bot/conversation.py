@@ -1,31 +1,30 @@
-"""Conversation state for the criteria assistant, kept in the database.
+"""Conversations kept between turns: the engine's state, stored in the database.
 
-Adapters (Slack, terminal) call this; it stores the flow and the answers given so far under a
-key naming who is talking where (``slack:T1:D1:U1``, ``terminal:alice:notification``), so a
-restart mid-conversation resumes at the same question. It also de-duplicates Slack retries.
+Adapters (Slack, the terminal, later Teams) call :class:`Conversations` with who is talking
+where (``slack:T1:U1``, ``terminal:alice``) and what they did; it loads the saved state, asks the
+pure engine (``bot/core/conversation.py``) for the next turn, stores the turn's state (or forgets
+the conversation when the turn says so) and returns the turn for the adapter to render. A
+restart mid-conversation therefore resumes at the same question in every adapter.
+
+It also de-duplicates Slack's retried events (Slack re-sends an event it thinks failed).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Engine
 
+from bot.core.conversation import ConversationEngine, ConversationState, Turn
+from bot.criteria import CriteriaTree
 from store import conversations as repo
 from store.db import session_scope
 
-
-@dataclass(frozen=True)
-class ConversationState:
-    flow: str
-    answers: dict[str, str] = field(default_factory=dict)
-    context: dict[str, Any] = field(default_factory=dict)
+__all__ = ["ConversationService", "ConversationState", "Conversations", "Turn"]
 
 
 class ConversationService:
-    """Load, save and forget conversations; claim Slack events once. One transaction per call."""
+    """Load, save and forget conversation state; claim Slack events once. One transaction per call."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -55,3 +54,42 @@ class ConversationService:
                 # Slack retries for about an hour; keep a day of event IDs.
                 repo.prune_slack_events(session, datetime.now(tz=UTC) - timedelta(days=1))
             return claimed
+
+
+class Conversations:
+    """The engine with its state kept: every method is one turn (load, compute, store)."""
+
+    def __init__(self, engine: Engine, tree: CriteriaTree) -> None:
+        self.store = ConversationService(engine)
+        self.engine = ConversationEngine(tree)
+
+    def _keep(self, key: str, turn: Turn) -> Turn:
+        if turn.state is None:
+            self.store.clear(key)
+        else:
+            self.store.save(key, turn.state)
+        return turn
+
+    def start(self, key: str, *, flow: str | None = None, restart: bool = False) -> Turn:
+        return self._keep(key, self.engine.start(self.store.load(key), flow=flow, restart=restart))
+
+    def answer(self, key: str, flow: str, question: str, value: str) -> Turn:
+        return self._keep(key, self.engine.answer(self.store.load(key), flow, question, value))
+
+    def back(self, key: str, flow: str | None = None) -> Turn:
+        return self._keep(key, self.engine.back(self.store.load(key), flow))
+
+    def restart(self, key: str, flow: str) -> Turn:
+        return self._keep(key, self.engine.restart(flow))
+
+    def help(self, key: str, flow: str, question: str) -> Turn:
+        return self.engine.help(self.store.load(key), flow, question)
+
+    def finished_review(self, key: str) -> ConversationState | None:
+        """The finished review waiting to be recorded on a case, if there is one."""
+        state = self.store.load(key)
+        return state if state is not None and state.flow == "review" and state.finished else None
+
+    def forget(self, key: str) -> None:
+        """The conversation's work is done (a review recorded on a case)."""
+        self.store.clear(key)

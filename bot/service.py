@@ -27,16 +27,15 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlmodel import Session, col, select
-
 from bot.messages import Transport
 from bot.runtime import Runtime
 from scheduler.calendar import LONDON
 from scheduler.delivery import OutboxSender
 from scheduler.digest import send_digests
-from store import outbox
+from store import outbox, workers
+from store import reminders as reminder_store
 from store.db import session_scope
-from store.models import ReminderRow, WorkerHeartbeat, utcnow
+from store.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -90,13 +89,8 @@ class Service:
         """Wake exactly at the next planned reminder, not up to a minute late."""
         if self._scheduler is None or self._stopping:
             return
-        with Session(self.runtime.engine) as session:
-            upcoming = session.exec(
-                select(ReminderRow.send_at)
-                .where(ReminderRow.status == "pending", col(ReminderRow.send_at) > self.clock())
-                .order_by(col(ReminderRow.send_at))
-                .limit(1)
-            ).first()
+        with session_scope(self.runtime.engine) as session:
+            upcoming = reminder_store.next_pending_send_at(session, self.clock())
         if upcoming is None:
             return
         when = upcoming if upcoming.tzinfo else upcoming.replace(tzinfo=UTC)
@@ -122,17 +116,10 @@ class Service:
 
     def _beat(self, stopped: datetime | None) -> None:
         with session_scope(self.runtime.engine) as session:
-            row = session.get(WorkerHeartbeat, self.worker_id)
-            if row is None:
-                row = WorkerHeartbeat(
-                    id=self.worker_id,
-                    host=socket.gethostname(),
-                    pid=os.getpid(),
-                    components=",".join(["clock", "outbox", *self.components])[:200],
-                )
-            row.last_seen = utcnow()
-            row.stopped_at = stopped
-            session.add(row)
+            workers.beat(
+                session, self.worker_id, host=socket.gethostname(), pid=os.getpid(),
+                components=",".join(["clock", "outbox", *self.components]), stopped=stopped,
+            )
 
     async def deliver_forever(self, stop: asyncio.Event) -> None:
         """Deliver what is due; sleep until woken or the next retry, whichever is sooner."""
@@ -148,7 +135,7 @@ class Service:
                 pass
 
     def _idle_timeout(self) -> float:
-        with Session(self.runtime.engine) as session:
+        with session_scope(self.runtime.engine) as session:
             due = outbox.next_due(session)
         if due is None:
             return self.idle_poll

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from scheduler.calendar import LONDON, WorkingCalendar
 from scheduler.reminders import ReminderPolicy
 from scheduler.sweep import Router
+from store import cases as case_store
 from store import outbox
 from store.db import session_scope
 from store.models import Case, DeadlineRow, Partnership
@@ -56,12 +57,8 @@ class Digest:
 def compose(session: Session, partnership: Partnership, today: date) -> Digest:
     monday = today - timedelta(days=today.weekday())
     sunday = monday + timedelta(days=6)
-    rows = session.exec(
-        select(Case, DeadlineRow)
-        .join(DeadlineRow, col(DeadlineRow.case_id) == col(Case.id))
-        .where(Case.partnership_id == partnership.id, Case.status == "open", DeadlineRow.status == "open")
-        .order_by(col(DeadlineRow.due), col(Case.reference))
-    ).all()
+    assert partnership.id is not None
+    rows = case_store.open_deadlines(session, partnership.id)
     open_cases = {case.reference for case, _ in rows}
     overdue = [(c, d) for c, d in rows if d.due < today]
     this_week = [(c, d) for c, d in rows if today <= d.due <= sunday]
@@ -95,7 +92,7 @@ def send_digests(
     today = local.date()
     sent: list[Digest] = []
     with session_scope(engine) as session:
-        for partnership in session.exec(select(Partnership).order_by(col(Partnership.id))).all():
+        for partnership in case_store.partnerships(session):
             calendar = calendar_for(partnership.key)
             due_today = first_working_day_of_week(today, calendar) == today
             if not force and (not due_today or local.time() < policy.send_time):

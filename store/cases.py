@@ -245,3 +245,18 @@ def deadline_row(session: Session, case_id: int, key: str) -> DeadlineRow | None
     return session.exec(
         select(DeadlineRow).where(DeadlineRow.case_id == case_id, DeadlineRow.key == key)
     ).first()
+
+
+def partnerships(session: Session) -> Sequence[Partnership]:
+    """Every partnership the database knows, in the order they were first seen."""
+    return session.exec(select(Partnership).order_by(col(Partnership.id))).all()
+
+
+def open_deadlines(session: Session, partnership_id: int) -> Sequence[tuple[Case, DeadlineRow]]:
+    """Open deadlines of a partnership's open cases, soonest first (what a digest lists)."""
+    return session.exec(
+        select(Case, DeadlineRow)
+        .join(DeadlineRow, col(DeadlineRow.case_id) == col(Case.id))
+        .where(Case.partnership_id == partnership_id, Case.status == "open", DeadlineRow.status == "open")
+        .order_by(col(DeadlineRow.due), col(Case.reference))
+    ).all()

@@ -216,3 +216,11 @@ def counts_by_status(session: Session) -> dict[str, int]:
         select(ReminderRow.status, func.count()).group_by(ReminderRow.status)
     ).all()
     return {status: int(count) for status, count in rows}
+
+
+def next_pending_send_at(session: Session, after: datetime | None = None) -> datetime | None:
+    """When the next pending reminder is due (after ``after``, if given): the clock wakes then."""
+    statement = select(ReminderRow.send_at).where(ReminderRow.status == PENDING)
+    if after is not None:
+        statement = statement.where(col(ReminderRow.send_at) > after)
+    return session.exec(statement.order_by(col(ReminderRow.send_at)).limit(1)).first()

@@ -338,3 +338,19 @@ async def test_a_forged_decision_never_reaches_the_channel_notice(harness: Harne
     assert harness.fake.of("views.open") == []  # no form for a decision the criteria cannot give
     assert [c for c in harness.fake.of("chat.postMessage") if c.body["channel"] == "C0NOTICE"] == []
     assert CaseService(harness.engine, harness.settings).list() == []
+
+
+@pytest.mark.asyncio
+async def test_back_undoes_the_latest_answer_through_the_engine(harness: Harness, engine: Engine) -> None:
+    await harness.server.command(harness.fake)
+    first = await harness.next_response(0)
+    assert "Back" not in _button_values(first["blocks"])  # nothing to undo yet
+    await harness.answer("abuse_or_neglect", "suspected")
+    second = await harness.answer("harm", "died")
+    assert _button_values(second["blocks"])["Back"] == "notification"
+    back = await harness.click(bk.BACK, "notification")
+    assert "Has the child died or been seriously harmed?" in texts(back["blocks"])
+    with Session(engine) as session:
+        row = session.exec(select(ConversationRow)).one()
+        assert row.answers == {"abuse_or_neglect": "suspected"}
+        assert row.context["history"] == ["abuse_or_neglect"]

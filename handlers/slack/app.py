@@ -29,8 +29,8 @@ from sqlalchemy import Engine
 
 from bot.case_subjects import SubjectError, check_nhs_number
 from bot.cases import CaseNotFound, CaseService
-from bot.conversation import ConversationService, ConversationState
-from bot.criteria import CriteriaAnswerError, CriteriaTree, Flow
+from bot.conversation import Conversations, Turn
+from bot.criteria import CriteriaAnswerError, CriteriaTree
 from bot.lifecycle import LifecycleError, check_awareness
 from bot.settings import Settings
 from handlers.console.render import rationale
@@ -125,74 +125,53 @@ class SlackAssistant:
         # The moment a snooze counts from (the next working day after it); injectable for tests.
         self.now: Callable[[], datetime] = now or (lambda: datetime.now(tz=UTC))
         self.cases = CaseService(engine, settings)
-        self.conversations = ConversationService(engine)
+        self.talk = Conversations(engine, tree)
+        self.conversations = self.talk.store
         self.officers = CaseOfficers(list(settings.slack_case_officers))
         self.seal = pl.MetadataSeal(_seal_root(settings))
 
-    # Conversation steps --------------------------------------------------------------------
+    # Conversation steps: the engine decides, this renders ----------------------------------
 
     async def start(self, team: str, user: str, text: str) -> tuple[list[dict[str, Any]], str]:
         """Blocks for the first (or resumed) question; ``text`` may ask for review or restart."""
-        words = text.lower().split()
-        key = conversation_key(team, user)
-        state = await asyncio.to_thread(self.conversations.load, key)
-        if "review" in words:
-            flow_key = "review"
-            if state is None or state.flow != "review":
-                state = None
-        else:
-            if state is not None and state.context.get("finished"):
-                state = None  # a finished review waits only for its "Record on a case" click
-            flow_key = state.flow if state is not None else "notification"
-        if {"restart", "again", "new"} & set(words):
-            state = None
-        if state is None:
-            state = ConversationState(flow_key)
-            await asyncio.to_thread(self.conversations.clear, key)
-        flow = self.tree.flow(state.flow)
-        note = "Resuming where you left off." if state.answers else None
-        return await self._step(key, flow, dict(state.answers), note=note)
+        words = set(text.lower().split())
+        turn = await asyncio.to_thread(
+            self.talk.start, conversation_key(team, user),
+            flow="review" if "review" in words else None,
+            restart=bool({"restart", "again", "new"} & words),
+        )
+        return self._render(turn)
 
     async def answer(self, team: str, user: str, raw: object) -> tuple[list[dict[str, Any]], str]:
         """The next step after an answer button. PayloadError or CriteriaAnswerError for a value
         that is not an answer to this flow's questions (nothing is saved then)."""
         flow_key, question, value = pl.parse_answer_value(raw)
-        key = conversation_key(team, user)
-        flow = self.tree.flow(flow_key)
-        flow.check_answers({question: value})
-        state = await asyncio.to_thread(self.conversations.load, key)
-        answers = dict(state.answers) if state is not None and state.flow == flow_key else {}
-        answers[question] = value
-        flow.check_answers(answers)
-        await asyncio.to_thread(
-            self.conversations.save, key, ConversationState(flow_key, answers)
-        )
-        return await self._step(key, flow, answers)
+        turn = await asyncio.to_thread(self.talk.answer, conversation_key(team, user), flow_key, question, value)
+        return self._render(turn)
+
+    async def back(self, team: str, user: str, raw: object) -> tuple[list[dict[str, Any]], str]:
+        flow_key = pl.parse_token(raw, "a flow")
+        turn = await asyncio.to_thread(self.talk.back, conversation_key(team, user), flow_key)
+        return self._render(turn)
 
     async def help(self, team: str, user: str, raw: object) -> tuple[list[dict[str, Any]], str]:
         flow_key, question = pl.parse_help_value(raw)
-        flow = self.tree.flow(flow_key)
-        if question not in flow.question_keys():
-            raise CriteriaAnswerError(f"unknown question {question!r}")
-        state = await asyncio.to_thread(self.conversations.load, conversation_key(team, user))
-        answers = dict(state.answers) if state is not None and state.flow == flow_key else {}
-        blocks = bk.question_blocks(flow, question, answers, show_help=True)
-        return bk.as_dicts(blocks), flow.question(question).text
+        turn = await asyncio.to_thread(self.talk.help, conversation_key(team, user), flow_key, question)
+        return self._render(turn)
 
     async def restart(self, team: str, user: str, raw: object) -> tuple[list[dict[str, Any]], str]:
-        flow = self.tree.flow(pl.parse_token(raw, "a flow"))
-        key = conversation_key(team, user)
-        await asyncio.to_thread(self.conversations.clear, key)
-        return await self._step(key, flow, {})
+        flow_key = pl.parse_token(raw, "a flow")
+        turn = await asyncio.to_thread(self.talk.restart, conversation_key(team, user), flow_key)
+        return self._render(turn)
 
-    async def _step(
-        self, key: str, flow: Flow, answers: dict[str, str], note: str | None = None
-    ) -> tuple[list[dict[str, Any]], str]:
-        next_key = flow.next_question(answers, include_optional=True)
-        if next_key is not None:
-            blocks = bk.question_blocks(flow, next_key, answers, note=note)
-            return bk.as_dicts(blocks), flow.question(next_key).text
-        evaluation = flow.evaluate(answers)
+    def _render(self, turn: Turn) -> tuple[list[dict[str, Any]], str]:
+        """Block Kit for one turn: its question, or its result with the deadlines that run."""
+        if turn.question is not None:
+            blocks = bk.question_blocks(turn.flow, turn.question, turn.answers,
+                                        show_help=turn.show_help, note=turn.note)
+            return bk.as_dicts(blocks), turn.flow.question(turn.question).text
+        evaluation = turn.evaluation
+        assert evaluation is not None
         deadlines: list[Any] = []
         today = self.today()
         if evaluation.decision == "notify":
@@ -202,15 +181,7 @@ class SlackAssistant:
                 self.settings.timescales_for(partnership),
                 self.settings.calendar_for(partnership),
             )
-        if flow.key == "review":
-            # Keep the answers until the decision is recorded on a case: they are the rationale.
-            await asyncio.to_thread(
-                self.conversations.save, key,
-                ConversationState(flow.key, answers, {"finished": True}),
-            )
-        else:
-            await asyncio.to_thread(self.conversations.clear, key)
-        blocks = bk.result_blocks(flow, evaluation, deadlines, today if deadlines else None)
+        blocks = bk.result_blocks(turn.flow, evaluation, deadlines, today if deadlines else None)
         return bk.as_dicts(blocks), f"{evaluation.title}: {evaluation.summary}"
 
     # Cases ---------------------------------------------------------------------------------
@@ -399,6 +370,17 @@ def build_app(
             return
         await respond(blocks=blocks, text=text, replace_original=True)
 
+    @app.action(bk.BACK)
+    async def on_back(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any,
+                      client: AsyncWebClient) -> None:
+        await ack()
+        try:
+            blocks, text = await assistant.back(_team_of(body), _user_of(body) or "", action.get("value"))
+        except (pl.PayloadError, CriteriaAnswerError):
+            await cannot(respond, client, body)
+            return
+        await respond(blocks=blocks, text=text, replace_original=True)
+
     @app.action(bk.RESTART)
     async def on_restart(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any,
                          client: AsyncWebClient) -> None:
@@ -494,9 +476,9 @@ def build_app(
             await respond(text=NOT_AN_OFFICER, response_type="ephemeral", replace_original=False)
             return
         state = await asyncio.to_thread(
-            assistant.conversations.load, conversation_key(_team_of(body), user or "")
+            assistant.talk.finished_review, conversation_key(_team_of(body), user or "")
         )
-        if state is None or state.flow != "review":
+        if state is None:
             await respond(text="That rapid review conversation has ended; start again with `/safeguarding review`.",
                           replace_original=False)
             return
@@ -548,9 +530,7 @@ def build_app(
             await ack(response_action="errors", errors={"reference": str(exc)[:150]})
             return
         await ack()
-        await asyncio.to_thread(
-            assistant.conversations.clear, conversation_key(_team_of(body), user)
-        )
+        await asyncio.to_thread(assistant.talk.forget, conversation_key(_team_of(body), user))
         await client.chat_postMessage(
             channel=user, text=f"Recorded {evaluation.milestone} on {on.isoformat()} for {case.reference}."
         )

@@ -41,6 +41,7 @@ from handlers.transports.slack import md
 ANSWER = "sg_answer"
 HELP = "sg_help"
 RESTART = "sg_restart"
+BACK = "sg_back"
 OPEN_CASE = "sg_open_case"
 RECORD_DECISION = "sg_record_decision"
 START = "sg_start"
@@ -72,7 +73,8 @@ def question_blocks(
     show_help: bool = False,
     note: str | None = None,
 ) -> list[Block]:
-    """One question with a button per answer, help and start-again buttons."""
+    """One question with a button per answer, then help, back (once something is answered) and
+    start-again buttons."""
     question = flow.question(key)
     blocks: list[Block] = []
     if note:
@@ -110,6 +112,8 @@ def question_blocks(
                     action_id=HELP,
                     value=help_value(flow.key, key),
                 ),
+                *([ButtonElement(text=PlainTextObject(text="Back"), action_id=BACK, value=flow.key)]
+                  if answers else []),
                 ButtonElement(
                     text=PlainTextObject(text="Start again"), action_id=RESTART, value=flow.key
                 ),
