@@ -12,7 +12,7 @@ from datetime import UTC, datetime, time, timedelta
 from icalendar import Alarm, Calendar, Event
 
 from bot.cases import CaseView
-from bot.lifecycle import DeadlineStatus
+from bot.core.lifecycle import DeadlineStatus
 
 
 def deadlines_ics(views: Iterable[CaseView], send_time: time = time(9, 0)) -> bytes:

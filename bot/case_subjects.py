@@ -11,7 +11,7 @@ from datetime import date
 
 from sqlalchemy import Engine
 
-from bot import nhs
+from bot.core import nhs
 from bot.cases import CaseNotFound
 from store import case_subjects as repo
 from store import cases as case_repo

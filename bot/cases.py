@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from bot.lifecycle import (
+from bot.core.lifecycle import (
     CaseFacts,
     DeadlineState,
     DeadlineStatus,

@@ -20,9 +20,9 @@ from typing import Any, NoReturn
 
 import click
 
-from bot.dates import DateError, parse_date
-from bot.text import fmt_day as _fmt_day
-from bot.text import table as _table
+from bot.core.dates import DateError, parse_date
+from bot.core.text import fmt_day as _fmt_day
+from bot.core.text import table as _table
 
 EXIT_USAGE = 2
 EXIT_ENVIRONMENT = 1
@@ -208,7 +208,7 @@ def deadlines(
     as_json: bool,
 ) -> None:
     """Every statutory deadline from the dates given (no database needed)."""
-    from bot.lifecycle import (
+    from bot.core.lifecycle import (
         CaseFacts,
         LifecycleError,
         RecordedMilestone,
@@ -329,7 +329,7 @@ def case_open(
     as_json: bool,
 ) -> None:
     """Open a case and create its deadlines."""
-    from bot.lifecycle import future_warning
+    from bot.core.lifecycle import future_warning
     from scheduler.calendar import today_in_london
 
     la_aware = _date_option(aware, "--aware")
@@ -453,7 +453,7 @@ def case_record(
     decision-no-review, decision-national-review, publication-planned, final-report-sent,
     published.
     """
-    from bot.lifecycle import MILESTONE_RULES, LifecycleError, future_warning, parse_milestone
+    from bot.core.lifecycle import MILESTONE_RULES, LifecycleError, future_warning, parse_milestone
     from scheduler.calendar import today_in_london
 
     try:
@@ -494,7 +494,7 @@ def case_snooze(ctx: click.Context, reference: str, deadline: str, by: str | Non
 def _domain_call(call: Callable[[], Any]) -> Any:
     """Run a service call, turning domain refusals into one-line user errors."""
     from bot.cases import CaseNotFound, InvalidOwner
-    from bot.lifecycle import LifecycleError
+    from bot.core.lifecycle import LifecycleError
     from bot.settings import SettingsError
     from scheduler.timescales import TimescaleConfigError
 
@@ -557,7 +557,7 @@ def _classify(exc: Exception, obj: dict[str, Any]) -> int | None:
     config_errors: tuple[type[Exception], ...] = ()
     for module, name in (("scheduler.timescales", "TimescaleConfigError"),
                          ("scheduler.reminders", "ReminderConfigError"),
-                         ("bot.criteria", "CriteriaConfigError")):
+                         ("bot.core.criteria", "CriteriaConfigError")):
         if module in sys.modules:
             config_errors += (getattr(sys.modules[module], name),)
     if isinstance(exc, config_errors):

@@ -18,7 +18,7 @@ from handlers.console.render import rationale, render_evaluation
 
 
 def _tree(ctx: click.Context) -> Any:
-    from bot.criteria import CriteriaConfigError
+    from bot.core.criteria import CriteriaConfigError
 
     settings = _settings(ctx)
     try:
@@ -71,8 +71,8 @@ def criteria(
     as_json: bool,
 ) -> None:
     """Does an incident need a serious incident notification? Evaluate answers without a chat."""
-    from bot.criteria import CriteriaAnswerError, parse_answer_pairs
-    from bot.lifecycle import LifecycleError, check_awareness
+    from bot.core.criteria import CriteriaAnswerError, parse_answer_pairs
+    from bot.core.lifecycle import LifecycleError, check_awareness
     from scheduler.calendar import today_in_london
 
     tree = _tree(ctx)
@@ -138,7 +138,7 @@ def chat(ctx: click.Context, flow_key: str, case_ref: str | None, user: str | No
     """Answer the criteria questions interactively (numbers, ? for help, r to restart)."""
     from bot.cli import _actor, _database
     from bot.conversation import Conversations
-    from bot.criteria import CriteriaAnswerError
+    from bot.core.criteria import CriteriaAnswerError
     from handlers.console.chat import TerminalChat
 
     tree = _tree(ctx)

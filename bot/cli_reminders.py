@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from bot.cli import UserError, _fmt_day, _print_json, _settings, _table
-from bot.dates import DateError, DateOutOfRange, check_date_range, parse_date
+from bot.core.dates import DateError, DateOutOfRange, check_date_range, parse_date
 from scheduler.calendar import LONDON
 
 
@@ -23,7 +23,7 @@ def parse_moment(text: str, send_time: time) -> datetime:
     if cleaned.lower() == "now":
         return datetime.now(tz=UTC)
     not_a_moment = f"--now: {text!r} is not a date-time (use 2026-12-29T09:00)"
-    if not cleaned.isascii():  # the digits people type here are ASCII (see bot.dates)
+    if not cleaned.isascii():  # the digits people type here are ASCII (see bot.core.dates)
         raise UserError(not_a_moment)
     try:
         moment = datetime.fromisoformat(cleaned.replace("Z", "+00:00"))

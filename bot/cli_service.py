@@ -26,7 +26,7 @@ from bot.logs import configure_logging
 @click.pass_context
 def run(ctx: click.Context, headless: bool) -> None:
     """Start the bot: reminders and outbox, plus Slack if configured, else the terminal chat."""
-    from bot.criteria import CriteriaConfigError
+    from bot.core.criteria import CriteriaConfigError
     from bot.runtime import open_runtime
     from bot.service import Component, Service, in_daemon_thread
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 
 from bot.core.conversation import ConversationEngine, ConversationState, Turn
-from bot.criteria import CriteriaTree
+from bot.core.criteria import CriteriaTree
 from store import conversations as repo
 from store.db import session_scope
 

@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from bot.cases import CaseView
-from bot.lifecycle import DeadlineStatus
+from bot.core.lifecycle import DeadlineStatus
 from bot.settings import PartnershipSettings
 
 MISSING = "[not recorded: fill in]"

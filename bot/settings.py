@@ -23,13 +23,13 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from bot.dates import check_date_range
+from bot.core.dates import check_date_range
 from scheduler.calendar import WorkingCalendar
 from scheduler.reminders import ReminderPolicy, load_policy
 from scheduler.timescales import Event, Timescales, load_timescales
 
 if TYPE_CHECKING:
-    from bot.criteria import CriteriaTree
+    from bot.core.criteria import CriteriaTree
 
 ENV_PREFIX = "SAFEGUARD_"
 CONFIG_FILE_ENV = "SAFEGUARD_CONFIG_FILE"
@@ -40,7 +40,7 @@ class SettingsError(ValueError):
 
 
 def _dates_in_range(days: list[date]) -> list[date]:
-    """Closure days within bot.dates' range: a year outside it is a typing error."""
+    """Closure days within bot.core.dates' range: a year outside it is a typing error."""
     for day in days:
         check_date_range(day, "closure day")
     return days
@@ -307,7 +307,7 @@ class Settings(BaseSettings):
 
     def criteria(self) -> CriteriaTree:
         """The validated criteria question tree (CriteriaConfigError names a bad key)."""
-        from bot.criteria import load_criteria
+        from bot.core.criteria import load_criteria
 
         return load_criteria(self.criteria_file)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.criteria import (
+from bot.core.criteria import (
     NOTIFICATION_CONTRACT,
     CriteriaAnswerError,
     CriteriaConfigError,

@@ -1,4 +1,4 @@
-"""bot.dates: ASCII digits only, and one supported range of years."""
+"""bot.core.dates: ASCII digits only, and one supported range of years."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import date
 import holidays
 import pytest
 
-from bot.dates import EARLIEST, LATEST, DateError, DateOutOfRange, check_date_range, parse_date, search_date
+from bot.core.dates import EARLIEST, LATEST, DateError, DateOutOfRange, check_date_range, parse_date, search_date
 
 
 @pytest.mark.parametrize(

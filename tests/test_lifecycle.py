@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from bot.lifecycle import (
+from bot.core.lifecycle import (
     CaseFacts,
     DeadlineStatus,
     LifecycleError,

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.dates import search_date
-from bot import nhs
+from bot.core.dates import search_date
+from bot.core import nhs
 from handlers.referral import marks, parse_referral
 from handlers.referral.labels import LabelConfigError, load_labels, norm
 

@@ -15,7 +15,7 @@ from datetime import date
 import pytest
 
 from handlers.referral import ReferralRejected, parse_referral, read_referral, safety
-from handlers.referral.model import Referral
+from bot.core.referral import Referral
 from handlers.referral.worker import BoundedReader
 from tests.fixtures import build_referrals as fx
 

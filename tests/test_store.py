@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
 
 from bot.cases import CaseNotFound, CaseService
-from bot.lifecycle import DeadlineStatus, LifecycleError
+from bot.core.lifecycle import DeadlineStatus, LifecycleError
 from bot.settings import load_settings
 from store.models import AuditEntry, DeadlineRow
 

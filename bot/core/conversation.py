@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bot.criteria import NOTIFICATION, REVIEW, CriteriaAnswerError, CriteriaTree, Evaluation, Flow
+from bot.core.criteria import NOTIFICATION, REVIEW, CriteriaAnswerError, CriteriaTree, Evaluation, Flow
 
 RESUMED = "Resuming where you left off."
 STARTED_AGAIN = "Starting again."

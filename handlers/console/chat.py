@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any, TextIO
 
 from bot.conversation import Conversations, Turn
-from bot.dates import DateError, parse_date
+from bot.core.dates import DateError, parse_date
 from handlers.console.render import rationale, render_evaluation
 from scheduler.calendar import today_in_london
 

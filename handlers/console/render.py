@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from bot.criteria import also_notify_text
-from bot.text import fmt_day, table
+from bot.core.criteria import also_notify_text
+from bot.core.text import fmt_day, table
 
 
 def render_evaluation(

@@ -69,13 +69,13 @@ from sqlmodel import Session
 
 from bot.calendar_export import deadlines_ics
 from bot.cases import CaseService, CaseView
-from bot.lifecycle import LifecycleError
+from bot.core.lifecycle import LifecycleError
 from bot.routing import Router
 from bot.settings import Settings
 from handlers.mail import notices
 from handlers.referral import ReferralRejected, parse_referral
 from handlers.referral.eml_reader import auto_reply_reason, relayed_reason
-from handlers.referral.model import Referral
+from bot.core.referral import Referral
 from scheduler.calendar import today_in_london
 from store import cases as case_repo
 from store import intake as ledger

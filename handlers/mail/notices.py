@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bot.cases import CaseView
-from bot.lifecycle import DeadlineState, DeadlineStatus
+from bot.core.lifecycle import DeadlineState, DeadlineStatus
 from scheduler.calendar import LONDON
 
 REQUEST_LABELS = {

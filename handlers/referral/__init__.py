@@ -7,8 +7,8 @@ a wall-clock timeout (worker.py), so one hostile file costs seconds at most;
 ``read_referral`` is the same reading in this process, without that bound.
 """
 
-from handlers.referral.errors import ReferralRejected
-from handlers.referral.model import Child, Referral, Referrer
+from bot.core.referral_errors import ReferralRejected
+from bot.core.referral import Child, Referral, Referrer
 from handlers.referral.reader import read_referral, sniff
 from handlers.referral.worker import parse_referral
 

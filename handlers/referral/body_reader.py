@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 
 from handlers.referral import safety
 from handlers.referral.blocks import Cell, Row, line_row, split_columns
-from handlers.referral.errors import ReferralRejected
+from bot.core.referral_errors import ReferralRejected
 from handlers.referral.marks import CHECKED, UNCHECKED
 
 

@@ -11,7 +11,7 @@ import io
 
 from handlers.referral import safety
 from handlers.referral.blocks import Cell, Row, line_row, split_columns
-from handlers.referral.errors import ReferralRejected
+from bot.core.referral_errors import ReferralRejected
 from handlers.referral.marks import CHECKED, UNCHECKED
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"

@@ -23,7 +23,7 @@ from typing import Any
 
 from handlers.referral.blocks import Row
 from handlers.referral.body_reader import decode_text, html_rows, looks_like_html, text_rows
-from handlers.referral.errors import ReferralRejected
+from bot.core.referral_errors import ReferralRejected
 
 _AUTO_SUBJECT = re.compile(
     r"^\s*(?:automatic reply|auto(?:matic)?[- ]?reply|auto:|out of (?:the )?office|"

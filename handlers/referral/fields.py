@@ -12,12 +12,12 @@ import re
 from collections.abc import Sequence
 from datetime import date
 
-from bot.dates import search_date
-from bot import nhs
+from bot.core.dates import search_date
+from bot.core import nhs
 from handlers.referral import marks
 from handlers.referral.blocks import Cell, Row
 from handlers.referral.labels import OPTION_GROUPS, LabelBook, Match, default_labels
-from handlers.referral.model import CHILD_STATUSES, REQUEST_TYPES, Referral
+from bot.core.referral import CHILD_STATUSES, REQUEST_TYPES, Referral
 
 MULTILINE = {"child.address", "summary", "parents_carers", "siblings", "gp", "agencies",
              "others.address", "agencies.contact"}

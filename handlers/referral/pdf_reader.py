@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 from handlers.referral import safety
 from handlers.referral.blocks import Cell, Row, split_columns
-from handlers.referral.errors import ReferralRejected
+from bot.core.referral_errors import ReferralRejected
 from handlers.referral.marks import CHECKED, UNCHECKED
 
 _MIN_TEXT = 20  # characters of text below which a PDF is taken to be a scan

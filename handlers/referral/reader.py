@@ -20,10 +20,10 @@ from datetime import date
 
 from handlers.referral import safety
 from handlers.referral.blocks import Row
-from handlers.referral.errors import ReferralRejected
+from bot.core.referral_errors import ReferralRejected
 from handlers.referral.fields import extract
 from handlers.referral.labels import LabelBook
-from handlers.referral.model import Referral
+from bot.core.referral import Referral
 
 _EXTENSIONS = {".docx": "docx", ".docm": "docx", ".pdf": "pdf", ".txt": "text", ".text": "text",
                ".eml": "eml", ".html": "html", ".htm": "html"}

@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 import zipfile
 
-from handlers.referral.errors import ReferralRejected
+from bot.core.referral_errors import ReferralRejected
 
 MAX_INPUT_BYTES = 25 * 1024 * 1024  # the largest file or e-mail we will look at
 MAX_ZIP_ENTRIES = 2000

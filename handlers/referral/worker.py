@@ -44,9 +44,9 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from handlers.referral import safety
-from handlers.referral.errors import ReferralRejected
+from bot.core.referral_errors import ReferralRejected
 from handlers.referral.labels import LabelBook
-from handlers.referral.model import Referral
+from bot.core.referral import Referral
 from handlers.referral.reader import read_referral
 
 log = logging.getLogger(__name__)

@@ -30,8 +30,8 @@ from sqlalchemy import Engine
 from bot.case_subjects import SubjectError, check_nhs_number
 from bot.cases import CaseNotFound, CaseService
 from bot.conversation import Conversations, Turn
-from bot.criteria import CriteriaAnswerError, CriteriaTree
-from bot.lifecycle import LifecycleError, check_awareness
+from bot.core.criteria import CriteriaAnswerError, CriteriaTree
+from bot.core.lifecycle import LifecycleError, check_awareness
 from bot.settings import Settings
 from handlers.console.render import rationale
 from handlers.slack import blocks as bk

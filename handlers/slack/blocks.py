@@ -33,7 +33,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.criteria import NOTIFICATION_DECISIONS, Evaluation, Flow, also_notify_text
+from bot.core.criteria import NOTIFICATION_DECISIONS, Evaluation, Flow, also_notify_text
 from handlers.slack.payloads import ReminderRef, answer_value, help_value
 from handlers.transports.slack import md
 

@@ -26,7 +26,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.lifecycle import DeadlineState, DeadlineStatus
+from bot.core.lifecycle import DeadlineState, DeadlineStatus
 from handlers.slack.blocks import CASE_SUMMARY_VIEW, RECORD_DONE_VIEW
 from handlers.transports.slack import escape_mrkdwn
 from handlers.slack.payloads import ReminderRef, parse_reminder_value

@@ -31,7 +31,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cases import CaseNotFound, CaseView
-from bot.lifecycle import MILESTONE_RULES, DeadlineStatus, LifecycleError
+from bot.core.lifecycle import MILESTONE_RULES, DeadlineStatus, LifecycleError
 from bot.settings import PartnershipSettings
 from handlers.slack import blocks as bk
 from handlers.slack import case_blocks as cb

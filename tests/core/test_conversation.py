@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from bot.core.conversation import RESUMED, STARTED_AGAIN, ConversationEngine, ConversationState
-from bot.criteria import CriteriaAnswerError, load_criteria
+from bot.core.criteria import CriteriaAnswerError, load_criteria
 
 
 @pytest.fixture(scope="module")

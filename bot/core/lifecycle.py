@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from bot.dates import DateError, check_date_range
+from bot.core.dates import DateError, check_date_range
 from scheduler.calendar import WorkingCalendar
 from scheduler.deadlines import ComputedDeadline, compute_deadlines
 from scheduler.timescales import Event, Milestone, Timescales
@@ -169,7 +169,7 @@ def future_warning(what: str, on: date, today: date | None) -> str | None:
 
 
 def _in_range(day: date, what: str) -> None:
-    """Every adapter's dates within bot.dates' range (the CLI's are already, via parse_date;
+    """Every adapter's dates within bot.core.dates' range (the CLI's are already, via parse_date;
     a Slack date picker's are not), so no deadline arithmetic can overflow."""
     try:
         check_date_range(day, what)
