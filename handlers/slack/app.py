@@ -35,6 +35,7 @@ from bot.core.lifecycle import LifecycleError, check_awareness
 from bot.settings import Settings
 from handlers.console.render import rationale
 from handlers.slack import blocks as bk
+from handlers.slack import ids
 from handlers.slack import payloads as pl
 from handlers.slack.reminder_actions import register_reminder_actions
 from scheduler.calendar import today_in_london
@@ -348,7 +349,7 @@ def build_app(
         elif _user_of(body):
             await client.chat_postMessage(channel=_user_of(body) or "", text=CANNOT)
 
-    @app.action(re.compile(rf"^{bk.ANSWER}_\d+$"))
+    @app.action(ids.ANSWER_PATTERN)
     async def on_answer(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any,
                         client: AsyncWebClient) -> None:
         await ack()
@@ -359,7 +360,7 @@ def build_app(
             return
         await respond(blocks=blocks, text=text, replace_original=True)
 
-    @app.action(bk.HELP)
+    @app.action(ids.HELP)
     async def on_help(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any,
                       client: AsyncWebClient) -> None:
         await ack()
@@ -370,7 +371,7 @@ def build_app(
             return
         await respond(blocks=blocks, text=text, replace_original=True)
 
-    @app.action(bk.BACK)
+    @app.action(ids.BACK)
     async def on_back(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any,
                       client: AsyncWebClient) -> None:
         await ack()
@@ -381,7 +382,7 @@ def build_app(
             return
         await respond(blocks=blocks, text=text, replace_original=True)
 
-    @app.action(bk.RESTART)
+    @app.action(ids.RESTART)
     async def on_restart(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any,
                          client: AsyncWebClient) -> None:
         await ack()
@@ -392,7 +393,7 @@ def build_app(
             return
         await respond(blocks=blocks, text=text, replace_original=True)
 
-    @app.action(re.compile(rf"^{bk.START}(_review)?$"))
+    @app.action(ids.START_PATTERN)
     async def on_home_start(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any,
                             client: AsyncWebClient) -> None:
         await ack()
@@ -406,7 +407,7 @@ def build_app(
 
     # Cases ---------------------------------------------------------------------------------------
 
-    @app.action(bk.OPEN_CASE)
+    @app.action(ids.OPEN_CASE)
     async def on_open_case(ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
         await ack()
         user = _user_of(body)
@@ -424,11 +425,11 @@ def build_app(
         meta = pl.OpenCaseMeta(decision=decision, submission=pl.new_submission_id())
         view = bk.open_case_view(
             assistant.partnership_choices(), assistant.today(),
-            assistant.seal.seal(bk.OPEN_CASE_VIEW, user or "", meta),
+            assistant.seal.seal(ids.OPEN_CASE_VIEW, user or "", meta),
         )
         await client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    @app.view(bk.OPEN_CASE_VIEW)
+    @app.view(ids.OPEN_CASE_VIEW)
     @pl.answers_slack("summary")
     async def on_case_submitted(ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
         user = _user_of(body) or ""
@@ -436,7 +437,7 @@ def build_app(
             await ack(response_action="errors", errors={"summary": NOT_AN_OFFICER[:150]})
             return
         try:
-            meta = assistant.seal.open(bk.OPEN_CASE_VIEW, user, view.get("private_metadata"),
+            meta = assistant.seal.open(ids.OPEN_CASE_VIEW, user, view.get("private_metadata"),
                                        pl.OpenCaseMeta, field="summary")
         except pl.PayloadError as exc:
             await ack(response_action="errors", errors={exc.field or "summary": exc.message[:150]})
@@ -468,7 +469,7 @@ def build_app(
             await client.chat_postMessage(channel=channel, blocks=notice, text=text)
         await client.chat_postMessage(channel=user, blocks=notice, text=f"Opened. {text}")
 
-    @app.action(bk.RECORD_DECISION)
+    @app.action(ids.RECORD_DECISION)
     async def on_record(ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
         await ack()
         user = _user_of(body)
@@ -483,11 +484,11 @@ def build_app(
                           replace_original=False)
             return
         evaluation = assistant.tree.flow("review").evaluate(state.answers)
-        sealed = assistant.seal.seal(bk.RECORD_VIEW, user or "", pl.RecordDecisionMeta(answers=dict(state.answers)))
+        sealed = assistant.seal.seal(ids.RECORD_VIEW, user or "", pl.RecordDecisionMeta(answers=dict(state.answers)))
         view = bk.record_decision_view(evaluation.title, assistant.today(), sealed)
         await client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    @app.view(bk.RECORD_VIEW)
+    @app.view(ids.RECORD_VIEW)
     @pl.answers_slack("reference")
     async def on_record_submitted(ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
         user = _user_of(body) or ""
@@ -507,7 +508,7 @@ def build_app(
         except pl.PayloadError as exc:
             errors["on"] = exc.message
         try:
-            meta = assistant.seal.open(bk.RECORD_VIEW, user, view.get("private_metadata"),
+            meta = assistant.seal.open(ids.RECORD_VIEW, user, view.get("private_metadata"),
                                        pl.RecordDecisionMeta, field="reference")
             evaluation = assistant.tree.flow("review").evaluate(meta.answers)
         except pl.PayloadError as exc:

@@ -34,6 +34,7 @@ from bot.cases import CaseNotFound, CaseView
 from bot.core.lifecycle import MILESTONE_RULES, DeadlineStatus, LifecycleError
 from bot.settings import PartnershipSettings
 from handlers.slack import blocks as bk
+from handlers.slack import ids
 from handlers.slack import case_blocks as cb
 from handlers.slack import payloads as pl
 from scheduler.timescales import Milestone
@@ -198,7 +199,7 @@ def register_reminder_actions(app: AsyncApp, assistant: SlackAssistant, not_an_o
             await tell(body, client, respond, str(exc))
         return False, None
 
-    @app.action(bk.RECORD_DONE)
+    @app.action(ids.RECORD_DONE)
     async def on_record_done(
         ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
         client: AsyncWebClient, respond: Any,
@@ -243,11 +244,11 @@ def register_reminder_actions(app: AsyncApp, assistant: SlackAssistant, not_an_o
             milestone_key=plan.milestone.value,
             due=plan.due,
             today=assistant.today(),
-            private_metadata=assistant.seal.seal(bk.RECORD_DONE_VIEW, _user_of(body), meta),
+            private_metadata=assistant.seal.seal(ids.RECORD_DONE_VIEW, _user_of(body), meta),
         )
         await client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    @app.view(bk.RECORD_DONE_VIEW)
+    @app.view(ids.RECORD_DONE_VIEW)
     @pl.answers_slack(cb.DONE_ON)
     async def on_record_done_submitted(
         ack: Callable[..., Awaitable[None]], body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
@@ -261,7 +262,7 @@ def register_reminder_actions(app: AsyncApp, assistant: SlackAssistant, not_an_o
             await refuse(not_an_officer)
             return
         try:
-            meta = assistant.seal.open(bk.RECORD_DONE_VIEW, user, view.get("private_metadata"), pl.RecordDoneMeta)
+            meta = assistant.seal.open(ids.RECORD_DONE_VIEW, user, view.get("private_metadata"), pl.RecordDoneMeta)
             on = pl.FormValues(view).date(cb.DONE_ON)
         except pl.PayloadError as exc:
             await refuse(exc.message)
@@ -295,7 +296,7 @@ def register_reminder_actions(app: AsyncApp, assistant: SlackAssistant, not_an_o
         if meta.home:
             await assistant.publish_home(client, user)
 
-    @app.action(bk.SNOOZE)
+    @app.action(ids.SNOOZE)
     async def on_snooze(
         ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
         client: AsyncWebClient, respond: Any,
@@ -315,7 +316,7 @@ def register_reminder_actions(app: AsyncApp, assistant: SlackAssistant, not_an_o
             f"The deadline has not moved: due {cb.fmt_day(due)}.",
         )
 
-    @app.action(bk.CASE_VIEW)
+    @app.action(ids.CASE_VIEW)
     async def on_case_view(
         ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
         client: AsyncWebClient, respond: Any,
