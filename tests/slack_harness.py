@@ -136,6 +136,7 @@ class BoltServer:
     """The real Bolt app served by aiohttp on loopback; helpers send signed Slack requests."""
 
     app: Any
+    assistant: Any = None  # the SlackAssistant the app serves, when a test needs its state
     port: int = field(default_factory=free_port)
     _runner: web.AppRunner | None = None
     _session: aiohttp.ClientSession | None = None

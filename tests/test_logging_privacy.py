@@ -28,6 +28,7 @@ from bot.settings import Settings, load_settings
 from handlers.slack import blocks as bk
 from handlers.slack import ids
 from handlers.slack.app import build_app
+from handlers.slack.assistant import SlackAssistant
 from handlers.transports.slack import reminder_blocks
 from tests.slack_harness import SECRET, BoltServer, FakeSlackApi, wait_for
 
@@ -95,7 +96,7 @@ async def test_a_debug_run_logs_no_child_details(
     fake = FakeSlackApi()
     await fake.start()
     client = AsyncWebClient(token="xoxb-test-token", base_url=fake.base_url)
-    server = BoltServer(build_app(debug_settings, engine, client=client, today=lambda: TODAY))
+    server = BoltServer(build_app(SlackAssistant(debug_settings, engine, debug_settings.criteria(), today=lambda: TODAY), client=client))
     await server.start()
     try:
         # An officer opens a case with the child's details in the modal (opened by the button, so

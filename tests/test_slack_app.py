@@ -20,6 +20,7 @@ from bot.settings import Settings, load_settings
 from handlers.slack import blocks as bk
 from handlers.slack import ids
 from handlers.slack.app import build_app
+from handlers.slack.assistant import SlackAssistant
 from store.case_subjects import CaseSubject
 from store.conversations import ConversationRow
 from tests.slack_harness import SECRET, BoltServer, FakeSlackApi, sign, texts, wait_for
@@ -67,7 +68,8 @@ class Harness:
 
 async def _start(fake: FakeSlackApi, engine: Engine, settings: Settings) -> BoltServer:
     client = AsyncWebClient(token="xoxb-test-token", base_url=fake.base_url)
-    server = BoltServer(build_app(settings, engine, client=client, today=lambda: TODAY))
+    assistant = SlackAssistant(settings, engine, settings.criteria(), today=lambda: TODAY)
+    server = BoltServer(build_app(assistant, client=client), assistant=assistant)
     await server.start()
     return server
 
@@ -295,7 +297,7 @@ async def test_review_flow_records_decision_on_a_case(harness: Harness) -> None:
     await harness.server.command(harness.fake, user=OFFICER, text="review")
     first = await harness.next_response(0)
     assert "Rapid review" in texts(first["blocks"])
-    review = harness.server.app._safeguard.tree.flow("review")
+    review = harness.server.assistant.tree.flow("review")
     result: dict = {}
     for key in review.question_keys():
         value = "yes" if key == "improvements" else "no"

@@ -31,6 +31,7 @@ from handlers.slack import blocks as bk
 from handlers.slack import ids
 from handlers.slack import case_blocks as cb
 from handlers.slack.app import build_app
+from handlers.slack.assistant import SlackAssistant
 from tests.slack_harness import SECRET, BoltServer, FakeSlackApi, wait_for
 
 TODAY = date(2026, 12, 22)
@@ -66,7 +67,8 @@ class Slack:
     async def start(self) -> None:
         await self.fake.start()
         client = AsyncWebClient(token="xoxb-test-token", base_url=self.fake.base_url)
-        self.server = BoltServer(build_app(self.settings, self.engine, client=client, today=lambda: TODAY))
+        self.server = BoltServer(build_app(
+            SlackAssistant(self.settings, self.engine, self.settings.criteria(), today=lambda: TODAY), client=client))
         await self.server.start()
 
     async def stop(self) -> None:

@@ -31,6 +31,7 @@ from handlers.slack import blocks as bk
 from handlers.slack import ids
 from handlers.slack import case_blocks as cb
 from handlers.slack.app import build_app
+from handlers.slack.assistant import SlackAssistant
 from handlers.transports.slack import reminder_blocks
 from store.models import ReminderRow
 from tests.slack_harness import SECRET, BoltServer, FakeSlackApi, wait_for
@@ -72,8 +73,9 @@ class Slack:
     async def start(self) -> None:
         await self.fake.start()
         client = AsyncWebClient(token="xoxb-test-token", base_url=self.fake.base_url)
-        app = build_app(self.settings, self.engine, client=client,
-                        today=lambda: self.now.date(), now=lambda: self.now)
+        assistant = SlackAssistant(self.settings, self.engine, self.settings.criteria(),
+                                   today=lambda: self.now.date(), now=lambda: self.now)
+        app = build_app(assistant, client=client)
         self.server = BoltServer(app)
         await self.server.start()
 
