@@ -30,7 +30,8 @@ from handlers.slack import ids
 from handlers.slack.app import build_app
 from handlers.slack.assistant import SlackAssistant
 from handlers.transports.slack import reminder_blocks
-from tests.slack_harness import SECRET, BoltServer, FakeSlackApi, wait_for
+from tests.slack_harness import SECRET, BoltServer, wait_for
+from tests.support.slack_api import SlackApi
 
 TODAY = date(2026, 12, 22)
 OFFICER = "U0OFFICER"
@@ -93,8 +94,8 @@ async def test_a_debug_run_logs_no_child_details(
     configure_logging(debug_settings.log_level, debug_settings.data_dir, quiet=False)
     assert logging.getLogger("handlers.slack.app").isEnabledFor(logging.DEBUG)  # the bot is at DEBUG
 
-    fake = FakeSlackApi()
-    await fake.start()
+    fake = SlackApi()
+    fake.start()
     client = AsyncWebClient(token="xoxb-test-token", base_url=fake.base_url)
     server = BoltServer(build_app(SlackAssistant(debug_settings, engine, debug_settings.criteria(), today=lambda: TODAY), client=client))
     await server.start()
@@ -132,7 +133,7 @@ async def test_a_debug_run_logs_no_child_details(
         assert CHILD_NAME in json.dumps(opened[0].body) and NHS in json.dumps(opened[0].body)  # really sent
     finally:
         await server.stop()
-        await fake.stop()
+        fake.stop()
 
     for handler in logging.getLogger().handlers:
         handler.flush()

@@ -23,7 +23,8 @@ from handlers.slack.app import build_app
 from handlers.slack.assistant import SlackAssistant
 from store.case_subjects import CaseSubject
 from store.conversations import ConversationRow
-from tests.slack_harness import SECRET, BoltServer, FakeSlackApi, sign, texts, wait_for
+from tests.slack_harness import SECRET, BoltServer, sign, texts, wait_for
+from tests.support.slack_api import SlackApi
 
 TODAY = date(2026, 12, 22)
 OFFICER = "U0OFFICER"  # a real Slack user ID has 8+ characters after the U
@@ -46,7 +47,7 @@ def slack_settings(tmp_path: Path) -> Settings:
 
 
 class Harness:
-    def __init__(self, fake: FakeSlackApi, server: BoltServer, engine: Engine, settings: Settings) -> None:
+    def __init__(self, fake: SlackApi, server: BoltServer, engine: Engine, settings: Settings) -> None:
         self.fake, self.server, self.engine, self.settings = fake, server, engine, settings
 
     def responses(self) -> list[dict]:
@@ -66,7 +67,7 @@ class Harness:
         return await self.click(f"{ids.ANSWER}_0", bk.answer_value("notification", key, value), user)
 
 
-async def _start(fake: FakeSlackApi, engine: Engine, settings: Settings) -> BoltServer:
+async def _start(fake: SlackApi, engine: Engine, settings: Settings) -> BoltServer:
     client = AsyncWebClient(token="xoxb-test-token", base_url=fake.base_url)
     assistant = SlackAssistant(settings, engine, settings.criteria(), today=lambda: TODAY)
     server = BoltServer(build_app(assistant, client=client), assistant=assistant)
@@ -76,14 +77,14 @@ async def _start(fake: FakeSlackApi, engine: Engine, settings: Settings) -> Bolt
 
 @pytest_asyncio.fixture
 async def harness(engine: Engine, slack_settings: Settings) -> AsyncIterator[Harness]:
-    fake = FakeSlackApi()
-    await fake.start()
+    fake = SlackApi()
+    fake.start()
     server = await _start(fake, engine, slack_settings)
     try:
         yield Harness(fake, server, engine, slack_settings)
     finally:
         await server.stop()
-        await fake.stop()
+        fake.stop()
 
 
 def _button_values(blocks: list[dict]) -> dict[str, str]:
@@ -250,7 +251,7 @@ async def test_mention_is_private_and_retried_event_handled_once(harness: Harnes
 
 @pytest.mark.asyncio
 async def test_direct_message_and_rate_limit_retry(harness: Harness) -> None:
-    harness.fake.rate_limited["chat.postMessage"] = 1
+    harness.fake.fail_next("chat.postMessage", 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})
     started = time.monotonic()
     dm = {"type": "message", "channel_type": "im", "channel": "D0DM", "user": "UPRAC",
           "text": "hello", "ts": "2.1", "event_ts": "2.1"}

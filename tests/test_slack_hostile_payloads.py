@@ -32,7 +32,8 @@ from handlers.slack import ids
 from handlers.slack import case_blocks as cb
 from handlers.slack.app import build_app
 from handlers.slack.assistant import SlackAssistant
-from tests.slack_harness import SECRET, BoltServer, FakeSlackApi, wait_for
+from tests.slack_harness import SECRET, BoltServer, wait_for
+from tests.support.slack_api import SlackApi
 
 TODAY = date(2026, 12, 22)
 OFFICER = "U0OFFICER"
@@ -60,12 +61,12 @@ def slack_settings(tmp_path: Path) -> Settings:
 class Slack:
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine, self.settings = engine, settings
-        self.fake = FakeSlackApi()
+        self.fake = SlackApi()
         self.server: BoltServer | None = None
         self.service = CaseService(engine, settings)
 
     async def start(self) -> None:
-        await self.fake.start()
+        self.fake.start()
         client = AsyncWebClient(token="xoxb-test-token", base_url=self.fake.base_url)
         self.server = BoltServer(build_app(
             SlackAssistant(self.settings, self.engine, self.settings.criteria(), today=lambda: TODAY), client=client))
@@ -74,7 +75,7 @@ class Slack:
     async def stop(self) -> None:
         if self.server is not None:
             await self.server.stop()
-        await self.fake.stop()
+        self.fake.stop()
 
     async def send(self, payload: dict[str, Any]) -> tuple[int, str]:
         assert self.server is not None

@@ -34,7 +34,8 @@ from handlers.slack.app import build_app
 from handlers.slack.assistant import SlackAssistant
 from handlers.transports.slack import reminder_blocks
 from store.models import ReminderRow
-from tests.slack_harness import SECRET, BoltServer, FakeSlackApi, wait_for
+from tests.slack_harness import SECRET, BoltServer, wait_for
+from tests.support.slack_api import SlackApi
 
 LONDON = ZoneInfo("Europe/London")
 OFFICER = "U0OFFICER"
@@ -65,13 +66,13 @@ class Slack:
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine, self.settings = engine, settings
-        self.fake = FakeSlackApi()
+        self.fake = SlackApi()
         self.now = datetime(2026, 12, 22, 10, 0, tzinfo=LONDON)  # Tue 22 Dec 2026
         self.server: BoltServer | None = None
         self.service = CaseService(engine, settings)
 
     async def start(self) -> None:
-        await self.fake.start()
+        self.fake.start()
         client = AsyncWebClient(token="xoxb-test-token", base_url=self.fake.base_url)
         assistant = SlackAssistant(self.settings, self.engine, self.settings.criteria(),
                                    today=lambda: self.now.date(), now=lambda: self.now)
@@ -82,7 +83,7 @@ class Slack:
     async def stop(self) -> None:
         if self.server is not None:
             await self.server.stop()
-        await self.fake.stop()
+        self.fake.stop()
 
     # Requests Slack would send ----------------------------------------------------------------
 
@@ -424,11 +425,11 @@ async def test_app_home_offers_record_as_done_for_each_next_deadline(slack: Slac
 @pytest.mark.asyncio
 async def test_a_reminder_that_cannot_be_updated_does_not_undo_the_record(slack: Slack) -> None:
     case = open_case(slack)
-    slack.fake.errors["chat.update"] = "message_not_found"  # e.g. deleted from the channel
+    slack.fake.fail_next("chat.update", 200, {"ok": False, "error": "message_not_found"})  # e.g. deleted from the channel
     await slack.click(reminder_buttons(case, PANEL)[ids.RECORD_DONE])
     view = (await slack.opened_view())["view"]
     assert "errors" not in await slack.submit(view, "2026-12-21")
     assert await wait_for(lambda: [m for m in slack.calls("chat.postMessage") if m["channel"] == OFFICER])
-    assert [c.status for c in slack.fake.calls if c.method == "chat.update"] == [400]
+    assert [c.ok for c in slack.fake.calls_to("chat.update")] == [False]  # Slack refuses with HTTP 200, ok: false
     assert [m.kind for m in slack.service.get(case.reference).milestones] == ["panel_notified"]
     assert "pending" not in {r.status for r in reminders(slack.engine, PANEL)}
