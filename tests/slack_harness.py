@@ -1,8 +1,7 @@
-"""Test harness: the real Bolt app over HTTP, and a loopback stand-in for Slack's Web API.
+"""Test harness: the real Bolt app over HTTP on loopback, sending signed Slack requests.
 
-The stand-in records every Web API call (method and decoded body) and every response_url post,
-answers ``auth.test`` (Bolt calls it on the first request), and can answer a method with
-429 + Retry-After to exercise the client's rate-limit retries.
+Slack's Web API is stood in for by tests/support/slack_api.py (SlackApi), the one stand-in
+every test uses; requests here carry its response_url so replies are recorded there.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,96 +19,9 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
+from tests.support.slack_api import SlackApi, free_port
+
 SECRET = "test-signing-secret-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Call:
-    method: str
-    body: dict[str, Any]
-    status: int = 200
-
-
-@dataclass
-class FakeSlackApi:
-    """Slack's Web API on 127.0.0.1:port/api/, plus /response/<id> for response_url posts."""
-
-    port: int = field(default_factory=free_port)
-    calls: list[Call] = field(default_factory=list)
-    rate_limited: dict[str, int] = field(default_factory=dict)  # method -> 429s still to send
-    usergroups: dict[str, list[str]] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)  # method -> Slack error for its next call
-    _runner: web.AppRunner | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/"
-
-    def response_url(self, name: str = "1") -> str:
-        return f"http://127.0.0.1:{self.port}/response/{name}"
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_route("*", "/api/{method}", self._api)
-        app.router.add_post("/response/{name}", self._response_url)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def _decode(self, request: web.Request) -> dict[str, Any]:
-        if request.content_type == "application/json":
-            return dict(await request.json())
-        data: dict[str, Any] = dict(request.query)
-        if request.can_read_body:
-            data.update(dict(await request.post()))
-        for key in ("blocks", "view"):
-            if isinstance(data.get(key), str):
-                data[key] = json.loads(data[key])
-        return data
-
-    async def _api(self, request: web.Request) -> web.Response:
-        method = request.match_info["method"]
-        body = await self._decode(request)
-        if self.rate_limited.get(method, 0) > 0:
-            self.rate_limited[method] -= 1
-            self.calls.append(Call(method, body, 429))
-            return web.json_response(
-                {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"}
-            )
-        if method in self.errors:
-            self.calls.append(Call(method, body, 400))
-            return web.json_response({"ok": False, "error": self.errors.pop(method)})
-        self.calls.append(Call(method, body))
-        if method == "auth.test":
-            return web.json_response(
-                {"ok": True, "url": "https://test.slack.com/", "team": "Test", "user": "bot",
-                 "team_id": "T1", "user_id": "UBOT", "bot_id": "BBOT"}
-            )
-        if method == "usergroups.users.list":
-            return web.json_response({"ok": True, "users": self.usergroups.get(body.get("usergroup", ""), [])})
-        if method in {"chat.postMessage", "chat.postEphemeral"}:
-            return web.json_response({"ok": True, "channel": body.get("channel"), "ts": f"{time.time():.6f}",
-                                      "message_ts": "1.0"})
-        if method in {"views.open", "views.publish"}:
-            return web.json_response({"ok": True, "view": {"id": "V1", **(body.get("view") or {})}})
-        return web.json_response({"ok": True})
-
-    async def _response_url(self, request: web.Request) -> web.Response:
-        self.calls.append(Call("response_url", dict(await request.json())))
-        return web.Response(text="ok")
-
-    def of(self, method: str, ok_only: bool = True) -> list[Call]:
-        return [c for c in self.calls if c.method == method and (not ok_only or c.status == 200)]
 
 
 async def wait_for(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
@@ -136,6 +47,7 @@ class BoltServer:
     """The real Bolt app served by aiohttp on loopback; helpers send signed Slack requests."""
 
     app: Any
+    assistant: Any = None  # the SlackAssistant the app serves, when a test needs its state
     port: int = field(default_factory=free_port)
     _runner: web.AppRunner | None = None
     _session: aiohttp.ClientSession | None = None
@@ -162,7 +74,7 @@ class BoltServer:
         ) as response:
             return response.status, await response.text()
 
-    async def command(self, fake: FakeSlackApi, user: str = "UPRAC", text: str = "",
+    async def command(self, fake: SlackApi, user: str = "UPRAC", text: str = "",
                       channel: str = "C0GENERAL") -> tuple[int, str]:
         body = urlencode({
             "token": "x", "team_id": "T1", "team_domain": "test", "channel_id": channel,
@@ -172,7 +84,7 @@ class BoltServer:
         })
         return await self.post(body, "application/x-www-form-urlencoded")
 
-    async def action(self, fake: FakeSlackApi, action_id: str, value: str, user: str = "UPRAC",
+    async def action(self, fake: SlackApi, action_id: str, value: str, user: str = "UPRAC",
                      kind: str = "block_actions") -> tuple[int, str]:
         payload = {
             "type": kind, "team": {"id": "T1", "domain": "test"},

@@ -19,7 +19,7 @@ from scheduler.delivery import OutboxSender, RetryPolicy
 from store import outbox
 from store.db import session_scope
 from store.models import OutboxMessage
-from tests.support.slack_api import SlackApiStub
+from tests.support.slack_api import SlackApi
 from tests.support.smtp_server import SmtpServer
 
 NOW = datetime(2026, 12, 29, 9, 0, tzinfo=UTC)
@@ -32,8 +32,8 @@ REMINDER = {
 
 
 @pytest.fixture
-def slack() -> SlackApiStub:
-    stub = SlackApiStub().start()
+def slack() -> SlackApi:
+    stub = SlackApi().start()
     yield stub
     stub.stop()
 
@@ -50,7 +50,7 @@ def statuses(engine: Engine) -> list[tuple[str, int]]:
         return [(m.status, m.attempts) for m in session.exec(select(OutboxMessage).order_by(OutboxMessage.id))]
 
 
-def test_slack_429_then_200_delivers_once_after_the_outage(engine: Engine, slack: SlackApiStub) -> None:
+def test_slack_429_then_200_delivers_once_after_the_outage(engine: Engine, slack: SlackApi) -> None:
     queue(engine, "slack", "C0CHANNEL", "r1")
     slack.fail_next("chat.postMessage", 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "3"})
     sender = OutboxSender(engine, {"slack": SlackTransport(AsyncWebClient(token="xoxb-test", base_url=slack.base_url))})
@@ -88,7 +88,7 @@ def test_smtp_refusing_then_accepting(engine: Engine) -> None:
     assert statuses(engine) == [("sent", 2)]
 
 
-def test_permanent_failure_goes_dead_and_raises_an_alert(engine: Engine, slack: SlackApiStub) -> None:
+def test_permanent_failure_goes_dead_and_raises_an_alert(engine: Engine, slack: SlackApi) -> None:
     queue(engine, "slack", "C0GONE", "r2")
     slack.fail_next("chat.postMessage", 200, {"ok": False, "error": "channel_not_found"})
     console = io.StringIO()

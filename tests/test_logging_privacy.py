@@ -26,9 +26,12 @@ from bot.cases import CaseService
 from bot.logs import LibraryFloor, configure_logging
 from bot.settings import Settings, load_settings
 from handlers.slack import blocks as bk
+from handlers.slack import ids
 from handlers.slack.app import build_app
+from handlers.slack.assistant import SlackAssistant
 from handlers.transports.slack import reminder_blocks
-from tests.slack_harness import SECRET, BoltServer, FakeSlackApi, wait_for
+from tests.slack_harness import SECRET, BoltServer, wait_for
+from tests.support.slack_api import SlackApi
 
 TODAY = date(2026, 12, 22)
 OFFICER = "U0OFFICER"
@@ -77,8 +80,8 @@ def _case_view_button(case) -> dict:  # type: ignore[no-untyped-def]
                "due_text": "soon", "rule": state.deadline.rule, "source": state.deadline.source}
     for block in reminder_blocks(payload):
         for element in block.to_dict().get("elements", []):
-            if element.get("action_id") == bk.CASE_VIEW:
-                return {"action_id": bk.CASE_VIEW, "type": "button", "value": element["value"],
+            if element.get("action_id") == ids.CASE_VIEW:
+                return {"action_id": ids.CASE_VIEW, "type": "button", "value": element["value"],
                         "text": element["text"], "block_id": "b", "action_ts": "1.0"}
     raise AssertionError("no Open case button")
 
@@ -91,15 +94,15 @@ async def test_a_debug_run_logs_no_child_details(
     configure_logging(debug_settings.log_level, debug_settings.data_dir, quiet=False)
     assert logging.getLogger("handlers.slack.app").isEnabledFor(logging.DEBUG)  # the bot is at DEBUG
 
-    fake = FakeSlackApi()
-    await fake.start()
+    fake = SlackApi()
+    fake.start()
     client = AsyncWebClient(token="xoxb-test-token", base_url=fake.base_url)
-    server = BoltServer(build_app(debug_settings, engine, client=client, today=lambda: TODAY))
+    server = BoltServer(build_app(SlackAssistant(debug_settings, engine, debug_settings.criteria(), today=lambda: TODAY), client=client))
     await server.start()
     try:
         # An officer opens a case with the child's details in the modal (opened by the button, so
         # its private_metadata is the bot's own sealed one).
-        status, _ = await server.action(fake, bk.OPEN_CASE, "notify", user=OFFICER)
+        status, _ = await server.action(fake, ids.OPEN_CASE, "notify", user=OFFICER)
         assert status == 200
         form = (await wait_for(lambda: fake.of("views.open")))[0].body["view"]
         values = {
@@ -110,7 +113,7 @@ async def test_a_debug_run_logs_no_child_details(
             "child_dob": {"value": {"type": "datepicker", "selected_date": CHILD_DOB.isoformat()}},
             "nhs_number": {"value": {"type": "plain_text_input", "value": NHS}},
         }
-        status, _ = await server.view_submission(bk.OPEN_CASE_VIEW, values, form["private_metadata"], user=OFFICER)
+        status, _ = await server.view_submission(ids.OPEN_CASE_VIEW, values, form["private_metadata"], user=OFFICER)
         assert status == 200
         await wait_for(lambda: [c for c in fake.of("chat.postMessage") if c.body["channel"] == OFFICER])
         # Another case, its details recorded from the CLI side; then opened from a reminder.
@@ -130,7 +133,7 @@ async def test_a_debug_run_logs_no_child_details(
         assert CHILD_NAME in json.dumps(opened[0].body) and NHS in json.dumps(opened[0].body)  # really sent
     finally:
         await server.stop()
-        await fake.stop()
+        fake.stop()
 
     for handler in logging.getLogger().handlers:
         handler.flush()

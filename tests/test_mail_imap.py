@@ -33,7 +33,7 @@ from tests.conftest import require_server
 from tests.support.dovecot import DOVECOT, PASSWORD, Dovecot
 from tests.support.mail import assert_no_pii, distinct_referral, new_message_id, referral_mail
 from tests.support.service import RunningService
-from tests.support.slack_api import SlackApiStub
+from tests.support.slack_api import SlackApi
 from tests.support.smtp_server import SmtpServer
 from tests.test_cli import ROOT
 
@@ -88,7 +88,7 @@ def _by_subject(messages: list[Message], fragment: str) -> list[Message]:
 
 
 def test_referrals_and_bad_mail_end_to_end(dovecot: Dovecot, user: str, smtp: SmtpServer, tmp_path: Path) -> None:
-    slack = SlackApiStub().start()
+    slack = SlackApi().start()
     try:
         settings = _imap_settings(
             dovecot, user, tmp_path, smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_starttls=False,

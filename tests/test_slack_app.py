@@ -18,10 +18,13 @@ from sqlmodel import Session, select
 from bot.cases import CaseService
 from bot.settings import Settings, load_settings
 from handlers.slack import blocks as bk
+from handlers.slack import ids
 from handlers.slack.app import build_app
+from handlers.slack.assistant import SlackAssistant
 from store.case_subjects import CaseSubject
 from store.conversations import ConversationRow
-from tests.slack_harness import SECRET, BoltServer, FakeSlackApi, sign, texts, wait_for
+from tests.slack_harness import SECRET, BoltServer, sign, texts, wait_for
+from tests.support.slack_api import SlackApi
 
 TODAY = date(2026, 12, 22)
 OFFICER = "U0OFFICER"  # a real Slack user ID has 8+ characters after the U
@@ -44,7 +47,7 @@ def slack_settings(tmp_path: Path) -> Settings:
 
 
 class Harness:
-    def __init__(self, fake: FakeSlackApi, server: BoltServer, engine: Engine, settings: Settings) -> None:
+    def __init__(self, fake: SlackApi, server: BoltServer, engine: Engine, settings: Settings) -> None:
         self.fake, self.server, self.engine, self.settings = fake, server, engine, settings
 
     def responses(self) -> list[dict]:
@@ -61,26 +64,27 @@ class Harness:
         return await self.next_response(before)
 
     async def answer(self, key: str, value: str, user: str = "UPRAC") -> dict:
-        return await self.click(f"{bk.ANSWER}_0", bk.answer_value("notification", key, value), user)
+        return await self.click(f"{ids.ANSWER}_0", bk.answer_value("notification", key, value), user)
 
 
-async def _start(fake: FakeSlackApi, engine: Engine, settings: Settings) -> BoltServer:
+async def _start(fake: SlackApi, engine: Engine, settings: Settings) -> BoltServer:
     client = AsyncWebClient(token="xoxb-test-token", base_url=fake.base_url)
-    server = BoltServer(build_app(settings, engine, client=client, today=lambda: TODAY))
+    assistant = SlackAssistant(settings, engine, settings.criteria(), today=lambda: TODAY)
+    server = BoltServer(build_app(assistant, client=client), assistant=assistant)
     await server.start()
     return server
 
 
 @pytest_asyncio.fixture
 async def harness(engine: Engine, slack_settings: Settings) -> AsyncIterator[Harness]:
-    fake = FakeSlackApi()
-    await fake.start()
+    fake = SlackApi()
+    fake.start()
     server = await _start(fake, engine, slack_settings)
     try:
         yield Harness(fake, server, engine, slack_settings)
     finally:
         await server.stop()
-        await fake.stop()
+        fake.stop()
 
 
 def _button_values(blocks: list[dict]) -> dict[str, str]:
@@ -129,7 +133,7 @@ async def test_full_flow_resumes_after_restart_and_opens_a_case(
     assert "Does any of these describe the incident?" in texts(message["blocks"])
 
     # help on the current question
-    helped = await harness.click(bk.HELP, "notification|context", user=OFFICER)
+    helped = await harness.click(ids.HELP, "notification|context", user=OFFICER)
     assert "inconsistent notification" in texts(helped["blocks"])
     assert "Source: Child Safeguarding Practice Review Panel guidance" in texts(helped["blocks"])
 
@@ -157,11 +161,11 @@ async def test_full_flow_resumes_after_restart_and_opens_a_case(
     assert _button_values(result["blocks"])["Open a case"] == "notify"
 
     # open a case: the modal
-    status, _ = await harness.server.action(harness.fake, bk.OPEN_CASE, "notify", user=OFFICER)
+    status, _ = await harness.server.action(harness.fake, ids.OPEN_CASE, "notify", user=OFFICER)
     assert status == 200
     opened = await wait_for(lambda: harness.fake.of("views.open"))
     view = opened[0].body["view"]
-    assert view["callback_id"] == bk.OPEN_CASE_VIEW
+    assert view["callback_id"] == ids.OPEN_CASE_VIEW
     assert {b.get("block_id") for b in view["blocks"]} >= {"aware", "partnership", "summary", "child_name", "child_dob", "nhs_number"}
 
     values = {
@@ -172,7 +176,7 @@ async def test_full_flow_resumes_after_restart_and_opens_a_case(
         "child_dob": {"value": {"type": "datepicker", "selected_date": CHILD_DOB}},
         "nhs_number": {"value": {"type": "plain_text_input", "value": NHS}},
     }
-    status, body = await harness.server.view_submission(bk.OPEN_CASE_VIEW, values, view["private_metadata"])
+    status, body = await harness.server.view_submission(ids.OPEN_CASE_VIEW, values, view["private_metadata"])
     assert status == 200 and "errors" not in body
     notices = await wait_for(lambda: [c for c in harness.fake.of("chat.postMessage") if c.body["channel"] == "C0NOTICE"])
     await wait_for(lambda: [c for c in harness.fake.of("chat.postMessage") if c.body["channel"] == OFFICER])
@@ -200,13 +204,13 @@ async def test_modal_errors_and_non_officers(harness: Harness) -> None:
     harness.fake.usergroups["SOFFICERS"] = ["UGROUPMEMBER"]
     # a practitioner who is not a case officer cannot open the modal
     before = len(harness.responses())
-    await harness.server.action(harness.fake, bk.OPEN_CASE, "notify", user="UPRAC")
+    await harness.server.action(harness.fake, ids.OPEN_CASE, "notify", user="UPRAC")
     refusal = await harness.next_response(before)
     assert "Only case officers" in refusal["text"]
     assert harness.fake.of("views.open") == []
 
     # membership of a configured user group counts
-    await harness.server.action(harness.fake, bk.OPEN_CASE, "notify", user="UGROUPMEMBER")
+    await harness.server.action(harness.fake, ids.OPEN_CASE, "notify", user="UGROUPMEMBER")
     opened = await wait_for(lambda: harness.fake.of("views.open"))
     metadata = opened[0].body["view"]["private_metadata"]
 
@@ -216,13 +220,13 @@ async def test_modal_errors_and_non_officers(harness: Harness) -> None:
         "summary": {"value": {"type": "plain_text_input", "value": SUMMARY}},
         "nhs_number": {"value": {"type": "plain_text_input", "value": "1234567890"}},
     }
-    status, body = await harness.server.view_submission(bk.OPEN_CASE_VIEW, values, metadata, user="UGROUPMEMBER")
+    status, body = await harness.server.view_submission(ids.OPEN_CASE_VIEW, values, metadata, user="UGROUPMEMBER")
     assert status == 200
     response = json.loads(body)
     assert response["response_action"] == "errors"
     assert set(response["errors"]) == {"aware", "nhs_number"}
     assert "1234567890" not in body
-    status, body = await harness.server.view_submission(bk.OPEN_CASE_VIEW, values, "{}", user="UPRAC")
+    status, body = await harness.server.view_submission(ids.OPEN_CASE_VIEW, values, "{}", user="UPRAC")
     assert "Only case officers" in body
     assert CaseService(harness.engine, harness.settings).list() == []
 
@@ -247,7 +251,7 @@ async def test_mention_is_private_and_retried_event_handled_once(harness: Harnes
 
 @pytest.mark.asyncio
 async def test_direct_message_and_rate_limit_retry(harness: Harness) -> None:
-    harness.fake.rate_limited["chat.postMessage"] = 1
+    harness.fake.fail_next("chat.postMessage", 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})
     started = time.monotonic()
     dm = {"type": "message", "channel_type": "im", "channel": "D0DM", "user": "UPRAC",
           "text": "hello", "ts": "2.1", "event_ts": "2.1"}
@@ -294,18 +298,18 @@ async def test_review_flow_records_decision_on_a_case(harness: Harness) -> None:
     await harness.server.command(harness.fake, user=OFFICER, text="review")
     first = await harness.next_response(0)
     assert "Rapid review" in texts(first["blocks"])
-    review = harness.server.app._safeguard.tree.flow("review")
+    review = harness.server.assistant.tree.flow("review")
     result: dict = {}
     for key in review.question_keys():
         value = "yes" if key == "improvements" else "no"
-        result = await harness.click(f"{bk.ANSWER}_0", bk.answer_value("review", key, value), user=OFFICER)
+        result = await harness.click(f"{ids.ANSWER}_0", bk.answer_value("review", key, value), user=OFFICER)
     assert "Initiate a local child safeguarding practice review" in texts(result["blocks"])
-    await harness.server.action(harness.fake, bk.RECORD_DECISION, "local_review", user=OFFICER)
+    await harness.server.action(harness.fake, ids.RECORD_DECISION, "local_review", user=OFFICER)
     opened = await wait_for(lambda: harness.fake.of("views.open"))
     view = opened[0].body["view"]
     values = {"reference": {"value": {"type": "plain_text_input", "value": case.reference}},
               "on": {"value": {"type": "datepicker", "selected_date": "2026-12-18"}}}
-    status, body = await harness.server.view_submission(bk.RECORD_VIEW, values, view["private_metadata"])
+    status, body = await harness.server.view_submission(ids.RECORD_VIEW, values, view["private_metadata"])
     assert status == 200 and "errors" not in body
     updated = service.get(case.reference)
     assert updated.milestones[-1].kind == "decision_local_review"
@@ -326,12 +330,12 @@ async def test_a_forged_decision_never_reaches_the_channel_notice(harness: Harne
         "summary": {"value": {"type": "plain_text_input", "value": SUMMARY}},
     }
     status, body = await harness.server.view_submission(
-        bk.OPEN_CASE_VIEW, values, json.dumps({"decision": forged}), user=OFFICER)
+        ids.OPEN_CASE_VIEW, values, json.dumps({"decision": forged}), user=OFFICER)
     assert status == 200 and "errors" in body
     assert harness.fake.of("chat.postMessage") == []
 
     before = len(harness.responses())
-    status, _ = await harness.server.action(harness.fake, bk.OPEN_CASE, "exploded", user=OFFICER)
+    status, _ = await harness.server.action(harness.fake, ids.OPEN_CASE, "exploded", user=OFFICER)
     assert status == 200
     refusal = await harness.next_response(before)
     assert "exploded" not in json.dumps(refusal)
@@ -348,7 +352,7 @@ async def test_back_undoes_the_latest_answer_through_the_engine(harness: Harness
     await harness.answer("abuse_or_neglect", "suspected")
     second = await harness.answer("harm", "died")
     assert _button_values(second["blocks"])["Back"] == "notification"
-    back = await harness.click(bk.BACK, "notification")
+    back = await harness.click(ids.BACK, "notification")
     assert "Has the child died or been seriously harmed?" in texts(back["blocks"])
     with Session(engine) as session:
         row = session.exec(select(ConversationRow)).one()

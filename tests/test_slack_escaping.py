@@ -36,7 +36,7 @@ from store import outbox
 from store.db import session_scope
 from tests.fixtures import build_referrals as fx
 from tests.support.mail import referral_mail
-from tests.support.slack_api import Call, SlackApiStub
+from tests.support.slack_api import Call, SlackApi
 
 CHANNEL = "C0NOTICE"
 RECEIVED = datetime(2026, 11, 30, 9, 15, tzinfo=UTC)
@@ -46,8 +46,8 @@ HOSTILE_RECIPIENT = "<!channel>@council.gov.uk"
 
 
 @pytest.fixture
-def slack() -> Iterator[SlackApiStub]:
-    stub = SlackApiStub().start()
+def slack() -> Iterator[SlackApi]:
+    stub = SlackApi().start()
     yield stub
     stub.stop()
 
@@ -61,11 +61,11 @@ def slack_settings(tmp_path: Path) -> Settings:
     )
 
 
-def _transport(slack: SlackApiStub) -> SlackTransport:
+def _transport(slack: SlackApi) -> SlackTransport:
     return SlackTransport(AsyncWebClient(token="xoxb-test-token", base_url=slack.base_url))
 
 
-def _deliver(engine: Engine, slack: SlackApiStub, tmp_path: Path) -> None:
+def _deliver(engine: Engine, slack: SlackApi, tmp_path: Path) -> None:
     sender = OutboxSender(engine, {"slack": _transport(slack), "folder": FolderTransport(tmp_path / "out")})
     report = asyncio.run(sender.drain(datetime.now(tz=UTC) + timedelta(minutes=1)))
     assert report.delivered and not report.dead and not report.retrying
@@ -105,7 +105,7 @@ def _hostile_agency_mail() -> bytes:
 
 
 def test_quarantine_notice_shows_a_hostile_sender_domain_as_text(
-    engine: Engine, slack_settings: Settings, slack: SlackApiStub, tmp_path: Path
+    engine: Engine, slack_settings: Settings, slack: SlackApi, tmp_path: Path
 ) -> None:
     pipeline = IntakePipeline(engine, slack_settings, CaseService(engine, slack_settings), Router(slack_settings))
     raw = referral_mail("docx", sender=HOSTILE_FROM)
@@ -120,7 +120,7 @@ def test_quarantine_notice_shows_a_hostile_sender_domain_as_text(
 
 
 def test_channel_notice_names_the_sender_domain_not_the_typed_agency(
-    engine: Engine, slack_settings: Settings, slack: SlackApiStub, tmp_path: Path
+    engine: Engine, slack_settings: Settings, slack: SlackApi, tmp_path: Path
 ) -> None:
     pipeline = IntakePipeline(engine, slack_settings, CaseService(engine, slack_settings), Router(slack_settings))
     outcome = pipeline.process(IncomingMail(raw=_hostile_agency_mail(), received_at=RECEIVED, mailbox="test"))
@@ -138,7 +138,7 @@ def test_channel_notice_names_the_sender_domain_not_the_typed_agency(
     assert "Next deadline" in post.body["text"]
 
 
-def test_the_transport_escapes_whatever_a_builder_hands_it(slack: SlackApiStub) -> None:
+def test_the_transport_escapes_whatever_a_builder_hands_it(slack: SlackApi) -> None:
     """The mechanism: even if outsider text got into a notice body, Slack would show it as text."""
     message = OutboundMessage(1, "slack", CHANNEL, "[SG-2026-0001] New referral",
                               f"New case SG-2026-0001 from {HOSTILE_AGENCY} & co.",
@@ -155,7 +155,7 @@ def test_the_transport_escapes_whatever_a_builder_hands_it(slack: SlackApiStub) 
 
 
 def test_dead_letter_alert_shows_a_hostile_recipient_as_text(
-    engine: Engine, slack: SlackApiStub
+    engine: Engine, slack: SlackApi
 ) -> None:
     with session_scope(engine) as session:
         outbox.enqueue(session, transport="email", recipient=HOSTILE_RECIPIENT, subject="Re: referral",
@@ -178,7 +178,7 @@ def test_dead_letter_alert_shows_a_hostile_recipient_as_text(
     assert section["text"]["text"].startswith(":warning: *safeguard-bot could not deliver message ")
 
 
-def test_reminder_keeps_the_bots_formatting_and_escapes_its_values(slack: SlackApiStub) -> None:
+def test_reminder_keeps_the_bots_formatting_and_escapes_its_values(slack: SlackApi) -> None:
     payload = {
         "kind": "reminder", "reference": "SG-2026-0001", "deadline": "panel_notification",
         "label": "Notify the Panel <b>", "occasion": "before", "phrase": "due in 2 working days",
@@ -200,7 +200,7 @@ def test_reminder_keeps_the_bots_formatting_and_escapes_its_values(slack: SlackA
 
 
 def test_digest_is_plain_text_and_the_renderer_makes_the_headings_bold(
-    engine: Engine, cases: CaseService, slack: SlackApiStub
+    engine: Engine, cases: CaseService, slack: SlackApi
 ) -> None:
     cases.open_case(la_aware=date(2026, 12, 22), actor="t")
     router = lambda key, audience, owner: [("slack", CHANNEL)]  # noqa: E731

@@ -28,9 +28,12 @@ from sqlalchemy import Engine
 from bot.cases import CaseService, CaseView
 from bot.settings import Settings, load_settings
 from handlers.slack import blocks as bk
+from handlers.slack import ids
 from handlers.slack import case_blocks as cb
 from handlers.slack.app import build_app
-from tests.slack_harness import SECRET, BoltServer, FakeSlackApi, wait_for
+from handlers.slack.assistant import SlackAssistant
+from tests.slack_harness import SECRET, BoltServer, wait_for
+from tests.support.slack_api import SlackApi
 
 TODAY = date(2026, 12, 22)
 OFFICER = "U0OFFICER"
@@ -58,20 +61,21 @@ def slack_settings(tmp_path: Path) -> Settings:
 class Slack:
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine, self.settings = engine, settings
-        self.fake = FakeSlackApi()
+        self.fake = SlackApi()
         self.server: BoltServer | None = None
         self.service = CaseService(engine, settings)
 
     async def start(self) -> None:
-        await self.fake.start()
+        self.fake.start()
         client = AsyncWebClient(token="xoxb-test-token", base_url=self.fake.base_url)
-        self.server = BoltServer(build_app(self.settings, self.engine, client=client, today=lambda: TODAY))
+        self.server = BoltServer(build_app(
+            SlackAssistant(self.settings, self.engine, self.settings.criteria(), today=lambda: TODAY), client=client))
         await self.server.start()
 
     async def stop(self) -> None:
         if self.server is not None:
             await self.server.stop()
-        await self.fake.stop()
+        self.fake.stop()
 
     async def send(self, payload: dict[str, Any]) -> tuple[int, str]:
         assert self.server is not None
@@ -163,7 +167,7 @@ def reminder_value(case: CaseView, deadline: str = PANEL) -> str:
 
 @pytest.mark.asyncio
 async def test_malformed_open_case_submissions_get_field_errors_not_a_500(slack: Slack) -> None:
-    await slack.click(bk.OPEN_CASE, "notify")
+    await slack.click(ids.OPEN_CASE, "notify")
     metadata = (await slack.opened())["private_metadata"]
     cases = [
         # (what is wrong, metadata, values, the field the error must be on)
@@ -181,25 +185,25 @@ async def test_malformed_open_case_submissions_get_field_errors_not_a_500(slack:
         ("private_metadata not a string", {"decision": "notify"}, case_form(), "summary"),
     ]
     for what, meta, values, field in cases:
-        status, response = await slack.submit(bk.OPEN_CASE_VIEW, meta, values)
+        status, response = await slack.submit(ids.OPEN_CASE_VIEW, meta, values)
         assert status == 200, what
         assert response.get("response_action") == "errors", what
         assert field in response["errors"], (what, response)
-    status, response = await slack.submit(bk.OPEN_CASE_VIEW, metadata, None, state="not a state")
+    status, response = await slack.submit(ids.OPEN_CASE_VIEW, metadata, None, state="not a state")
     assert status == 200 and response["response_action"] == "errors"
     assert slack.service.list() == []
 
 
 @pytest.mark.asyncio
 async def test_a_replayed_open_case_submission_opens_one_case(slack: Slack) -> None:
-    await slack.click(bk.OPEN_CASE, "notify")
+    await slack.click(ids.OPEN_CASE, "notify")
     metadata = (await slack.opened())["private_metadata"]
-    status, response = await slack.submit(bk.OPEN_CASE_VIEW, metadata, case_form())
+    status, response = await slack.submit(ids.OPEN_CASE_VIEW, metadata, case_form())
     assert status == 200 and "errors" not in response
     await wait_for(lambda: [m for m in slack.calls("chat.postMessage") if m["channel"] == OFFICER])
     # the same submission again, then three at once (a replay, a double click, a retry storm)
-    assert (await slack.submit(bk.OPEN_CASE_VIEW, metadata, case_form()))[0] == 200
-    results = await asyncio.gather(*(slack.submit(bk.OPEN_CASE_VIEW, metadata, case_form()) for _ in range(3)))
+    assert (await slack.submit(ids.OPEN_CASE_VIEW, metadata, case_form()))[0] == 200
+    results = await asyncio.gather(*(slack.submit(ids.OPEN_CASE_VIEW, metadata, case_form()) for _ in range(3)))
     assert all(status == 200 for status, _ in results)
     dms = await wait_for(lambda: len([m for m in slack.calls("chat.postMessage") if m["channel"] == OFFICER]) >= 5
                          and [m for m in slack.calls("chat.postMessage") if m["channel"] == OFFICER])
@@ -211,18 +215,18 @@ async def test_a_replayed_open_case_submission_opens_one_case(slack: Slack) -> N
     assert all(cases[0].reference in m["text"] for m in dms)
 
     # a second modal is a second submission: it opens a second case
-    await slack.click(bk.OPEN_CASE, "notify")
+    await slack.click(ids.OPEN_CASE, "notify")
     second = (await slack.opened(2))["private_metadata"]
     assert second != metadata
-    assert "errors" not in (await slack.submit(bk.OPEN_CASE_VIEW, second, case_form()))[1]
+    assert "errors" not in (await slack.submit(ids.OPEN_CASE_VIEW, second, case_form()))[1]
     await wait_for(lambda: len(slack.service.list()) == 2)  # opened after the ack
 
 
 @pytest.mark.asyncio
 async def test_a_modal_opened_for_one_officer_cannot_be_submitted_by_another(slack: Slack) -> None:
-    await slack.click(bk.OPEN_CASE, "notify", user=OFFICER)
+    await slack.click(ids.OPEN_CASE, "notify", user=OFFICER)
     metadata = (await slack.opened())["private_metadata"]
-    status, response = await slack.submit(bk.OPEN_CASE_VIEW, metadata, case_form(), user=OTHER_OFFICER)
+    status, response = await slack.submit(ids.OPEN_CASE_VIEW, metadata, case_form(), user=OTHER_OFFICER)
     assert status == 200 and "summary" in response["errors"]
     assert slack.service.list() == []
 
@@ -243,7 +247,7 @@ async def test_malformed_record_decision_submissions_get_field_errors_not_a_500(
         ("answers the bot never sealed", forged_answers, {**reference, "on": {"value": {"type": "datepicker", "selected_date": "2026-12-18"}}}, "reference"),
     ]
     for what, meta, values, field in cases:
-        status, response = await slack.submit(bk.RECORD_VIEW, meta, values)
+        status, response = await slack.submit(ids.RECORD_VIEW, meta, values)
         assert status == 200, what
         assert response.get("response_action") == "errors", what
         assert field in response["errors"], (what, response)
@@ -255,7 +259,7 @@ async def test_malformed_record_decision_submissions_get_field_errors_not_a_500(
 @pytest.mark.asyncio
 async def test_a_forged_channel_and_ts_in_the_record_done_modal_are_never_updated(slack: Slack) -> None:
     case = open_a_case(slack)
-    await slack.click(bk.RECORD_DONE, reminder_value(case))
+    await slack.click(ids.RECORD_DONE, reminder_value(case))
     metadata = (await slack.opened())["private_metadata"]
     forgeries = [
         json.dumps({"reference": case.reference, "deadline": PANEL, "channel": FORGED_CHANNEL, "ts": FORGED_TS}),
@@ -263,17 +267,17 @@ async def test_a_forged_channel_and_ts_in_the_record_done_modal_are_never_update
         "not json at all",
     ]
     for forged in forgeries:
-        status, response = await slack.submit(bk.RECORD_DONE_VIEW, forged, done_on("2026-12-22"))
+        status, response = await slack.submit(ids.RECORD_DONE_VIEW, forged, done_on("2026-12-22"))
         assert status == 200
         assert response.get("response_action") == "errors" and cb.DONE_ON in response["errors"]
     # sealed for OFFICER: another officer cannot submit it
-    status, response = await slack.submit(bk.RECORD_DONE_VIEW, metadata, done_on("2026-12-22"), user=OTHER_OFFICER)
+    status, response = await slack.submit(ids.RECORD_DONE_VIEW, metadata, done_on("2026-12-22"), user=OTHER_OFFICER)
     assert status == 200 and cb.DONE_ON in response["errors"]
     assert slack.service.get(case.reference).milestones == ()
     assert slack.calls("chat.update") == []
 
     # the genuine submission records, and changes the message the button was really on
-    status, response = await slack.submit(bk.RECORD_DONE_VIEW, metadata, done_on("2026-12-22"))
+    status, response = await slack.submit(ids.RECORD_DONE_VIEW, metadata, done_on("2026-12-22"))
     assert status == 200 and "errors" not in response
     updates = await wait_for(lambda: slack.calls("chat.update"))
     assert [(u["channel"], u["ts"]) for u in updates] == [(CHANNEL, MESSAGE_TS)]
@@ -286,7 +290,7 @@ async def test_a_click_naming_another_message_does_not_update_it(slack: Slack) -
     Slack binds to that message: a forged click naming another channel and ts changes nothing."""
     case = open_a_case(slack)
     slack.service.record_milestone(case.reference, "panel_notified", on=date(2026, 12, 21), actor="cli:test")
-    assert await slack.click(bk.RECORD_DONE, reminder_value(case), channel=FORGED_CHANNEL, ts=FORGED_TS) == 200
+    assert await slack.click(ids.RECORD_DONE, reminder_value(case), channel=FORGED_CHANNEL, ts=FORGED_TS) == 200
     replies = await slack.replies(2)
     assert "was done on" in replies[0]["text"]
     assert replies[1]["replace_original"] is True
@@ -296,11 +300,11 @@ async def test_a_click_naming_another_message_does_not_update_it(slack: Slack) -
 @pytest.mark.asyncio
 async def test_malformed_record_done_dates_get_an_error_on_the_date_field(slack: Slack) -> None:
     case = open_a_case(slack)
-    await slack.click(bk.RECORD_DONE, reminder_value(case))
+    await slack.click(ids.RECORD_DONE, reminder_value(case))
     metadata = (await slack.opened())["private_metadata"]
     for values in (done_on(None), done_on("22/12/2026"), done_on(20261222), done_on(["2026-12-22"]),
                    {cb.DONE_ON: {"value": None}}, {cb.DONE_ON: None}, {cb.DONE_ON: "x"}, {}):
-        status, response = await slack.submit(bk.RECORD_DONE_VIEW, metadata, values)
+        status, response = await slack.submit(ids.RECORD_DONE_VIEW, metadata, values)
         assert status == 200, values
         assert response.get("response_action") == "errors" and cb.DONE_ON in response["errors"], values
     assert slack.service.get(case.reference).milestones == ()
@@ -312,18 +316,18 @@ async def test_malformed_record_done_dates_get_an_error_on_the_date_field(slack:
 async def test_malformed_button_values_get_a_private_cannot_reply(slack: Slack) -> None:
     case = open_a_case(slack)
     clicks = [
-        (f"{bk.ANSWER}_0", "not an answer"),
-        (f"{bk.ANSWER}_0", "notification|harm|exploded"),
-        (f"{bk.ANSWER}_0", "nosuchflow|harm|died"),
-        (f"{bk.ANSWER}_0", None),
-        (bk.HELP, "notification|nosuchquestion"),
-        (bk.HELP, 42),
-        (bk.RESTART, "nosuchflow"),
-        (bk.OPEN_CASE, "<!channel> made-up decision"),
-        (bk.OPEN_CASE, "made_up_decision"),
-        (bk.RECORD_DONE, json.dumps({"reference": case.reference, "deadline": {"x": 1}})),
-        (bk.SNOOZE, "[]"),
-        (bk.CASE_VIEW, json.dumps({"reference": "<@U1>", "deadline": PANEL})),
+        (f"{ids.ANSWER}_0", "not an answer"),
+        (f"{ids.ANSWER}_0", "notification|harm|exploded"),
+        (f"{ids.ANSWER}_0", "nosuchflow|harm|died"),
+        (f"{ids.ANSWER}_0", None),
+        (ids.HELP, "notification|nosuchquestion"),
+        (ids.HELP, 42),
+        (ids.RESTART, "nosuchflow"),
+        (ids.OPEN_CASE, "<!channel> made-up decision"),
+        (ids.OPEN_CASE, "made_up_decision"),
+        (ids.RECORD_DONE, json.dumps({"reference": case.reference, "deadline": {"x": 1}})),
+        (ids.SNOOZE, "[]"),
+        (ids.CASE_VIEW, json.dumps({"reference": "<@U1>", "deadline": PANEL})),
     ]
     for count, (action_id, value) in enumerate(clicks, start=1):
         assert await slack.click(action_id, value) == 200, (action_id, value)

@@ -28,11 +28,14 @@ from bot.case_subjects import record_subject
 from bot.cases import CaseService, CaseView
 from bot.settings import Settings, load_settings
 from handlers.slack import blocks as bk
+from handlers.slack import ids
 from handlers.slack import case_blocks as cb
 from handlers.slack.app import build_app
+from handlers.slack.assistant import SlackAssistant
 from handlers.transports.slack import reminder_blocks
 from store.models import ReminderRow
-from tests.slack_harness import SECRET, BoltServer, FakeSlackApi, wait_for
+from tests.slack_harness import SECRET, BoltServer, wait_for
+from tests.support.slack_api import SlackApi
 
 LONDON = ZoneInfo("Europe/London")
 OFFICER = "U0OFFICER"
@@ -63,23 +66,24 @@ class Slack:
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine, self.settings = engine, settings
-        self.fake = FakeSlackApi()
+        self.fake = SlackApi()
         self.now = datetime(2026, 12, 22, 10, 0, tzinfo=LONDON)  # Tue 22 Dec 2026
         self.server: BoltServer | None = None
         self.service = CaseService(engine, settings)
 
     async def start(self) -> None:
-        await self.fake.start()
+        self.fake.start()
         client = AsyncWebClient(token="xoxb-test-token", base_url=self.fake.base_url)
-        app = build_app(self.settings, self.engine, client=client,
-                        today=lambda: self.now.date(), now=lambda: self.now)
+        assistant = SlackAssistant(self.settings, self.engine, self.settings.criteria(),
+                                   today=lambda: self.now.date(), now=lambda: self.now)
+        app = build_app(assistant, client=client)
         self.server = BoltServer(app)
         await self.server.start()
 
     async def stop(self) -> None:
         if self.server is not None:
             await self.server.stop()
-        await self.fake.stop()
+        self.fake.stop()
 
     # Requests Slack would send ----------------------------------------------------------------
 
@@ -204,7 +208,7 @@ def test_reminder_buttons_are_the_ones_the_app_listens_for() -> None:
     payload = {"kind": "reminder", "reference": "SCP-1", "deadline": PANEL, "occasion": "due",
                "label": "x", "phrase": "due today", "due_text": "today", "rule": "r", "source": "s"}
     actions = [b for b in reminder_blocks(payload) if b.type == "actions"][0].to_dict()["elements"]
-    assert [a["action_id"] for a in actions] == [bk.RECORD_DONE, bk.SNOOZE, bk.CASE_VIEW]
+    assert [a["action_id"] for a in actions] == [ids.RECORD_DONE, ids.SNOOZE, ids.CASE_VIEW]
     assert cb.parse_reminder_value(actions[0]["value"]) == cb.ReminderRef("SCP-1", PANEL)
     assert actions[0]["value"] == value
     for bad in ("", "not json", "[1]", '{"reference": "SCP-1"}', '{"reference": 1, "deadline": "x"}'):
@@ -218,13 +222,13 @@ async def test_record_as_done_confirms_in_a_modal_records_and_updates_the_remind
     assert {r.status for r in reminders(slack.engine, PANEL)} == {"pending"}
     buttons = reminder_buttons(case, PANEL)
 
-    status, _ = await slack.click(buttons[bk.RECORD_DONE])
+    status, _ = await slack.click(buttons[ids.RECORD_DONE])
     assert status == 200
     opened = await slack.opened_view()
     assert opened["trigger_id"] == f"trig.{OFFICER}"
     view = opened["view"]
     View(**view).validate_json()  # valid Block Kit as slack_sdk sees it
-    assert view["callback_id"] == bk.RECORD_DONE_VIEW
+    assert view["callback_id"] == ids.RECORD_DONE_VIEW
     shown = view_text(view)
     assert case.reference in shown and PANEL_LABEL in shown
     assert "Serious incident notification sent to the Panel" in shown and "panel-notified" in shown
@@ -258,7 +262,7 @@ async def test_record_as_done_confirms_in_a_modal_records_and_updates_the_remind
     assert "(met)" in dms[0]["text"]
 
     # the same reminder (or its copy in the owner's DM) clicked again: told, not re-recorded
-    await slack.click(buttons[bk.RECORD_DONE])
+    await slack.click(buttons[ids.RECORD_DONE])
     again = await slack.reply()
     assert again["response_type"] == "ephemeral" and again["replace_original"] is False
     assert "was done on Tue 22 Dec 2026" in again["text"]
@@ -281,7 +285,7 @@ async def test_record_as_done_confirms_in_a_modal_records_and_updates_the_remind
 async def test_lifecycle_refusals_are_shown_on_the_date_field(slack: Slack) -> None:
     case = open_case(slack)
     # rapid_review is met by rapid-review-sent, which needs the Panel to have been notified first
-    await slack.click(reminder_buttons(case, "rapid_review")[bk.RECORD_DONE])
+    await slack.click(reminder_buttons(case, "rapid_review")[ids.RECORD_DONE])
     view = (await slack.opened_view())["view"]
     assert "Rapid review sent to the Panel" in view_text(view)
     response = await slack.submit(view, "2026-12-22")
@@ -289,7 +293,7 @@ async def test_lifecycle_refusals_are_shown_on_the_date_field(slack: Slack) -> N
     assert list(response["errors"]) == [cb.DONE_ON]
     assert "before panel-notified is recorded" in response["errors"][cb.DONE_ON]
 
-    await slack.click(reminder_buttons(case, PANEL)[bk.RECORD_DONE])
+    await slack.click(reminder_buttons(case, PANEL)[ids.RECORD_DONE])
     view = (await slack.opened_view(2))["view"]
     before_aware = await slack.submit(view, "2026-12-18")
     assert "before the LA became aware" in before_aware["errors"][cb.DONE_ON]
@@ -307,7 +311,7 @@ async def test_only_case_officers_may_act_on_reminders(slack: Slack) -> None:
     case = open_case(slack)
     buttons = reminder_buttons(case, PANEL)
     planned = [(r.send_on, r.status) for r in reminders(slack.engine, PANEL)]
-    for count, action in enumerate((bk.RECORD_DONE, bk.SNOOZE, bk.CASE_VIEW), start=1):
+    for count, action in enumerate((ids.RECORD_DONE, ids.SNOOZE, ids.CASE_VIEW), start=1):
         status, _ = await slack.click(buttons[action], user=PRACTITIONER)
         assert status == 200
         refusal = await slack.reply(count)
@@ -317,13 +321,13 @@ async def test_only_case_officers_may_act_on_reminders(slack: Slack) -> None:
 
     # a forged submission of the modal by a non-officer records nothing
     metadata = json.dumps({"reference": case.reference, "deadline": PANEL})
-    response = await slack.submit({"callback_id": bk.RECORD_DONE_VIEW, "private_metadata": metadata},
+    response = await slack.submit({"callback_id": ids.RECORD_DONE_VIEW, "private_metadata": metadata},
                                   "2026-12-22", user=PRACTITIONER)
     assert "Only case officers" in response["errors"][cb.DONE_ON]
     assert slack.service.get(case.reference).milestones == ()
 
     # a member of a configured user group is an officer
-    await slack.click(buttons[bk.RECORD_DONE], user="UGROUPMEMBER")
+    await slack.click(buttons[ids.RECORD_DONE], user="UGROUPMEMBER")
     await slack.opened_view()
 
 
@@ -334,7 +338,7 @@ async def test_snooze_moves_the_next_reminder_to_the_next_working_day(slack: Sla
     before = [r for r in reminders(slack.engine, PANEL) if r.status == "pending"]
     assert before[0].send_on == date(2026, 12, 24)
 
-    await slack.click(reminder_buttons(case, PANEL)[bk.SNOOZE])
+    await slack.click(reminder_buttons(case, PANEL)[ids.SNOOZE])
     reply = await slack.reply()
     assert reply["response_type"] == "ephemeral"
     # Christmas Day, a weekend and the Boxing Day substitute holiday are skipped
@@ -350,7 +354,7 @@ async def test_snooze_moves_the_next_reminder_to_the_next_working_day(slack: Sla
 
     # a step that is no longer open cannot be snoozed
     slack.service.record_milestone(case.reference, "panel_notified", on=date(2026, 12, 24), actor="cli:test")
-    await slack.click(reminder_buttons(case, PANEL)[bk.SNOOZE])
+    await slack.click(reminder_buttons(case, PANEL)[ids.SNOOZE])
     refused = await slack.reply(2)
     assert "has no open deadline" in refused["text"]
     assert CHILD_NAME not in slack.everything_posted()
@@ -360,12 +364,12 @@ async def test_snooze_moves_the_next_reminder_to_the_next_working_day(slack: Sla
 async def test_open_case_shows_the_case_privately_to_an_officer(slack: Slack) -> None:
     case = open_case(slack)
     slack.service.record_milestone(case.reference, "panel_notified", on=date(2026, 12, 22), actor="cli:test")
-    await slack.click(reminder_buttons(case, "rapid_review")[bk.CASE_VIEW])
+    await slack.click(reminder_buttons(case, "rapid_review")[ids.CASE_VIEW])
     opened = await slack.opened_view()
     view = opened["view"]
     View(**view).validate_json()
     shown = view_text(view)
-    assert view["type"] == "modal" and view["callback_id"] == bk.CASE_SUMMARY_VIEW
+    assert view["type"] == "modal" and view["callback_id"] == ids.CASE_SUMMARY_VIEW
     assert case.reference in shown and "Mon 21 Dec 2026" in shown  # LA aware
     assert SUMMARY in shown and CHILD_NAME in shown and NHS in shown  # private to the officer
     assert "Serious incident notification sent to the Panel: Tue 22 Dec 2026" in shown
@@ -390,7 +394,7 @@ async def test_app_home_offers_record_as_done_for_each_next_deadline(slack: Slac
     home = published[0]["view"]
     section = next(b for b in home["blocks"] if b.get("block_id") == f"case_{case.reference}")
     button = section["accessory"]
-    assert button["action_id"] == bk.RECORD_DONE
+    assert button["action_id"] == ids.RECORD_DONE
     first = cb.parse_reminder_value(button["value"])
     assert first.reference == case.reference
     assert first.deadline == case.next_deadline.deadline.key  # type: ignore[union-attr]
@@ -421,11 +425,11 @@ async def test_app_home_offers_record_as_done_for_each_next_deadline(slack: Slac
 @pytest.mark.asyncio
 async def test_a_reminder_that_cannot_be_updated_does_not_undo_the_record(slack: Slack) -> None:
     case = open_case(slack)
-    slack.fake.errors["chat.update"] = "message_not_found"  # e.g. deleted from the channel
-    await slack.click(reminder_buttons(case, PANEL)[bk.RECORD_DONE])
+    slack.fake.fail_next("chat.update", 200, {"ok": False, "error": "message_not_found"})  # e.g. deleted from the channel
+    await slack.click(reminder_buttons(case, PANEL)[ids.RECORD_DONE])
     view = (await slack.opened_view())["view"]
     assert "errors" not in await slack.submit(view, "2026-12-21")
     assert await wait_for(lambda: [m for m in slack.calls("chat.postMessage") if m["channel"] == OFFICER])
-    assert [c.status for c in slack.fake.calls if c.method == "chat.update"] == [400]
+    assert [c.ok for c in slack.fake.calls_to("chat.update")] == [False]  # Slack refuses with HTTP 200, ok: false
     assert [m.kind for m in slack.service.get(case.reference).milestones] == ["panel_notified"]
     assert "pending" not in {r.status for r in reminders(slack.engine, PANEL)}

@@ -26,7 +26,7 @@ def test_manifest_matches_what_the_app_listens_for() -> None:
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "app_mentions:read", "im:history", "usergroups:read"} <= scopes
-    source = (ROOT / "handlers" / "slack" / "app.py").read_text()
+    source = "".join(p.read_text() for p in sorted((ROOT / "handlers" / "slack" / "listeners").glob("*.py")))
     for listener in ('app.command("/safeguarding")', 'app.event("app_mention")',
                      'app.event("message")', 'app.event("app_home_opened")'):
         assert listener in source

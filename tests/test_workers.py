@@ -21,13 +21,13 @@ from bot.cases import CaseService
 from bot.settings import load_settings
 from store.db import make_engine, upgrade
 from store.models import OutboxMessage, ReminderRow
-from tests.support.slack_api import SlackApiStub
+from tests.support.slack_api import SlackApi
 
 ROOT = Path(__file__).resolve().parents[1]
 CHANNEL = "C0SAFEGUARD"
 
 
-def _env(db_url: str, slack: SlackApiStub, tmp_path: Path) -> dict[str, str]:
+def _env(db_url: str, slack: SlackApi, tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAFEGUARD_")}
     env.update(
         PYTHONPATH=str(ROOT),
@@ -57,7 +57,7 @@ def _worker(env: dict[str, str], now: str) -> subprocess.Popen[str]:
     )
 
 
-def _delivered(slack: SlackApiStub) -> Counter[str]:
+def _delivered(slack: SlackApi) -> Counter[str]:
     counts: Counter[str] = Counter()
     for call in slack.calls_to("chat.postMessage"):
         counts[call.body["text"].split("\n")[0]] += 1
@@ -66,7 +66,7 @@ def _delivered(slack: SlackApiStub) -> Counter[str]:
 
 def test_three_workers_deliver_1000_reminders_exactly_once(fresh_pg_url: str, tmp_path: Path) -> None:
     _open_cases(fresh_pg_url, 500, tmp_path)  # 2 deadlines each with a reminder due on 29 Dec
-    slack = SlackApiStub().start()
+    slack = SlackApi().start()
     try:
         env = _env(fresh_pg_url, slack, tmp_path)
         workers = [_worker(env, "2026-12-29T09:00") for _ in range(3)]
@@ -94,7 +94,7 @@ def test_three_workers_deliver_1000_reminders_exactly_once(fresh_pg_url: str, tm
 
 def test_a_worker_killed_mid_delivery_loses_nothing(fresh_pg_url: str, tmp_path: Path) -> None:
     _open_cases(fresh_pg_url, 150, tmp_path)  # 300 reminders
-    slack = SlackApiStub(delay=0.01).start()
+    slack = SlackApi(delay=0.01).start()
     try:
         env = _env(fresh_pg_url, slack, tmp_path)
         victim = _worker(env, "2026-12-29T09:00")

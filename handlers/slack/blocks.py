@@ -34,25 +34,9 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.core.criteria import NOTIFICATION_DECISIONS, Evaluation, Flow, also_notify_text
+from handlers.slack import ids
 from handlers.slack.payloads import ReminderRef, answer_value, help_value
 from handlers.transports.slack import md
-
-# action_ids and callback_ids the listeners match on
-ANSWER = "sg_answer"
-HELP = "sg_help"
-RESTART = "sg_restart"
-BACK = "sg_back"
-OPEN_CASE = "sg_open_case"
-RECORD_DECISION = "sg_record_decision"
-START = "sg_start"
-OPEN_CASE_VIEW = "sg_open_case_view"
-RECORD_VIEW = "sg_record_view"
-# The reminder buttons (rendered by handlers/transports/slack.py, value = JSON reference+deadline)
-RECORD_DONE = "reminder_record_done"
-SNOOZE = "reminder_snooze"
-CASE_VIEW = "case_view"
-RECORD_DONE_VIEW = "reminder_record_done_view"
-CASE_SUMMARY_VIEW = "case_summary_view"
 
 _SECTION_MAX = 3000
 
@@ -88,7 +72,7 @@ def question_blocks(
             elements=[
                 ButtonElement(
                     text=PlainTextObject(text=label[:75]),
-                    action_id=f"{ANSWER}_{index}",
+                    action_id=ids.answer_action(index),
                     value=answer_value(flow.key, key, value),
                 )
                 for index, (value, label) in enumerate(question.options)
@@ -109,13 +93,13 @@ def question_blocks(
             elements=[
                 ButtonElement(
                     text=PlainTextObject(text="What does this mean?"),
-                    action_id=HELP,
+                    action_id=ids.HELP,
                     value=help_value(flow.key, key),
                 ),
-                *([ButtonElement(text=PlainTextObject(text="Back"), action_id=BACK, value=flow.key)]
+                *([ButtonElement(text=PlainTextObject(text="Back"), action_id=ids.BACK, value=flow.key)]
                   if answers else []),
                 ButtonElement(
-                    text=PlainTextObject(text="Start again"), action_id=RESTART, value=flow.key
+                    text=PlainTextObject(text="Start again"), action_id=ids.RESTART, value=flow.key
                 ),
             ],
         )
@@ -168,7 +152,7 @@ def result_blocks(
         actions.append(
             ButtonElement(
                 text=PlainTextObject(text="Open a case"),
-                action_id=OPEN_CASE,
+                action_id=ids.OPEN_CASE,
                 value=evaluation.decision,
                 style="primary",
             )
@@ -177,12 +161,12 @@ def result_blocks(
         actions.append(
             ButtonElement(
                 text=PlainTextObject(text="Record on a case"),
-                action_id=RECORD_DECISION,
+                action_id=ids.RECORD_DECISION,
                 value=evaluation.decision,
                 style="primary",
             )
         )
-    actions.append(ButtonElement(text=PlainTextObject(text="Start again"), action_id=RESTART, value=flow.key))
+    actions.append(ButtonElement(text=PlainTextObject(text="Start again"), action_id=ids.RESTART, value=flow.key))
     blocks.append(ActionsBlock(block_id="result_actions", elements=actions))
     return blocks[:50]
 
@@ -197,7 +181,7 @@ def open_case_view(
     options = [Option(value=key, text=PlainTextObject(text=name[:75])) for key, name in partnerships]
     return View(
         type="modal",
-        callback_id=OPEN_CASE_VIEW,
+        callback_id=ids.OPEN_CASE_VIEW,
         title=PlainTextObject(text="Open a case"),
         submit=PlainTextObject(text="Open case"),
         close=PlainTextObject(text="Cancel"),
@@ -252,7 +236,7 @@ def record_decision_view(title: str, today: date, private_metadata: str) -> View
     sealed (payloads.RecordDecisionMeta: the answers that are its rationale)."""
     return View(
         type="modal",
-        callback_id=RECORD_VIEW,
+        callback_id=ids.RECORD_VIEW,
         title=PlainTextObject(text="Record the decision"),
         submit=PlainTextObject(text="Record"),
         close=PlainTextObject(text="Cancel"),
@@ -312,8 +296,8 @@ def home_view(cases: Sequence[Any] | None, today: date) -> View:
         ActionsBlock(
             block_id="home_actions",
             elements=[
-                ButtonElement(text=PlainTextObject(text="Check an incident"), action_id=START, value="notification"),
-                ButtonElement(text=PlainTextObject(text="Rapid review decision"), action_id=f"{START}_review", value="review"),
+                ButtonElement(text=PlainTextObject(text="Check an incident"), action_id=ids.START, value="notification"),
+                ButtonElement(text=PlainTextObject(text="Rapid review decision"), action_id=ids.START_REVIEW, value="review"),
             ],
         ),
         DividerBlock(),
@@ -336,7 +320,7 @@ def home_view(cases: Sequence[Any] | None, today: date) -> View:
         if nxt is not None:
             done = ButtonElement(
                 text=PlainTextObject(text="Record as done"),
-                action_id=RECORD_DONE,
+                action_id=ids.RECORD_DONE,
                 value=ReminderRef(case.reference, nxt.deadline.key).as_value(),
             )
         blocks.append(

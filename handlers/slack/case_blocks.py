@@ -27,7 +27,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.core.lifecycle import DeadlineState, DeadlineStatus
-from handlers.slack.blocks import CASE_SUMMARY_VIEW, RECORD_DONE_VIEW
+from handlers.slack import ids
 from handlers.transports.slack import escape_mrkdwn
 from handlers.slack.payloads import ReminderRef, parse_reminder_value
 
@@ -73,7 +73,7 @@ def record_done_view(
     ``private_metadata`` is sealed (payloads.RecordDoneMeta)."""
     return View(
         type="modal",
-        callback_id=RECORD_DONE_VIEW,
+        callback_id=ids.RECORD_DONE_VIEW,
         title=PlainTextObject(text="Record as done"),
         submit=PlainTextObject(text="Record"),
         close=PlainTextObject(text="Cancel"),
@@ -199,7 +199,7 @@ def case_summary_view(
         )
     return View(
         type="modal",
-        callback_id=CASE_SUMMARY_VIEW,
+        callback_id=ids.CASE_SUMMARY_VIEW,
         title=PlainTextObject(text="Case"),
         close=PlainTextObject(text="Close"),
         blocks=blocks,

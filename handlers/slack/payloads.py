@@ -36,6 +36,8 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
+from handlers.slack.ids import reminder_value
+
 METADATA_MAX = 3000  # Slack's limit on private_metadata
 METADATA_MAX_AGE = 24 * 3600  # a modal left open longer than a day is opened again
 _VERSION = "v1"
@@ -76,7 +78,7 @@ class ReminderRef:
     deadline: str
 
     def as_value(self) -> str:
-        return json.dumps({"reference": self.reference, "deadline": self.deadline})
+        return reminder_value(self.reference, self.deadline)
 
 
 class _ReminderValue(_Strict):

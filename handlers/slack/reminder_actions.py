@@ -1,5 +1,8 @@
 """Acting on a reminder from Slack: "Record as done", "Snooze to next working day", "Open case".
 
+This module is the domain side (what the buttons do, run in a worker thread); the Bolt listeners
+that call it are in handlers/slack/listeners/reminders.py.
+
 The buttons are rendered by the Slack transport (handlers/transports/slack.py) on every reminder
 and escalation, and by App Home for each open case's next deadline; their value is JSON with the
 case reference and the deadline key, never anything about the child.
@@ -19,31 +22,24 @@ response_url, which Slack binds to that message, not through a channel and ts it
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
-from typing import TYPE_CHECKING, Any
+from datetime import date, datetime
+from typing import Any
 
-from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.cases import CaseNotFound, CaseView
+from bot.cases import CaseService, CaseView
 from bot.core.lifecycle import MILESTONE_RULES, DeadlineStatus, LifecycleError
-from bot.settings import PartnershipSettings
+from bot.settings import PartnershipSettings, Settings
 from handlers.slack import blocks as bk
 from handlers.slack import case_blocks as cb
 from handlers.slack import payloads as pl
 from scheduler.timescales import Milestone
 
-if TYPE_CHECKING:
-    from handlers.slack.app import SlackAssistant
-
 log = logging.getLogger(__name__)
-
-STALE_BUTTON = "That button is out of date. Open the case from the bot's Home tab instead."
 
 
 class StepClosed(LifecycleError):
@@ -73,9 +69,10 @@ class ReminderActions:
     """The domain side of the buttons, kept out of the Bolt listeners so it reads plainly and
     runs in a worker thread (every method here touches the database)."""
 
-    def __init__(self, assistant: SlackAssistant) -> None:
-        self.assistant = assistant
-        self.cases = assistant.cases
+    def __init__(self, cases: CaseService, settings: Settings, now: Callable[[], datetime]) -> None:
+        self.cases = cases
+        self.settings = settings
+        self.now = now  # the moment a snooze counts from
 
     def plan_record(self, ref: cb.ReminderRef) -> RecordPlan:
         """Which milestone meets this deadline, checked against the case as it is now.
@@ -111,7 +108,7 @@ class ReminderActions:
 
     def snooze(self, ref: cb.ReminderRef, user: str) -> tuple[str, date, date]:
         """(step label, the day reminders resume, the unchanged due date)."""
-        day = self.cases.snooze(ref.reference, ref.deadline, now=self.assistant.now(), actor=f"slack:{user}")
+        day = self.cases.snooze(ref.reference, ref.deadline, now=self.now(), actor=f"slack:{user}")
         case = self.cases.get(ref.reference)
         state = next(s for s in case.deadlines if s.deadline.key == ref.deadline)
         return state.deadline.label, day, state.deadline.due
@@ -121,14 +118,9 @@ class ReminderActions:
 
     def _partnership(self, key: str) -> PartnershipSettings:
         try:
-            return self.assistant.settings.partnership(key)
+            return self.settings.partnership(key)
         except ValueError:  # no longer configured: its cases run on the default rules
             return PartnershipSettings(key=key)
-
-
-def _user_of(body: dict[str, Any]) -> str:
-    user = body.get("user")
-    return str(user.get("id", "")) if isinstance(user, dict) else str(user or "")
 
 
 def original_message(body: dict[str, Any]) -> tuple[str, str] | None:
@@ -159,175 +151,3 @@ async def update_reminder(
         )
     except SlackApiError as exc:
         log.warning("could not update a reminder message: %s", exc.response.get("error"))
-
-
-def register_reminder_actions(app: AsyncApp, assistant: SlackAssistant, not_an_officer: str) -> None:
-    """Register the three reminder buttons and the confirmation modal on ``app``."""
-    actions = ReminderActions(assistant)
-
-    async def tell(body: dict[str, Any], client: AsyncWebClient, respond: Any, text: str) -> None:
-        """Answer only the person who clicked: ephemerally where the click came from, or by DM
-        from App Home (which has no response_url)."""
-        if body.get("response_url"):
-            await respond(text=text, response_type="ephemeral", replace_original=False)
-        else:
-            await client.chat_postMessage(channel=_user_of(body), text=text)
-
-    async def guarded(
-        body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: Any
-    ) -> cb.ReminderRef | None:
-        """The officer check and the button value, shared by the three buttons."""
-        if not await assistant.officers.allows(client, _user_of(body) or None):
-            await tell(body, client, respond, not_an_officer)
-            return None
-        try:
-            return cb.parse_reminder_value(action.get("value"))
-        except ValueError:
-            await tell(body, client, respond, STALE_BUTTON)
-            return None
-
-    async def domain(
-        call: Callable[[], Any], body: dict[str, Any], client: AsyncWebClient, respond: Any
-    ) -> tuple[bool, Any]:
-        """Run a service call in a thread; a refusal is told to the user, not raised."""
-        try:
-            return True, await asyncio.to_thread(call)
-        except CaseNotFound:
-            await tell(body, client, respond, "There is no such case (it may have been removed).")
-        except LifecycleError as exc:
-            await tell(body, client, respond, str(exc))
-        return False, None
-
-    @app.action(bk.RECORD_DONE)
-    async def on_record_done(
-        ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
-        client: AsyncWebClient, respond: Any,
-    ) -> None:
-        await ack()
-        ref = await guarded(body, action, client, respond)
-        if ref is None:
-            return
-        message = original_message(body)
-        try:
-            plan = await asyncio.to_thread(actions.plan_record, ref)
-        except StepClosed as closed:
-            await tell(body, client, respond, str(closed))
-            if message is not None and closed.completed_on is not None and body.get("response_url"):
-                # Another copy of this reminder (channel vs. owner's DM), or the CLI, got there
-                # first: take the buttons off this copy too. Through the response_url, which
-                # Slack binds to the message clicked: a channel and ts in a request are not ours.
-                await respond(
-                    replace_original=True,
-                    text=cb.recorded_message_text(closed.reference, closed.step_label, None, closed.completed_on),
-                    blocks=bk.as_dicts(cb.recorded_message_blocks(
-                        closed.reference, closed.step_label, None, closed.completed_on)),
-                )
-            return
-        except CaseNotFound:
-            await tell(body, client, respond, "There is no such case (it may have been removed).")
-            return
-        except LifecycleError as exc:
-            await tell(body, client, respond, str(exc))
-            return
-        container, where = body.get("container"), body.get("view")
-        home = (isinstance(container, dict) and container.get("type") == "view"
-                and isinstance(where, dict) and where.get("type") == "home")
-        meta = pl.RecordDoneMeta(
-            reference=plan.reference, deadline=plan.deadline_key,
-            channel=message[0] if message else None, ts=message[1] if message else None, home=home,
-        )
-        view = cb.record_done_view(
-            reference=plan.reference,
-            step_label=plan.step_label,
-            milestone_label=plan.milestone_label,
-            milestone_key=plan.milestone.value,
-            due=plan.due,
-            today=assistant.today(),
-            private_metadata=assistant.seal.seal(bk.RECORD_DONE_VIEW, _user_of(body), meta),
-        )
-        await client.views_open(trigger_id=body["trigger_id"], view=view)
-
-    @app.view(bk.RECORD_DONE_VIEW)
-    @pl.answers_slack(cb.DONE_ON)
-    async def on_record_done_submitted(
-        ack: Callable[..., Awaitable[None]], body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        user = _user_of(body)
-
-        async def refuse(message: str) -> None:
-            await ack(response_action="errors", errors={cb.DONE_ON: message[:150]})
-
-        if not await assistant.officers.allows(client, user or None):
-            await refuse(not_an_officer)
-            return
-        try:
-            meta = assistant.seal.open(bk.RECORD_DONE_VIEW, user, view.get("private_metadata"), pl.RecordDoneMeta)
-            on = pl.FormValues(view).date(cb.DONE_ON)
-        except pl.PayloadError as exc:
-            await refuse(exc.message)
-            return
-        if on is None:
-            await refuse("Pick the date it was done.")
-            return
-        ref = cb.ReminderRef(meta.reference, meta.deadline)
-        try:
-            plan = await asyncio.to_thread(actions.plan_record, ref)
-            if on > assistant.today() and not MILESTONE_RULES[plan.milestone].future_allowed:
-                raise LifecycleError("That date is in the future: record it on the day it happens.")
-            case = await asyncio.to_thread(actions.record, plan, on, user)
-        except (CaseNotFound, LifecycleError) as exc:
-            await refuse(str(exc))
-            return
-        await ack()
-        log.info("recorded %s on %s from a Slack reminder", plan.milestone.value, case.reference)
-
-        state = next((s for s in case.deadlines if s.deadline.key == plan.deadline_key), None)
-        outcome = f" ({state.status.value.replace('_', ' ')})" if state is not None else ""
-        if meta.channel and meta.ts:  # sealed when the button was clicked: where Slack said it was
-            await update_reminder(client, (meta.channel, meta.ts), plan.reference, plan.step_label, user, on)
-        await client.chat_postMessage(
-            channel=user,
-            text=(
-                f"Recorded for {plan.reference}: {plan.milestone_label} on {cb.fmt_day(on)}. "
-                f"{plan.step_label}{outcome}; its reminders have stopped."
-            ),
-        )
-        if meta.home:
-            await assistant.publish_home(client, user)
-
-    @app.action(bk.SNOOZE)
-    async def on_snooze(
-        ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
-        client: AsyncWebClient, respond: Any,
-    ) -> None:
-        await ack()
-        ref = await guarded(body, action, client, respond)
-        if ref is None:
-            return
-        user = _user_of(body)
-        ok, result = await domain(lambda: actions.snooze(ref, user), body, client, respond)
-        if not ok:
-            return
-        label, day, due = result
-        await tell(
-            body, client, respond,
-            f"Reminders for {ref.reference} {label} snoozed until {cb.fmt_short(day)}. "
-            f"The deadline has not moved: due {cb.fmt_day(due)}.",
-        )
-
-    @app.action(bk.CASE_VIEW)
-    async def on_case_view(
-        ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
-        client: AsyncWebClient, respond: Any,
-    ) -> None:
-        await ack()
-        ref = await guarded(body, action, client, respond)
-        if ref is None:
-            return
-        ok, found = await domain(lambda: actions.case_with_details(ref.reference), body, client, respond)
-        if not ok:
-            return
-        case, details = found
-        labels = {m.value: rule.label for m, rule in MILESTONE_RULES.items()}
-        view = cb.case_summary_view(case, details, assistant.today(), labels)
-        await client.views_open(trigger_id=body["trigger_id"], view=view)

@@ -11,13 +11,14 @@ from sqlalchemy import Engine
 
 from bot.settings import Settings
 from handlers.slack.app import build_app
+from handlers.slack.assistant import SlackAssistant
 
 log = logging.getLogger(__name__)
 
 
 async def serve(settings: Settings, engine: Engine, stop: asyncio.Event | None = None) -> None:
     """Run until ``stop`` is set (or forever). Tokens are read from settings, never logged."""
-    app = build_app(settings, engine)
+    app = build_app(SlackAssistant(settings, engine, settings.criteria()))
     stop = stop or asyncio.Event()
     if settings.slack_mode == "socket":
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler

@@ -16,7 +16,6 @@ itself (bold titles, emoji, bullets) is written around values that are already e
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from typing import Any
 
@@ -35,6 +34,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.messages import DeliveryError, OutboundMessage
+from handlers.slack import ids
 
 TRANSIENT_ERRORS = {
     "ratelimited",
@@ -85,7 +85,7 @@ def reminder_blocks(payload: dict[str, Any]) -> list[Block]:
     occasion = payload["occasion"]
     icon = OCCASION_ICON.get(occasion, ":bell:")
     title = "Escalation" if occasion == "overdue" else "Reminder"
-    value = json.dumps({"reference": reference, "deadline": payload["deadline"]})
+    value = ids.reminder_value(reference, payload["deadline"])
     return [
         SectionBlock(
             text=_mrkdwn(
@@ -103,10 +103,10 @@ def reminder_blocks(payload: dict[str, Any]) -> list[Block]:
             block_id=f"reminder:{reference}:{payload['deadline']}"[:255],
             elements=[
                 ButtonElement(
-                    text="Record as done", action_id="reminder_record_done", value=value, style="primary"
+                    text="Record as done", action_id=ids.RECORD_DONE, value=value, style="primary"
                 ),
-                ButtonElement(text="Snooze to next working day", action_id="reminder_snooze", value=value),
-                ButtonElement(text="Open case", action_id="case_view", value=value),
+                ButtonElement(text="Snooze to next working day", action_id=ids.SNOOZE, value=value),
+                ButtonElement(text="Open case", action_id=ids.CASE_VIEW, value=value),
             ],
         ),
     ]

@@ -1,8 +1,18 @@
-"""A loopback stand-in for Slack's Web API, the way bolt-python tests itself.
+"""The one loopback stand-in for Slack's Web API, the way bolt-python tests itself.
 
-An aiohttp server on a free 127.0.0.1 port, in its own thread, that answers the Web API methods
-the bot uses, records every call with its decoded body, and can be told to fail the next calls
-of a method (e.g. a 429 with Retry-After) to test retries.
+An aiohttp server on a free 127.0.0.1 port, in its own thread (so synchronous tests, worker
+subprocesses and async tests running a Bolt app all use the same one), that:
+
+- answers the Web API methods the bot uses at ``/api/<method>`` with Slack's documented
+  response shapes (``auth.test``, which Bolt calls on its first request; ``chat.postMessage``,
+  ``chat.postEphemeral``, ``chat.update``; ``views.open``/``publish``/``update``/``push``;
+  ``conversations.open``; ``users.info``; ``usergroups.users.list`` from ``usergroups``);
+- records every call (method, decoded body, headers, the HTTP status it answered with and
+  whether the answer was ``ok``), and every post to a response_url (``/response/<name>``, as
+  method ``response_url``);
+- can be told to fail the next calls of a method: ``fail_next("chat.postMessage", 429,
+  {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})`` for a rate limit, or status
+  200 with ``ok: false`` for the way Slack refuses most calls (``channel_not_found``...).
 """
 
 from __future__ import annotations
@@ -30,14 +40,17 @@ def free_port() -> int:
 class Call:
     method: str
     body: dict[str, Any]
-    headers: dict[str, str]
+    headers: dict[str, str] = field(default_factory=dict)
+    status: int = 200  # the HTTP status answered
+    ok: bool = True  # the answer's "ok"
 
 
 @dataclass
-class SlackApiStub:
+class SlackApi:
     port: int = field(default_factory=free_port)
     calls: list[Call] = field(default_factory=list)
     failures: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = field(default_factory=dict)
+    usergroups: dict[str, list[str]] = field(default_factory=dict)  # usergroup ID -> user IDs
     delay: float = 0.0  # seconds to wait before answering each call (to widen race windows)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -45,15 +58,27 @@ class SlackApiStub:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api/"
 
+    def response_url(self, name: str = "1") -> str:
+        """A response_url to put in a request: what the bot posts there is recorded."""
+        return f"http://127.0.0.1:{self.port}/response/{name}"
+
     def fail_next(self, method: str, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        """Answer the next call of ``method`` with ``status``, ``body`` and ``headers`` (queued)."""
         with self._lock:
             self.failures.setdefault(method, []).append((status, body, headers or {}))
 
     def calls_to(self, method: str) -> list[Call]:
+        """Every call of ``method``, failed ones included."""
         with self._lock:
             return [c for c in self.calls if c.method == method]
 
+    def of(self, method: str, ok_only: bool = True) -> list[Call]:
+        """The calls of ``method`` that succeeded (or all of them, ``ok_only=False``)."""
+        return [c for c in self.calls_to(method) if not ok_only or (c.ok and c.status == 200)]
+
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Block until ``predicate()`` holds (for synchronous tests; async ones use
+        tests.slack_harness.wait_for, which does not block the event loop)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if predicate():
@@ -61,51 +86,77 @@ class SlackApiStub:
             time.sleep(0.01)
         raise AssertionError(f"condition not met within {timeout}s; calls: {[c.method for c in self.calls]}")
 
-    async def _handle(self, request: web.Request) -> web.Response:
-        method = request.match_info["method"]
+    @staticmethod
+    async def _decode(request: web.Request) -> dict[str, Any]:
+        """The call's arguments: a JSON body, or form fields and query parameters, with the
+        JSON-encoded arguments (blocks, view) of a form-encoded call decoded."""
         raw = await request.text()
         if request.content_type == "application/json":
-            body = json.loads(raw or "{}")
-        else:
-            body = {k: v[0] for k, v in parse_qs(raw).items()}
+            return dict(json.loads(raw or "{}"))
+        body: dict[str, Any] = {k: v[0] for k, v in parse_qs(request.query_string).items()}
+        body.update({k: v[0] for k, v in parse_qs(raw).items()})
+        for key in ("blocks", "view", "attachments"):
+            if isinstance(body.get(key), str):
+                try:
+                    body[key] = json.loads(body[key])
+                except ValueError:
+                    pass
+        return body
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        body = await self._decode(request)
         with self._lock:
-            self.calls.append(Call(method, body, dict(request.headers)))
             pending = self.failures.get(method)
             failure = pending.pop(0) if pending else None
-        if self.delay:
-            await asyncio.sleep(self.delay)
         if failure is not None:
             status, payload, headers = failure
-            return web.json_response(payload, status=status, headers=headers)
-        return web.json_response(self._answer(method, body))
+        else:
+            status, payload, headers = 200, self._answer(method, body), {}
+        with self._lock:
+            self.calls.append(Call(method, body, dict(request.headers), status, bool(payload.get("ok"))))
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return web.json_response(payload, status=status, headers=headers)
 
     def _answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
             return {"ok": True, "url": "https://example.slack.com/", "team": "Test", "user": "bot",
                     "team_id": "T0TEST", "user_id": "U0BOT", "bot_id": "B0BOT"}
-        if method in ("chat.postMessage", "chat.postEphemeral", "chat.update"):
-            return {"ok": True, "channel": body.get("channel", "C0"), "ts": f"{time.time():.6f}",
+        if method in ("chat.postMessage", "chat.update"):
+            return {"ok": True, "channel": body.get("channel", "C0"), "ts": body.get("ts") or f"{time.time():.6f}",
                     "message": {"text": body.get("text", "")}}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": f"{time.time():.6f}"}
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": "D0DM0001"}}
         if method in ("views.open", "views.publish", "views.update", "views.push"):
-            return {"ok": True, "view": {"id": "V0VIEW01"}}
+            view = body.get("view") if isinstance(body.get("view"), dict) else {}
+            return {"ok": True, "view": {**view, "id": "V0VIEW01"}}
         if method == "users.info":
             return {"ok": True, "user": {"id": body.get("user"), "tz": "Europe/London"}}
+        if method == "usergroups.users.list":
+            return {"ok": True, "users": self.usergroups.get(str(body.get("usergroup", "")), [])}
         return {"ok": True}
 
-    def start(self) -> SlackApiStub:
+    async def _response_url(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        with self._lock:
+            self.calls.append(Call("response_url", dict(body), dict(request.headers)))
+        return web.Response(text="ok")
+
+    def start(self) -> SlackApi:
         ready = threading.Event()
 
         def serve() -> None:
             loop = asyncio.new_event_loop()
             self._loop = loop
             app = web.Application()
-            app.router.add_post("/api/{method}", self._handle)
+            app.router.add_route("*", "/api/{method}", self._api)
+            app.router.add_post("/response/{name}", self._response_url)
             runner = web.AppRunner(app)
             loop.run_until_complete(runner.setup())
             loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
-            self._runner = runner
             ready.set()
             loop.run_forever()
             loop.run_until_complete(runner.cleanup())
@@ -114,7 +165,7 @@ class SlackApiStub:
         self._thread = threading.Thread(target=serve, daemon=True)
         self._thread.start()
         if not ready.wait(10):
-            raise RuntimeError("Slack API stub did not start")
+            raise RuntimeError("Slack API stand-in did not start")
         return self
 
     def stop(self) -> None:

@@ -1,0 +1,13 @@
+"""The Bolt listeners, one module per concern, each with ``register(app, assistant)``.
+
+As in slackapi's bolt-python app templates: a listener acks, parses its request, calls one
+SlackAssistant method and answers Slack. handlers/slack/app.py registers every module here.
+"""
+
+from __future__ import annotations
+
+from handlers.slack.listeners import cases, conversation, home, reminders
+
+MODULES = (conversation, cases, reminders, home)
+
+__all__ = ["MODULES", "cases", "conversation", "home", "reminders"]
