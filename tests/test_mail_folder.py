@@ -25,7 +25,7 @@ from bot.settings import load_settings
 from handlers.mail.folder_watcher import FolderInbox
 from handlers.mail.intake import IntakePipeline
 from scheduler.calendar import today_in_london
-from store.intake import IntakeMessage
+from store.models import IntakeMessage
 from store.models import AuditEntry, Case, OutboxMessage
 from tests.support.mail import assert_no_pii, new_message_id, referral_mail
 from tests.test_cli import ROOT

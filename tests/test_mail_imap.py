@@ -27,7 +27,7 @@ from handlers.mail.hooks import PAUSE_ENV
 from handlers.mail.imap_watcher import ImapWatcher
 from handlers.mail.intake import IntakePipeline
 from scheduler.calendar import today_in_london
-from store.intake import IntakeMessage
+from store.models import IntakeMessage
 from store.models import Case, OutboxMessage
 from tests.conftest import require_server
 from tests.support.dovecot import DOVECOT, PASSWORD, Dovecot

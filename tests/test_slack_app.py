@@ -19,8 +19,7 @@ from bot.cases import CaseService
 from bot.settings import Settings, load_settings
 from handlers.slack import blocks as bk
 from handlers.slack.app import build_app
-from store.case_subjects import CaseSubject
-from store.conversations import ConversationRow
+from store.models import CaseSubject, ConversationRow
 from tests.slack_harness import SECRET, BoltServer, FakeSlackApi, sign, texts, wait_for
 
 TODAY = date(2026, 12, 22)
