@@ -145,6 +145,12 @@ def get_case(session: Session, reference: str, *, for_update: bool = False) -> C
     return session.exec(statement).first()
 
 
+def reference_of(session: Session, case_id: int) -> str | None:
+    """The reference of the case with this id, if it (still) exists."""
+    case = session.get(Case, case_id)
+    return case.reference if case else None
+
+
 def list_cases(
     session: Session, *, status: str | None = "open", partnership_id: int | None = None
 ) -> Sequence[Case]:
