@@ -109,6 +109,15 @@ NOTICE_WINDOW = timedelta(hours=1)
 _BOT_MESSAGE_ID = re.compile(r"^<(?:ack|reject|held|outbox)-[0-9a-f]{1,64}@(?P<domain>[^<>@\s]+)>$", re.IGNORECASE)
 
 
+# Where a watcher is in handling one message, told to its ``checkpoint`` (an extension point:
+# tracing, metrics, or a harness that stops the process there). AFTER_FETCH: the message has
+# been read, nothing is committed. AFTER_COMMIT: its outcome is committed, the message has not
+# yet been moved out of the inbox. An exception it raises is handled as the watcher's own are.
+AFTER_FETCH = "after_fetch"
+AFTER_COMMIT = "after_commit"
+Checkpoint = Callable[[str], None]
+
+
 def _utcnow() -> datetime:
     return datetime.now(tz=UTC)
 
