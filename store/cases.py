@@ -241,12 +241,6 @@ def audit(
     session.flush()
 
 
-def audit_for(session: Session, case_id: int) -> Sequence[AuditEntry]:
-    return session.exec(
-        select(AuditEntry).where(AuditEntry.case_id == case_id).order_by(col(AuditEntry.id))
-    ).all()
-
-
 def deadline_row(session: Session, case_id: int, key: str) -> DeadlineRow | None:
     return session.exec(
         select(DeadlineRow).where(DeadlineRow.case_id == case_id, DeadlineRow.key == key)

@@ -10,7 +10,6 @@ delivery it thinks failed (``X-Slack-Retry-Num``), and the insert that wins is t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -68,9 +67,3 @@ def prune_slack_events(session: Session, before: datetime) -> int:
     """Forget events older than ``before`` (Slack stops retrying after about an hour)."""
     result = session.execute(delete(SlackEventRow).where(col(SlackEventRow.received_at) < before))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-def stale_conversations(session: Session, before: datetime) -> Sequence[ConversationRow]:
-    return session.exec(
-        select(ConversationRow).where(col(ConversationRow.updated_at) < before)
-    ).all()

@@ -143,11 +143,3 @@ def summarised_after(session: Session, sender_hash: str, after_id: int) -> list[
                col(IntakeMessage.id) > after_id)
         .order_by(col(IntakeMessage.id))
     ).all())
-
-
-def for_case(session: Session, case_id: int) -> list[IntakeMessage]:
-    return list(
-        session.exec(
-            select(IntakeMessage).where(IntakeMessage.case_id == case_id).order_by(col(IntakeMessage.id))
-        ).all()
-    )
