@@ -405,12 +405,6 @@ class CaseService:
         )
         return self._view(session, case)
 
-    def view_in(self, session: Session, case_id: int) -> CaseView:
-        case = session.get(Case, case_id)
-        if case is None:
-            raise CaseNotFound(f"no case with id {case_id}")
-        return self._view(session, case)
-
     def case_id(self, session: Session, reference: str) -> int:
         case = repo.get_case(session, reference)
         if case is None or case.id is None:

@@ -391,7 +391,7 @@ def _refuse_unknown_environment() -> None:
     """A misspelt variable (SAFEGUARD_DATABSE_URL) must not silently fall back to a default."""
     known = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | {CONFIG_FILE_ENV}
     for name in sorted(os.environ):
-        if not name.startswith(ENV_PREFIX) or name.startswith(ENV_PREFIX + "TEST_"):
+        if not name.startswith(ENV_PREFIX):
             continue
         base = name.split("__", 1)[0]
         if base not in known:

@@ -127,8 +127,8 @@ class OutboxSender:
                 report.delivered.append(message.id)
                 log.info("delivered outbox message %s via %s", message.id, message.transport)
                 return
-            row = session.get(outbox.OutboxMessage, message.id)
-            attempts = row.attempts if row else self.retry.max_attempts
+            claimed = outbox.attempts(session, message.id)
+            attempts = self.retry.max_attempts if claimed is None else claimed
             if error.transient and attempts < self.retry.max_attempts:
                 retry_at = now + self.retry.delay(attempts, error.retry_after)
                 outbox.mark_failed(session, message.id, str(error), retry_at=retry_at)

@@ -9,16 +9,15 @@ I/O beyond reading the policy file.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from config import ConfigFileError, parse_toml, read_text
 from scheduler.calendar import LONDON, WorkingCalendar
 
 
@@ -67,15 +66,15 @@ class ReminderPolicy(BaseModel):
         return datetime.combine(day, self.send_time, tzinfo=LONDON).astimezone(UTC)
 
 
-class ReminderConfigError(ValueError):
+class ReminderConfigError(ConfigFileError):
     """The reminder policy file cannot be used; one line naming the key."""
 
 
 def parse_policy(text: str, origin: str = "reminders.toml") -> ReminderPolicy:
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ReminderConfigError(f"{origin}: not valid TOML: {exc}") from None
+        data = parse_toml(text, origin)
+    except ConfigFileError as exc:
+        raise ReminderConfigError(str(exc)) from None
     try:
         return ReminderPolicy.model_validate(data)
     except ValidationError as exc:
@@ -85,13 +84,12 @@ def parse_policy(text: str, origin: str = "reminders.toml") -> ReminderPolicy:
 
 
 def load_policy(path: Path | None = None) -> ReminderPolicy:
-    if path is None:
-        text = resources.files("config").joinpath("reminders.toml").read_text(encoding="utf-8")
-        return parse_policy(text, "config/reminders.toml")
+    """The partnership's file if given, else the embedded config/reminders.toml."""
     try:
-        return parse_policy(path.read_text(encoding="utf-8"), str(path))
-    except OSError as exc:
-        raise ReminderConfigError(f"reminders file {path}: cannot read: {exc.strerror}") from None
+        text, origin = read_text("reminders.toml", path)
+    except ConfigFileError as exc:
+        raise ReminderConfigError(str(exc)) from None
+    return parse_policy(text, origin)
 
 
 @dataclass(frozen=True)

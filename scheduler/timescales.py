@@ -8,14 +8,14 @@ naming the entry and field, so a typo cannot silently move a statutory deadline.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from enum import StrEnum
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from config import ConfigFileError, parse_toml, read_text
 
 
 class Event(StrEnum):
@@ -145,7 +145,7 @@ REQUIRED_KEYS = (
 )
 
 
-class TimescaleConfigError(ValueError):
+class TimescaleConfigError(ConfigFileError):
     """The timescale file cannot be used; the message names the file, entry and field."""
 
 
@@ -205,9 +205,9 @@ def _format_error(origin: str, data: dict, error: ValidationError) -> str:
 def parse_timescales(text: str, origin: str = "timescales.toml") -> Timescales:
     """Validate TOML text into Timescales or raise TimescaleConfigError with one clear line."""
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise TimescaleConfigError(f"{origin}: not valid TOML: {exc}") from None
+        data = parse_toml(text, origin)
+    except ConfigFileError as exc:
+        raise TimescaleConfigError(str(exc)) from None
     try:
         parsed = TimescaleFile.model_validate(data)
     except ValidationError as exc:
@@ -221,11 +221,8 @@ def parse_timescales(text: str, origin: str = "timescales.toml") -> Timescales:
 
 def load_timescales(path: Path | None = None) -> Timescales:
     """The partnership's file if given, else the embedded config/timescales.toml."""
-    if path is None:
-        text = resources.files("config").joinpath("timescales.toml").read_text(encoding="utf-8")
-        return parse_timescales(text, "config/timescales.toml")
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise TimescaleConfigError(f"timescales file {path}: cannot read: {exc.strerror}") from None
-    return parse_timescales(text, str(path))
+        text, origin = read_text("timescales.toml", path)
+    except ConfigFileError as exc:
+        raise TimescaleConfigError(str(exc)) from None
+    return parse_timescales(text, origin)

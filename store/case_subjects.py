@@ -1,4 +1,5 @@
-"""The child a case is about: optional identifying details, kept apart from the case row.
+"""The child a case is about: optional identifying details, kept apart from the case row
+(the ``case_subject`` table in store/models.py; this module is its repository).
 
 Kept in their own table so the case list, notices, reminders and the audit log can never select
 them by accident; only code that asks for a case's subject sees them.
@@ -6,29 +7,12 @@ them by accident; only code that asks for a case's subject sees them.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
-from sqlalchemy import JSON, Column
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Session, select
 
-from store.models import _timestamp
-
-
-class CaseSubject(SQLModel, table=True):
-    __tablename__ = "case_subject"
-
-    id: int | None = Field(default=None, primary_key=True)
-    case_id: int = Field(foreign_key="case_file.id", unique=True)
-    name: str | None = Field(default=None, max_length=200)
-    date_of_birth: date | None = None
-    nhs_number: str | None = Field(default=None, max_length=10)
-    # Everything else a referral said about the child and family (address, parents, GP...).
-    details: dict[str, Any] = Field(
-        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
-    )
-    recorded_by: str = Field(max_length=120)
-    recorded_at: datetime = _timestamp(nullable=False)
+from store.models import CaseSubject
 
 
 def save_subject(

@@ -145,6 +145,12 @@ def get_case(session: Session, reference: str, *, for_update: bool = False) -> C
     return session.exec(statement).first()
 
 
+def reference_of(session: Session, case_id: int) -> str | None:
+    """The reference of the case with this id, if it (still) exists."""
+    case = session.get(Case, case_id)
+    return case.reference if case else None
+
+
 def list_cases(
     session: Session, *, status: str | None = "open", partnership_id: int | None = None
 ) -> Sequence[Case]:
@@ -233,12 +239,6 @@ def audit(
     """Append to the audit log. ``detail`` must hold identifiers and dates, never child PII."""
     session.add(AuditEntry(actor=actor, action=action, case_id=case_id, detail=detail or {}))
     session.flush()
-
-
-def audit_for(session: Session, case_id: int) -> Sequence[AuditEntry]:
-    return session.exec(
-        select(AuditEntry).where(AuditEntry.case_id == case_id).order_by(col(AuditEntry.id))
-    ).all()
 
 
 def deadline_row(session: Session, case_id: int, key: str) -> DeadlineRow | None:

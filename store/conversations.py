@@ -1,4 +1,4 @@
-"""Conversation state and Slack event de-duplication: tables and repository.
+"""Conversation state and Slack event de-duplication: the repository (tables in store/models.py).
 
 A criteria conversation (Slack or terminal) is a flow name plus the answers given so far, keyed
 by who is talking where, so a restart mid-conversation resumes at the same question. Answers are
@@ -10,34 +10,14 @@ delivery it thinks failed (``X-Slack-Retry-Num``), and the insert that wins is t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, delete
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
-from store.models import _timestamp, utcnow
-
-
-class ConversationRow(SQLModel, table=True):
-    __tablename__ = "conversation"
-
-    id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(max_length=200, unique=True)
-    flow: str = Field(max_length=40)
-    answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    context: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    created_at: datetime = _timestamp(nullable=False)
-    updated_at: datetime = _timestamp(nullable=False, index=True)
-
-
-class SlackEventRow(SQLModel, table=True):
-    __tablename__ = "slack_event"
-
-    event_id: str = Field(primary_key=True, max_length=64)
-    received_at: datetime = _timestamp(nullable=False, index=True)
+from store.models import ConversationRow, SlackEventRow, utcnow
 
 
 def get_conversation(session: Session, key: str) -> ConversationRow | None:
@@ -87,9 +67,3 @@ def prune_slack_events(session: Session, before: datetime) -> int:
     """Forget events older than ``before`` (Slack stops retrying after about an hour)."""
     result = session.execute(delete(SlackEventRow).where(col(SlackEventRow.received_at) < before))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-def stale_conversations(session: Session, before: datetime) -> Sequence[ConversationRow]:
-    return session.exec(
-        select(ConversationRow).where(col(ConversationRow.updated_at) < before)
-    ).all()

@@ -11,6 +11,7 @@ unreachable) are described in one line by ``describe_error`` for the command lin
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -270,6 +271,17 @@ def head_revision() -> str | None:
 
 def is_up_to_date(engine: Engine) -> bool:
     return current_revision(engine) == head_revision()
+
+
+def advisory_lock(session: Session, name: str) -> None:
+    """Hold a lock named ``name`` until the session's transaction ends, so PostgreSQL workers
+    handling the same thing (one message, one sender, one form content) take turns instead of
+    both acting on it. SQLite needs none: every writer already holds the database's write lock
+    from BEGIN IMMEDIATE (make_engine)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
 @contextmanager

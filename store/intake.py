@@ -1,4 +1,4 @@
-"""Mail intake ledger: one row per message the mailbox watchers have handled.
+"""Mail intake ledger (the ``intake_message`` table in store/models.py): one row per message the mailbox watchers have handled.
 
 It is what makes intake idempotent. A message's identity is its Message-ID *and* a hash of
 the message itself (``message_sha256``, see ``handlers.mail.intake.message_sha256``): a message
@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Column, DateTime, Index, UniqueConstraint, false, func, or_
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlalchemy import func, or_
+from sqlmodel import Session, col, select
 
-from store.models import Case, Partnership, _timestamp
+from store.models import Case, IntakeMessage, Partnership
 
 OPENED = "opened"  # a new case was opened from this message
 UPDATED = "updated"  # a re-sent form: the existing case's details were refreshed
@@ -32,31 +32,6 @@ NOTICE_SENT = "sent"  # a notice of its own
 NOTICE_BOUNDED = "bounded"  # a notice of its own, opening an hour in which the sender's other
 #                             looping mail is summarised instead
 NOTICE_SUMMARISED = "summarised"  # counted in the summary notice at the end of that hour
-
-
-class IntakeMessage(SQLModel, table=True):
-    __tablename__ = "intake_message"
-    __table_args__ = (
-        UniqueConstraint("message_id", "message_sha256", name="uq_intake_message_identity"),
-        Index("ix_intake_message_sender", "sender_hash", "processed_at"),
-        Index("ix_intake_message_thread", "thread_hash", "processed_at"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    message_id: str = Field(max_length=300, index=True)
-    message_sha256: str | None = Field(default=None, max_length=64)
-    content_hash: str | None = Field(default=None, max_length=64, index=True)
-    case_id: int | None = Field(default=None, foreign_key="case_file.id", index=True)
-    status: str = Field(max_length=16)
-    reason: str | None = Field(default=None, max_length=500)
-    sender_domain: str | None = Field(default=None, max_length=255)
-    mailbox: str = Field(max_length=80)
-    received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    processed_at: datetime = _timestamp(nullable=False)
-    sender_hash: str | None = Field(default=None, max_length=64)
-    thread_hash: str | None = Field(default=None, max_length=64)
-    answered: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
-    notice: str | None = Field(default=None, max_length=16)
 
 
 def by_identity(session: Session, message_id: str, message_sha256: str) -> IntakeMessage | None:
@@ -168,11 +143,3 @@ def summarised_after(session: Session, sender_hash: str, after_id: int) -> list[
                col(IntakeMessage.id) > after_id)
         .order_by(col(IntakeMessage.id))
     ).all())
-
-
-def for_case(session: Session, case_id: int) -> list[IntakeMessage]:
-    return list(
-        session.exec(
-            select(IntakeMessage).where(IntakeMessage.case_id == case_id).order_by(col(IntakeMessage.id))
-        ).all()
-    )

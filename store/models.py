@@ -1,4 +1,10 @@
-"""Tables: partnerships, cases, milestones, deadlines and the append-only audit log.
+"""Every table, in one module: partnerships, cases, milestones, deadlines, the append-only audit
+log, reminders, the outbox, workers, conversations, Slack events, case subjects and the mail
+intake ledger.
+
+One module so the Alembic environment (store/migrations/env.py) registers every table by
+importing it, with no hand-kept list to forget a new table in. The repositories (store/cases.py,
+store/intake.py...) import their models from here and hold the queries.
 
 The schema itself is owned by the Alembic migrations in store/migrations; these models describe
 it to the ORM and must match it (tests/test_migrations.py checks they do).
@@ -9,7 +15,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, DateTime, Index, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 
@@ -172,3 +178,76 @@ class WorkerHeartbeat(SQLModel, table=True):
     stopped_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+
+
+class ConversationRow(SQLModel, table=True):
+    """A criteria conversation (Slack or terminal) between turns: the flow and the answers so
+    far, keyed by who is talking where, so a restart resumes at the same question. Answers are
+    option values only (``harm=died``), never free text, so nothing here identifies a child."""
+
+    __tablename__ = "conversation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)
+    flow: str = Field(max_length=40)
+    answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    context: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _timestamp(nullable=False)
+    updated_at: datetime = _timestamp(nullable=False, index=True)
+
+
+class SlackEventRow(SQLModel, table=True):
+    """The ``event_id`` of an Events API delivery handled: Slack retries a delivery it thinks
+    failed, and the insert that wins is the one handled."""
+
+    __tablename__ = "slack_event"
+
+    event_id: str = Field(primary_key=True, max_length=64)
+    received_at: datetime = _timestamp(nullable=False, index=True)
+
+
+class CaseSubject(SQLModel, table=True):
+    """The child a case is about: optional identifying details, kept apart from the case row so
+    the case list, notices, reminders and the audit log can never select them by accident."""
+
+    __tablename__ = "case_subject"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case_file.id", unique=True)
+    name: str | None = Field(default=None, max_length=200)
+    date_of_birth: date | None = None
+    nhs_number: str | None = Field(default=None, max_length=10)
+    # Everything else a referral said about the child and family (address, parents, GP...).
+    details: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+    )
+    recorded_by: str = Field(max_length=120)
+    recorded_at: datetime = _timestamp(nullable=False)
+
+
+class IntakeMessage(SQLModel, table=True):
+    """One message the mailbox watchers have handled: the intake ledger (store/intake.py says
+    what each column is for). Identifiers, dates and redacted reasons only."""
+
+    __tablename__ = "intake_message"
+    __table_args__ = (
+        UniqueConstraint("message_id", "message_sha256", name="uq_intake_message_identity"),
+        Index("ix_intake_message_sender", "sender_hash", "processed_at"),
+        Index("ix_intake_message_thread", "thread_hash", "processed_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(max_length=300, index=True)
+    message_sha256: str | None = Field(default=None, max_length=64)
+    content_hash: str | None = Field(default=None, max_length=64, index=True)
+    case_id: int | None = Field(default=None, foreign_key="case_file.id", index=True)
+    status: str = Field(max_length=16)
+    reason: str | None = Field(default=None, max_length=500)
+    sender_domain: str | None = Field(default=None, max_length=255)
+    mailbox: str = Field(max_length=80)
+    received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    processed_at: datetime = _timestamp(nullable=False)
+    sender_hash: str | None = Field(default=None, max_length=64)
+    thread_hash: str | None = Field(default=None, max_length=64)
+    answered: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    notice: str | None = Field(default=None, max_length=16)

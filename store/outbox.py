@@ -116,6 +116,12 @@ def mark_sent(session: Session, message_id: int, at: datetime) -> None:
     session.add(row)
 
 
+def attempts(session: Session, message_id: int) -> int | None:
+    """How many times the message has been claimed for delivery; None if it is gone."""
+    row = session.get(OutboxMessage, message_id)
+    return row.attempts if row else None
+
+
 def mark_failed(
     session: Session, message_id: int, error: str, *, retry_at: datetime | None
 ) -> OutboxMessage | None:

@@ -18,7 +18,10 @@ from bot.cases import CaseService
 from bot.settings import Settings, load_settings
 from store.db import make_engine, upgrade
 
-PG_ADMIN_URL = os.environ.get(
+# Taken out of the environment as it is read: the bot refuses any SAFEGUARD_* variable that is
+# not one of its settings (a misspelt one must not fall back to a default), in this process
+# and in the ``safeguard-bot`` processes the tests start with a copy of it.
+PG_ADMIN_URL = os.environ.pop(
     "SAFEGUARD_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

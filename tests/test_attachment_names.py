@@ -20,7 +20,7 @@ from bot.cases import CaseService
 from bot.routing import Router
 from bot.settings import Settings
 from handlers.mail.intake import IncomingMail, IntakePipeline
-from store.intake import IntakeMessage
+from store.models import IntakeMessage
 from store.models import AuditEntry, OutboxMessage
 from tests.fixtures import build_referrals as fx
 from tests.support.mail import referral_mail

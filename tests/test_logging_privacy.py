@@ -25,7 +25,6 @@ from bot.case_subjects import record_subject
 from bot.cases import CaseService
 from bot.logs import LibraryFloor, configure_logging
 from bot.settings import Settings, load_settings
-from handlers.slack import blocks as bk
 from handlers.slack import ids
 from handlers.slack.app import build_app
 from handlers.slack.assistant import SlackAssistant

@@ -25,8 +25,7 @@ from bot.settings import load_settings
 from handlers.mail.folder_watcher import FolderInbox
 from handlers.mail.intake import IntakePipeline
 from scheduler.calendar import today_in_london
-from store.intake import IntakeMessage
-from store.models import AuditEntry, Case, OutboxMessage
+from store.models import AuditEntry, Case, IntakeMessage, OutboxMessage
 from tests.support.mail import assert_no_pii, new_message_id, referral_mail
 from tests.test_cli import ROOT
 
@@ -205,3 +204,56 @@ def test_run_headless_reads_the_inbox_folder_end_to_end(cli_env: dict[str, str],
     engine = open_runtime(settings).engine
     with Session(engine) as session:
         assert len(session.exec(select(Case)).all()) == 1
+
+
+def test_killed_between_fetch_and_commit_then_restarted_gives_one_case(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """SIGKILL with the file read but nothing committed, then again with the case committed but
+    the file not yet moved: each time the file is still in the inbox, and a restart makes one
+    case and one acknowledgement of it, never two."""
+    data = Path(cli_env["SAFEGUARD_DATA_DIR"])
+    env = dict(cli_env, PYTHONPATH=str(ROOT))
+    message_id = new_message_id()
+    drop(data / "inbox", "referral.eml", referral_mail("docx", message_id=message_id))
+    settings = load_settings(data_dir=data)
+
+    def state() -> tuple[int, int, bool]:
+        engine = open_runtime(settings).engine
+        with Session(engine) as session:
+            cases = len(session.exec(select(Case)).all())
+            acks = len([m for m in session.exec(select(OutboxMessage)).all() if m.recipient == SENDER])
+        engine.dispose()
+        return cases, acks, (data / "inbox" / "referral.eml").exists()
+
+    for stage, expected in (("after_fetch", 0), ("after_commit", 1)):
+        marker = tmp_path / f"{stage}.pid"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.paused_service", stage, str(marker)], env=env, cwd=ROOT,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            wait_until(marker.exists, 60, f"watcher paused {stage}")
+            assert int(marker.read_text()) == process.pid
+            process.send_signal(signal.SIGKILL)
+            process.wait(30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert state() == (expected, expected, True), stage
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--headless"], env=env, cwd=ROOT,
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        wait_until(lambda: (data / "inbox" / "processed" / "referral.eml").exists(), 60, "moved after restart")
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert state() == (1, 1, False)
+    acks = [message_from_bytes(p.read_bytes(), policy=policy.default) for p in (data / "outbox").glob("*.eml")]
+    assert [ack["In-Reply-To"] for ack in acks] == [message_id]

@@ -23,12 +23,10 @@ from sqlmodel import Session, col, select
 
 from bot.runtime import open_runtime
 from bot.settings import Settings, load_settings
-from handlers.mail.hooks import PAUSE_ENV
 from handlers.mail.imap_watcher import ImapWatcher
 from handlers.mail.intake import IntakePipeline
 from scheduler.calendar import today_in_london
-from store.intake import IntakeMessage
-from store.models import Case, OutboxMessage
+from store.models import Case, IntakeMessage, OutboxMessage
 from tests.conftest import require_server
 from tests.support.dovecot import DOVECOT, PASSWORD, Dovecot
 from tests.support.mail import assert_no_pii, distinct_referral, new_message_id, referral_mail
@@ -243,6 +241,14 @@ def _start_bot(env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
+def _start_paused(env: dict[str, str], stage: str, marker: Path) -> subprocess.Popen[str]:
+    """The real service, stopped at ``stage`` by a watcher checkpoint (tests/support/paused_service.py)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.support.paused_service", stage, str(marker)], env=env, cwd=ROOT,
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+
+
 def test_killed_between_fetch_and_commit_then_restarted_gives_one_case(
     dovecot: Dovecot, user: str, cli_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -264,7 +270,7 @@ def test_killed_between_fetch_and_commit_then_restarted_gives_one_case(
 
     for stage, expected_cases in (("after_fetch", 0), ("after_commit", 1)):
         marker = tmp_path / f"{stage}.pid"
-        process = _start_bot(dict(env, **{PAUSE_ENV: f"{stage}:{marker}"}))
+        process = _start_paused(env, stage, marker)
         try:
             wait_until(marker.exists, 60, f"watcher paused {stage}")
             process.send_signal(signal.SIGKILL)

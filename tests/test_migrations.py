@@ -9,10 +9,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
-import store.case_subjects  # noqa: F401
-import store.conversations  # noqa: F401
-import store.intake  # noqa: F401
-import store.models  # noqa: F401
+import store.models  # noqa: F401  (every table: the same single import env.py makes)
 from store.db import current_revision, head_revision, is_up_to_date, make_engine, upgrade
 
 TABLES = {"partnership", "case_file", "milestone", "deadline", "audit_log", "reminder", "outbox", "worker", "conversation", "slack_event", "case_subject", "intake_message"}
@@ -85,13 +82,63 @@ def test_intake_identity_migration_keeps_legacy_rows_postgresql(fresh_pg_url: st
     _legacy_ledger_row_survives(fresh_pg_url)
 
 
-def test_migration_chain_is_linear() -> None:
+# Deployed databases record these ids in alembic_version: renaming one strands them.
+REVISIONS = [
+    "0001",
+    "0002_conversations",
+    "0004",
+    "0005_intake",
+    "0006_intake_identity",
+    "0007_intake_replies",
+    "0008_slack_submission",
+]
+
+
+def test_migration_chain_is_linear_and_keeps_deployed_revision_ids() -> None:
     from alembic.script import ScriptDirectory
 
     from store.db import MIGRATIONS_DIR
 
     script = ScriptDirectory(str(MIGRATIONS_DIR))
     assert len(script.get_heads()) == 1
-    revisions = list(script.walk_revisions())
+    revisions = list(script.walk_revisions())  # head first
     assert all(len(r._all_down_revisions) <= 1 for r in revisions)
     assert revisions[-1].down_revision is None
+    chain = [r.revision for r in reversed(revisions)]
+    assert chain[: len(REVISIONS)] == REVISIONS, "a deployed revision id was renamed or re-ordered"
+    for older, newer in zip(reversed(revisions), list(reversed(revisions))[1:]):
+        assert newer.down_revision == older.revision
+
+
+def test_models_module_alone_registers_every_table() -> None:
+    """env.py imports store.models only: every table must be defined there, none elsewhere
+    (a fresh interpreter, so tables other modules registered in this one cannot hide a gap)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import store.models\n"
+        "from sqlmodel import SQLModel\n"
+        "print(' '.join(sorted(SQLModel.metadata.tables)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert set(out.split()) == TABLES
+    env = (Path(store.models.__file__).parent / "migrations" / "env.py").read_text()
+    store_imports = [line for line in env.splitlines() if line.startswith(("import store", "from store"))]
+    assert [line.split("#")[0].strip() for line in store_imports] == ["import store.models"]
+
+
+def test_no_table_is_defined_outside_the_models_module() -> None:
+    from sqlmodel import SQLModel
+
+    import store.case_subjects  # noqa: F401
+    import store.conversations  # noqa: F401
+    import store.intake  # noqa: F401
+
+    modules = {
+        mapper.class_.__module__
+        for mapper in SQLModel._sa_registry.mappers  # type: ignore[attr-defined]
+        if getattr(mapper.class_, "__table__", None) is not None
+        and mapper.class_.__module__.startswith("store")
+    }
+    assert modules == {"store.models"}

@@ -233,3 +233,19 @@ def test_request_type_falls_back_to_the_email_subject() -> None:
     ref = parse_referral(msg.as_bytes(), "m.eml", today=TODAY)
     assert ref.request_type == LEARNING
     assert "request type not ticked on the form: taken from the e-mail subject" in ref.warnings
+
+
+def test_every_fixture_message_has_its_own_message_id(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The intake treats a Message-ID seen before with other content as a reused identifier
+    (flagged); fixtures sharing one would exercise that path instead of an ordinary referral."""
+    from email import message_from_bytes, policy
+
+    ids: dict[str, str] = {}
+    for path in fx.build_all(tmp_path):
+        if path.suffix != ".eml":
+            continue
+        message_id = message_from_bytes(path.read_bytes(), policy=policy.default)["Message-ID"]
+        assert message_id, f"{path.name} has no Message-ID"
+        assert message_id not in ids, f"{path.name} shares its Message-ID with {ids.get(message_id)}"
+        ids[message_id] = path.name
+    assert len(ids) > 10

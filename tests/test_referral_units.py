@@ -124,10 +124,10 @@ def test_bad_label_config_names_the_key(tmp_path: Path) -> None:
 
 
 def test_a_partnership_can_add_its_own_wording(tmp_path: Path) -> None:
-    from handlers.referral.labels import CONFIG_PATH
+    from config import embedded_text
 
     custom = tmp_path / "labels.toml"
-    custom.write_text(CONFIG_PATH.read_text(encoding="utf-8").replace(
+    custom.write_text(embedded_text("referral_labels.toml").replace(
         'labels = ["Gender"', 'labels = ["Pupil sex as recorded", "Gender"'))
     book = load_labels(custom)
     ref = parse_referral(b"Child's name: A\nPupil sex as recorded: F\n", "f.txt", book=book)

@@ -100,3 +100,14 @@ def test_distinct_reference_prefixes_accepted(tmp_path: Path) -> None:
         '[[partnerships]]\nkey = "south"\nreference_prefix = "SO"\n'
     )
     assert [p.reference_prefix for p in load_settings(config).partnerships] == ["NO", "SO"]
+
+
+@pytest.mark.parametrize("name", ["SAFEGUARD_DATABSE_URL", "SAFEGUARD_TEST_INTAKE_PAUSE"])
+def test_an_unknown_safeguard_variable_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str
+) -> None:
+    """A misspelt variable must not fall back to a default; nor is any prefix exempt (the old
+    test-only SAFEGUARD_TEST_* hooks are gone from production code)."""
+    monkeypatch.setenv(name, "x")
+    with pytest.raises(SettingsError, match=f"^bad setting {name}: no such setting$"):
+        load_settings(data_dir=tmp_path)

@@ -21,8 +21,7 @@ from handlers.slack import blocks as bk
 from handlers.slack import ids
 from handlers.slack.app import build_app
 from handlers.slack.assistant import SlackAssistant
-from store.case_subjects import CaseSubject
-from store.conversations import ConversationRow
+from store.models import CaseSubject, ConversationRow
 from tests.slack_harness import SECRET, BoltServer, sign, texts, wait_for
 from tests.support.slack_api import SlackApi
 

@@ -27,7 +27,6 @@ from sqlalchemy import Engine
 
 from bot.cases import CaseService, CaseView
 from bot.settings import Settings, load_settings
-from handlers.slack import blocks as bk
 from handlers.slack import ids
 from handlers.slack import case_blocks as cb
 from handlers.slack.app import build_app

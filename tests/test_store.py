@@ -281,3 +281,25 @@ def test_slack_owner_without_slack_is_reported_at_open(engine: Engine, tmp_path)
     assert without.open_case(la_aware=date(2026, 11, 20), actor="t", owner="a@council.gov.uk").warnings == ()
     with_slack = CaseService(engine, load_settings(data_dir=tmp_path, slack_bot_token="xoxb-test"))
     assert with_slack.open_case(la_aware=date(2026, 11, 20), actor="t", owner="U0123ABCD").warnings == ()
+
+
+def test_advisory_lock_serialises_one_name_until_commit(engine: Engine) -> None:
+    """store.db.advisory_lock: a second transaction asking for the same name waits for the
+    first to end (PostgreSQL); another name, or SQLite, does not wait at all."""
+    from store.db import advisory_lock
+
+    with Session(engine) as holder:
+        advisory_lock(holder, "message:<a@x>")
+        with Session(engine) as other:
+            if engine.dialect.name == "postgresql":
+                other.execute(text("SET LOCAL lock_timeout = '200ms'"))
+                advisory_lock(other, "message:<b@x>")  # a different name: free
+                with pytest.raises(DBAPIError):
+                    advisory_lock(other, "message:<a@x>")
+                other.rollback()
+            else:
+                advisory_lock(other, "message:<a@x>")  # SQLite: BEGIN IMMEDIATE serialises instead
+        holder.commit()
+        with Session(engine) as after:
+            advisory_lock(after, "message:<a@x>")  # released with the first transaction
+            after.commit()

@@ -16,15 +16,14 @@ knows how to read that data:
 from __future__ import annotations
 
 import itertools
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from config import ConfigFileError, parse_toml, read_text
 from scheduler.timescales import Milestone
 
 INCOMPLETE = "incomplete"
@@ -59,7 +58,7 @@ ALSO_NOTIFY_ORDER = ("secretary_of_state", "ofsted")
 ALSO_NOTIFY_LABELS = {"secretary_of_state": "the Secretary of State", "ofsted": "Ofsted"}
 
 
-class CriteriaConfigError(ValueError):
+class CriteriaConfigError(ConfigFileError):
     """The criteria file cannot be used; one line naming the file and the bad key."""
 
 
@@ -615,9 +614,9 @@ def _validate_flow(name: str, flow: FlowSpec, sources: Mapping[str, SourceSpec])
 def parse_criteria(text: str, origin: str = "criteria.toml") -> CriteriaTree:
     """Validate TOML text into a CriteriaTree, or CriteriaConfigError with one clear line."""
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise CriteriaConfigError(f"{origin}: not valid TOML: {exc}") from None
+        data = parse_toml(text, origin)
+    except ConfigFileError as exc:
+        raise CriteriaConfigError(str(exc)) from None
     try:
         spec = CriteriaFile.model_validate(data)
     except ValidationError as exc:
@@ -634,14 +633,11 @@ def parse_criteria(text: str, origin: str = "criteria.toml") -> CriteriaTree:
 
 def load_criteria(path: Path | None = None) -> CriteriaTree:
     """The embedded config/criteria.toml, or a partnership's own copy."""
-    if path is None:
-        text = resources.files("config").joinpath("criteria.toml").read_text(encoding="utf-8")
-        return parse_criteria(text, "config/criteria.toml")
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CriteriaConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    return parse_criteria(text, str(path))
+        text, origin = read_text("criteria.toml", path)
+    except ConfigFileError as exc:
+        raise CriteriaConfigError(str(exc)) from None
+    return parse_criteria(text, origin)
 
 
 def parse_answer_pairs(pairs: Iterable[str]) -> dict[str, str]:

@@ -15,10 +15,15 @@ from bot.runtime import Runtime
 from bot.service import Component, threaded
 from handlers.mail.folder_watcher import FolderInbox
 from handlers.mail.imap_watcher import ImapWatcher
-from handlers.mail.intake import IntakeOutcome, IntakePipeline
+from handlers.mail.intake import Checkpoint, IntakeOutcome, IntakePipeline
 
-def mail_components(runtime: Runtime, wake: Callable[[], None] | None = None) -> dict[str, Component]:
-    """One component per IMAP mailbox, or the ``<data dir>/inbox/`` folder when none is set."""
+
+def mail_components(
+    runtime: Runtime, wake: Callable[[], None] | None = None, *, checkpoint: Checkpoint | None = None
+) -> dict[str, Component]:
+    """One component per IMAP mailbox, or the ``<data dir>/inbox/`` folder when none is set.
+
+    ``checkpoint`` is handed to every watcher (see handlers.mail.intake.Checkpoint)."""
     settings = runtime.settings
     pipeline = IntakePipeline(runtime.engine, settings, runtime.cases, runtime.router)
 
@@ -29,11 +34,12 @@ def mail_components(runtime: Runtime, wake: Callable[[], None] | None = None) ->
     mailboxes = settings.imap_mailboxes()
     if not mailboxes:
         inbox = FolderInbox(settings.inbox_dir, pipeline, poll_seconds=settings.inbox_poll_seconds,
-                            on_outcome=on_outcome)
+                            on_outcome=on_outcome, checkpoint=checkpoint)
         return {"inbox": threaded(inbox.run, "mail-inbox")}
     components: dict[str, Component] = {}
     for config in mailboxes:
         watcher = ImapWatcher(config, pipeline, idle_seconds=settings.imap_idle_seconds,
-                              poll_seconds=settings.imap_poll_seconds, on_outcome=on_outcome)
+                              poll_seconds=settings.imap_poll_seconds, on_outcome=on_outcome,
+                              checkpoint=checkpoint)
         components[f"imap:{config.name}"] = threaded(watcher.run, f"mail-{config.name}")
     return components

@@ -22,8 +22,14 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
-from handlers.mail.hooks import checkpoint
-from handlers.mail.intake import IncomingMail, IntakeOutcome, IntakePipeline
+from handlers.mail.intake import (
+    AFTER_COMMIT,
+    AFTER_FETCH,
+    Checkpoint,
+    IncomingMail,
+    IntakeOutcome,
+    IntakePipeline,
+)
 
 log = logging.getLogger(__name__)
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
@@ -52,6 +58,7 @@ class FolderInbox:
         partnership: str | None = None,
         on_outcome: Callable[[IntakeOutcome], None] | None = None,
         max_message_bytes: int | None = None,
+        checkpoint: Checkpoint | None = None,
     ) -> None:
         self.root = root
         self.pipeline = pipeline
@@ -63,6 +70,8 @@ class FolderInbox:
         self.processed = root / "processed"
         self.quarantine = root / "quarantine"
         self._failures: dict[str, int] = {}
+        # Called with AFTER_FETCH / AFTER_COMMIT for every message (handlers.mail.intake).
+        self.checkpoint: Checkpoint = checkpoint or (lambda _stage: None)
 
     def scan(self) -> list[IntakeOutcome]:
         """Process every .eml waiting in the inbox, oldest first."""
@@ -93,7 +102,7 @@ class FolderInbox:
             raw = path.read_bytes()
         except FileNotFoundError:
             return None  # taken by another process
-        checkpoint("after_fetch")
+        self.checkpoint(AFTER_FETCH)
         mail = IncomingMail(raw=raw, received_at=received, mailbox="inbox", partnership=self.partnership)
         try:
             outcome = self.pipeline.process(mail)
@@ -108,7 +117,7 @@ class FolderInbox:
             outcome = self._quarantine(path, mail, f"could not be processed ({type(exc).__name__})")
             if outcome is None:
                 return None
-        checkpoint("after_commit")
+        self.checkpoint(AFTER_COMMIT)
         self._failures.pop(path.name, None)
         self._move(path, outcome)
         return outcome

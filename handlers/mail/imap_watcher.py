@@ -40,8 +40,14 @@ from imap_tools.mailbox import BaseMailBox
 from sqlalchemy.exc import OperationalError
 
 from bot.settings import MailboxSettings
-from handlers.mail.hooks import checkpoint
-from handlers.mail.intake import IncomingMail, IntakeOutcome, IntakePipeline
+from handlers.mail.intake import (
+    AFTER_COMMIT,
+    AFTER_FETCH,
+    Checkpoint,
+    IncomingMail,
+    IntakeOutcome,
+    IntakePipeline,
+)
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +95,7 @@ class ImapWatcher:
         on_outcome: Callable[[IntakeOutcome], None] | None = None,
         connect_timeout: float = 30.0,
         max_message_bytes: int | None = None,
+        checkpoint: Checkpoint | None = None,
     ) -> None:
         self.config = config
         self.pipeline = pipeline
@@ -98,6 +105,8 @@ class ImapWatcher:
         self.on_outcome = on_outcome
         self.connect_timeout = connect_timeout
         self._failures: dict[str, int] = {}
+        # Called with AFTER_FETCH / AFTER_COMMIT for every message (handlers.mail.intake).
+        self.checkpoint: Checkpoint = checkpoint or (lambda _stage: None)
         self.connected = threading.Event()  # set while logged in (tests and status)
 
     # --- one pass over the folder ------------------------------------------------------------
@@ -157,11 +166,11 @@ class ImapWatcher:
                 if fetched is None:
                     continue
                 raw, received = fetched
-                checkpoint("after_fetch")
+                self.checkpoint(AFTER_FETCH)
                 outcome = self._process(box, uid, raw, received)
             if outcome is None:
                 continue
-            checkpoint("after_commit")
+            self.checkpoint(AFTER_COMMIT)
             folder = (self.config.processed_folder if outcome.destination == "processed"
                       else self.config.quarantine_folder)
             box.move(uid, folder)

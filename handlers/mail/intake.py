@@ -63,7 +63,7 @@ from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
 from typing import Any, Literal
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
@@ -80,8 +80,7 @@ from scheduler.calendar import today_in_london
 from store import cases as case_repo
 from store import intake as ledger
 from store import outbox
-from store.db import session_scope
-from store.models import Case
+from store.db import advisory_lock, session_scope
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +107,15 @@ REPLY_WINDOW = timedelta(hours=1)
 NOTICE_WINDOW = timedelta(hours=1)
 # Message-IDs the bot makes: ``_threading``'s (ack-, reject-, held-) and the outbox's (outbox-N).
 _BOT_MESSAGE_ID = re.compile(r"^<(?:ack|reject|held|outbox)-[0-9a-f]{1,64}@(?P<domain>[^<>@\s]+)>$", re.IGNORECASE)
+
+
+# Where a watcher is in handling one message, told to its ``checkpoint`` (an extension point:
+# tracing, metrics, or a harness that stops the process there). AFTER_FETCH: the message has
+# been read, nothing is committed. AFTER_COMMIT: its outcome is committed, the message has not
+# yet been moved out of the inbox. An exception it raises is handled as the watcher's own are.
+AFTER_FETCH = "after_fetch"
+AFTER_COMMIT = "after_commit"
+Checkpoint = Callable[[str], None]
 
 
 def _utcnow() -> datetime:
@@ -265,15 +273,6 @@ def _key(prefix: str, message_id: str) -> str:
     return f"{prefix}:{hashlib.sha256(message_id.encode()).hexdigest()[:40]}"
 
 
-def _lock(session: Session, name: str) -> None:
-    """Serialise work on one message or one form content across PostgreSQL workers (SQLite
-    already serialises writers with BEGIN IMMEDIATE)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
-
-
 @dataclass(frozen=True)
 class _Message:
     """One message being handled: what it is, and who it is from, read once."""
@@ -346,8 +345,7 @@ class IntakePipeline:
     def _earlier(self, session: Session, row: ledger.IntakeMessage) -> IntakeOutcome:
         reference = None
         if row.case_id is not None:
-            case = session.get(Case, row.case_id)
-            reference = case.reference if case else None
+            reference = case_repo.reference_of(session, row.case_id)
         return IntakeOutcome(
             status=row.status,
             message_id=row.message_id,
@@ -360,19 +358,18 @@ class IntakePipeline:
     def _begin(self, session: Session, m: _Message) -> tuple[ledger.IntakeMessage | None, str | None]:
         """Lock this message, then: the earlier outcome if it was handled meanwhile, and a note
         if a *different* message came with the same Message-ID (flagged, never dropped)."""
-        _lock(session, m.message_id)
+        advisory_lock(session, m.message_id)
         earlier = ledger.by_identity(session, m.message_id, m.sha256)
         if earlier is not None:
             return earlier, None
         # The reply and notice limits count this sender's rows: one worker at a time per sender.
-        _lock(session, f"sender:{m.sender_hash}")
+        advisory_lock(session, f"sender:{m.sender_hash}")
         other = ledger.other_with_message_id(session, m.message_id, m.sha256)
         if other is None:
             return None, None
         named = f"Q-{other.id}"
         if other.case_id is not None:
-            case = session.get(Case, other.case_id)
-            named = case.reference if case else named
+            named = case_repo.reference_of(session, other.case_id) or named
         case_repo.audit(
             session, actor=f"intake:{m.mail.mailbox}"[:120], action="intake.message_id_reused",
             detail={"earlier": named, "mailbox": m.mail.mailbox, "sender_domain": m.domain},
@@ -655,7 +652,7 @@ class IntakePipeline:
             if earlier is not None:
                 return self._earlier(session, earlier)
             if content_hash:
-                _lock(session, f"content:{partnership.key}:{content_hash}")
+                advisory_lock(session, f"content:{partnership.key}:{content_hash}")
             existing = ledger.case_for_content(session, content_hash, partnership.key) if content_hash else None
             if existing is not None:
                 view = self.cases.refresh_details(

@@ -7,15 +7,13 @@ line), a tick-box choice (maybe with its mark), several marked choices, a bare v
 from __future__ import annotations
 
 import re
-import tomllib
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from config import ConfigFileError, read_toml
 from handlers.referral import marks
-
-CONFIG_PATH = Path(__file__).resolve().parents[2] / "config" / "referral_labels.toml"
 
 SECTIONS = ("referrer", "child", "others", "agencies", "reasons")
 FIELD_KEYS = (
@@ -31,7 +29,7 @@ ANY = "*"
 NOSECTION = "-"
 
 
-class LabelConfigError(ValueError):
+class LabelConfigError(ConfigFileError):
     """referral_labels.toml is wrong; the message names the key."""
 
 
@@ -259,11 +257,10 @@ def _labels(value: object, where: str) -> list[str]:
 
 def load_labels(path: Path | None = None) -> LabelBook:
     """Read and check the synonyms file (default: config/referral_labels.toml)."""
-    target = path or CONFIG_PATH
     try:
-        raw = tomllib.loads(target.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise LabelConfigError(f"cannot read {target.name}: {exc}") from None
+        raw, _origin = read_toml("referral_labels.toml", path)
+    except ConfigFileError as exc:
+        raise LabelConfigError(str(exc)) from None
     return LabelBook(raw)
 
 

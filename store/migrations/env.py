@@ -10,10 +10,7 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
-import store.case_subjects  # noqa: F401  (case_subject)
-import store.conversations  # noqa: F401  (conversation, slack_event)
-import store.intake  # noqa: F401  (intake_message)
-import store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import store.models  # noqa: F401  (every table is defined there: importing it registers them all)
 
 config = context.config
 target_metadata = SQLModel.metadata

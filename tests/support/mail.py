@@ -1,7 +1,7 @@
 """Test mail: the fixture referrals with a chosen Message-ID, sender and extra headers.
 
-The fixture builder gives every message the same Message-ID; intake dedupes on it, so each test
-message gets its own here. Everything is fictional (tests/fixtures/build_referrals.py).
+The fixture builder gives each fixture its own Message-ID, but a test that sends the same
+fixture twice needs two: each test message gets a fresh one here (or the one the test chooses). Everything is fictional (tests/fixtures/build_referrals.py).
 """
 
 from __future__ import annotations
