@@ -124,7 +124,7 @@ class SlackAssistant:
         self.today = today
         # The moment a snooze counts from (the next working day after it); injectable for tests.
         self.now: Callable[[], datetime] = now or (lambda: datetime.now(tz=UTC))
-        self.cases = CaseService(engine, settings)
+        self.cases = CaseService(engine, settings, today=today)
         self.talk = Conversations(engine, tree)
         self.conversations = self.talk.store
         self.officers = CaseOfficers(list(settings.slack_case_officers))
@@ -210,15 +210,16 @@ class SlackAssistant:
             try:
                 if aware is None:
                     raise LifecycleError("pick the date the LA became aware")
-                check_awareness(aware)
-                if aware > self.today():
-                    raise LifecycleError("the date the LA became aware cannot be in the future")
+                check_awareness(aware)  # a future date is accepted: the case service warns
                 cleaned["aware"] = aware
             except LifecycleError as exc:
                 errors["aware"] = str(exc)[:150]
-        partnership = read("partnership", form.option) or self.settings.partnership().key
-        if partnership not in {key for key, _ in self.partnership_choices()}:
-            errors["partnership"] = "unknown partnership"
+        partnership = read("partnership", form.option)
+        if "partnership" not in errors:
+            try:  # the case service's rule: an unknown key is refused, naming the known ones
+                partnership = self.cases.partnership_to_open(partnership).key
+            except LifecycleError as exc:
+                errors["partnership"] = str(exc)[:150]
         cleaned["partnership"] = partnership
         summary = read("summary", form.text) or ""
         if not summary and "summary" not in errors:
@@ -466,7 +467,8 @@ def build_app(
         channel = assistant.settings.partnership(case.partnership).slack_channel
         if channel:
             await client.chat_postMessage(channel=channel, blocks=notice, text=text)
-        await client.chat_postMessage(channel=user, blocks=notice, text=f"Opened. {text}")
+        warned = "".join(f"\nWarning: {w}" for w in case.warnings)  # the case service's
+        await client.chat_postMessage(channel=user, blocks=notice, text=f"Opened. {text}{warned}")
 
     @app.action(bk.RECORD_DECISION)
     async def on_record(ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
@@ -532,7 +534,9 @@ def build_app(
         await ack()
         await asyncio.to_thread(assistant.talk.forget, conversation_key(_team_of(body), user))
         await client.chat_postMessage(
-            channel=user, text=f"Recorded {evaluation.milestone} on {on.isoformat()} for {case.reference}."
+            channel=user,
+            text=f"Recorded {evaluation.milestone} on {on.isoformat()} for {case.reference}."
+            + "".join(f"\nWarning: {w}" for w in case.warnings),
         )
 
     @app.event("app_home_opened")

@@ -32,7 +32,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cases import CaseNotFound, CaseView
 from bot.core.lifecycle import MILESTONE_RULES, DeadlineStatus, LifecycleError
-from bot.settings import PartnershipSettings
 from handlers.slack import blocks as bk
 from handlers.slack import case_blocks as cb
 from handlers.slack import payloads as pl
@@ -95,13 +94,12 @@ class ReminderActions:
                 f"{case.reference}: {state.deadline.label} {what}; nothing to record.",
                 case.reference, state.deadline.label, state.completed_on,
             )
-        timescales, _ = self.cases.rules_for(self._partnership(case.partnership))
         return RecordPlan(
             reference=case.reference,
             deadline_key=ref.deadline,
             step_label=state.deadline.label,
             due=state.deadline.due,
-            milestone=timescales.get(ref.deadline).met_by,
+            milestone=self.cases.milestone_meeting(case.partnership, ref.deadline),
         )
 
     def record(self, plan: RecordPlan, on: date, user: str) -> CaseView:
@@ -118,12 +116,6 @@ class ReminderActions:
 
     def case_with_details(self, reference: str) -> tuple[CaseView, dict[str, Any]]:
         return self.cases.get(reference), self.cases.details(reference)
-
-    def _partnership(self, key: str) -> PartnershipSettings:
-        try:
-            return self.assistant.settings.partnership(key)
-        except ValueError:  # no longer configured: its cases run on the default rules
-            return PartnershipSettings(key=key)
 
 
 def _user_of(body: dict[str, Any]) -> str:
@@ -272,8 +264,6 @@ def register_reminder_actions(app: AsyncApp, assistant: SlackAssistant, not_an_o
         ref = cb.ReminderRef(meta.reference, meta.deadline)
         try:
             plan = await asyncio.to_thread(actions.plan_record, ref)
-            if on > assistant.today() and not MILESTONE_RULES[plan.milestone].future_allowed:
-                raise LifecycleError("That date is in the future: record it on the day it happens.")
             case = await asyncio.to_thread(actions.record, plan, on, user)
         except (CaseNotFound, LifecycleError) as exc:
             await refuse(str(exc))
@@ -290,6 +280,8 @@ def register_reminder_actions(app: AsyncApp, assistant: SlackAssistant, not_an_o
             text=(
                 f"Recorded for {plan.reference}: {plan.milestone_label} on {cb.fmt_day(on)}. "
                 f"{plan.step_label}{outcome}; its reminders have stopped."
+                # The case service's warnings (a date in the future, a partnership gone).
+                + "".join(f"\nWarning: {w}" for w in case.warnings)
             ),
         )
         if meta.home:
