@@ -8,6 +8,7 @@ entry commit together. Adapters (CLI, Slack, mail) call this and nothing below i
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -22,15 +23,17 @@ from bot.core.lifecycle import (
     DeadlineStatus,
     LifecycleError,
     RecordedMilestone,
+    awareness_warnings,
     check_awareness,
     derive_deadlines,
+    milestone_warnings,
     next_open_deadline,
     parse_milestone,
     record,
 )
 from bot.routing import Router
 from bot.settings import PartnershipSettings, Settings
-from scheduler.calendar import WorkingCalendar
+from scheduler.calendar import WorkingCalendar, today_in_london
 from scheduler.reminders import ReminderPolicy, plan_deadline
 from scheduler.timescales import Milestone, Timescales
 from store import case_subjects as subject_repo
@@ -46,6 +49,11 @@ class CaseNotFound(LookupError):
 
 class InvalidOwner(ValueError):
     """A case owner that is neither a Slack user ID nor an e-mail address; one line."""
+
+
+class UnknownPartnership(LifecycleError):
+    """A case cannot be opened for a partnership that is not configured; the one line names
+    the partnerships that are."""
 
 
 # Slack user IDs: U (or W, Enterprise Grid) and at least 8 capitals and digits. Anything else
@@ -179,9 +187,13 @@ def _aware_utc(moment: datetime) -> datetime:
 class CaseService:
     """Open cases, record milestones, read them back; one transaction per call."""
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(
+        self, engine: Engine, settings: Settings, *, today: Callable[[], date] | None = None
+    ) -> None:
         self.engine = engine
         self.settings = settings
+        # The day "in the future" is measured from (Europe/London); injectable for tests.
+        self.today: Callable[[], date] = today or today_in_london
         self._rules: dict[str, tuple[Timescales, WorkingCalendar]] = {}
         self._policy: ReminderPolicy | None = None
 
@@ -222,12 +234,44 @@ class CaseService:
             )
         return self._rules[partnership.key]
 
+    # Partnerships: the one fallback ------------------------------------------------------------
+
+    def partnership_to_open(self, key: str | None) -> PartnershipSettings:
+        """The partnership a new case is opened for (the first configured when ``key`` is None).
+
+        An unknown key is refused (UnknownPartnership, one line listing the configured keys):
+        a new case must run on rules somebody configured for it.
+        """
+        if key is None:
+            return self.settings.partnership()
+        for partnership in self.settings.partnerships:
+            if partnership.key == key:
+                return partnership
+        known = ", ".join(p.key for p in self.settings.partnerships)
+        raise UnknownPartnership(f"unknown partnership {key!r}; configured: {known}")
+
+    def partnership_of_case(self, key: str) -> tuple[PartnershipSettings, str | None]:
+        """The settings an existing case runs on, and a warning when they are not its own.
+
+        A case whose partnership is no longer configured keeps running (its deadlines are
+        statutory) on the default rules: the national timescales and the installation's
+        closure days. The warning says so to whoever changes the case.
+        """
+        for partnership in self.settings.partnerships:
+            if partnership.key == key:
+                return partnership, None
+        return PartnershipSettings(key=key), (
+            f"partnership {key!r} is no longer configured: this case runs on the default rules"
+        )
+
     def _partnership_settings(self, key: str) -> PartnershipSettings:
-        try:
-            return self.settings.partnership(key)
-        except ValueError:
-            # A partnership no longer configured: its cases still run on the default rules.
-            return PartnershipSettings(key=key)
+        return self.partnership_of_case(key)[0]
+
+    def milestone_meeting(self, partnership_key: str, deadline_key: str) -> Milestone:
+        """The milestone that meets ``deadline_key`` on a case of this partnership (a partnership
+        may edit its timescales, so this is the case's own rule)."""
+        timescales, _ = self.rules_for(self._partnership_settings(partnership_key))
+        return timescales.get(deadline_key).met_by
 
     def open_case(
         self,
@@ -250,7 +294,7 @@ class CaseService:
         acknowledgement in the outbox commit together with the case or not at all.
         ``submission_id`` is stored with the case under a unique index (see open_case_once).
         """
-        partnership_settings = self.settings.partnership(partnership_key)
+        partnership_settings = self.partnership_to_open(partnership_key)
         owner = check_owner(owner)
         check_awareness(la_aware, incident_date)
         timescales, calendar = self.rules_for(partnership_settings)
@@ -267,8 +311,11 @@ class CaseService:
                                   actor=actor, summary=summary, incident_date=incident_date,
                                   request_type=request_type, owner=owner, details=details,
                                   submission_id=submission_id)
+        warnings = awareness_warnings(la_aware, self.today())
         reason = Router(self.settings).fallback_reason(owner) if owner else None
-        return replace(view, warnings=(f"owner {reason}",)) if reason else view
+        if reason:
+            warnings += (f"owner {reason}",)
+        return replace(view, warnings=warnings) if warnings else view
 
     def open_case_once(
         self,
@@ -427,9 +474,11 @@ class CaseService:
                 raise CaseNotFound(f"no case with reference {reference!r}")
             assert case.id is not None
             partnership = repo.get_partnership(session, case.partnership_id)
-            timescales, calendar = self.rules_for(self._partnership_settings(partnership.key))
+            settings, fallback = self.partnership_of_case(partnership.key)
+            timescales, calendar = self.rules_for(settings)
             facts = _facts(case, list(repo.milestones_for(session, case.id)))
             updated = record(facts, kind, on)
+            warnings = milestone_warnings(kind, on, self.today()) + ((fallback,) if fallback else ())
             repo.add_milestone(
                 session, case, kind=kind.value, occurred_on=on, recorded_by=actor, note=note
             )
@@ -448,7 +497,7 @@ class CaseService:
                     "deadlines_changed": changed,
                 },
             )
-            return self._view(session, case, states)
+            return replace(self._view(session, case, states), warnings=warnings)
 
     def snooze(self, reference: str, deadline_key: str, *, now: datetime, actor: str) -> date:
         """Quieten a deadline's reminders until the next working day at the send time.
@@ -554,5 +603,6 @@ __all__ = [
     "DeadlineStatus",
     "InvalidOwner",
     "LifecycleError",
+    "UnknownPartnership",
     "deadline_json",
 ]

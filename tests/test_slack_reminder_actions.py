@@ -296,8 +296,7 @@ async def test_lifecycle_refusals_are_shown_on_the_date_field(slack: Slack) -> N
     view = (await slack.opened_view(2))["view"]
     before_aware = await slack.submit(view, "2026-12-18")
     assert "before the LA became aware" in before_aware["errors"][cb.DONE_ON]
-    future = await slack.submit(view, "2026-12-23")
-    assert "in the future" in future["errors"][cb.DONE_ON]
+    # a future date is accepted with a warning: tests/test_case_rules.py
 
     assert slack.service.get(case.reference).milestones == ()
     assert {r.status for r in reminders(slack.engine, PANEL)} == {"pending"}

@@ -8,7 +8,7 @@ derived rows for queries and reminders; it never decides them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -138,6 +138,10 @@ class CaseFacts:
         found = [m for m in self.milestones if m.kind == kind]
         return found[-1] if found else None
 
+    def latest_dates(self) -> dict[Milestone, date]:
+        """Each recorded milestone's latest date."""
+        return {m.kind: m.on for m in self.milestones}
+
     def has(self, kind: Milestone) -> bool:
         return any(m.kind == kind for m in self.milestones)
 
@@ -213,18 +217,54 @@ def check_milestone(facts: CaseFacts, kind: Milestone, on: date) -> None:
             raise LifecycleError(
                 f"cannot record {name} before {required.value.replace('_', '-')} is recorded"
             )
-    if rule.not_before_aware and on < facts.la_aware:
-        raise LifecycleError(
-            f"{name} date {on.isoformat()} is before the LA became aware "
-            f"({facts.la_aware.isoformat()})"
-        )
-    for earlier in rule.not_before:
-        previous = facts.latest(earlier)
-        if previous is not None and on < previous.on:
+    problems = out_of_order(kind, on, facts.la_aware, facts.latest_dates())
+    if problems:
+        # Awareness first: it is the date every other one counts from.
+        earlier, earlier_on = next((p for p in problems if p[0] is None), problems[0])
+        if earlier is None:
             raise LifecycleError(
-                f"{name} date {on.isoformat()} is before {earlier.value.replace('_', '-')} "
-                f"({previous.on.isoformat()})"
+                f"{name} date {on.isoformat()} is before the LA became aware "
+                f"({earlier_on.isoformat()})"
             )
+        raise LifecycleError(
+            f"{name} date {on.isoformat()} is before {earlier.value.replace('_', '-')} "
+            f"({earlier_on.isoformat()})"
+        )
+
+
+def out_of_order(
+    kind: Milestone, on: date, la_aware: date, earlier: Mapping[Milestone, date]
+) -> list[tuple[Milestone | None, date]]:
+    """The dates ``kind`` on ``on`` may not precede but does: (milestone, its date) for each
+    milestone it must follow, then (None, la_aware) if it may not precede awareness.
+
+    The one ordering rule, used by recording (check_milestone) and by the ``deadlines``
+    calculator, which has dates but no case.
+    """
+    rule = MILESTONE_RULES[kind]
+    problems: list[tuple[Milestone | None, date]] = []
+    for before in rule.not_before:
+        previous = earlier.get(before)
+        if previous is not None and on < previous:
+            problems.append((before, previous))
+    if rule.not_before_aware and on < la_aware:
+        problems.append((None, la_aware))
+    return problems
+
+
+def milestone_warnings(kind: Milestone, on: date, today: date | None) -> tuple[str, ...]:
+    """What to tell whoever records ``kind`` on ``on`` (accepted, but worth a second look):
+    a date in the future, except for a milestone that is planned (publication-planned)."""
+    if MILESTONE_RULES[kind].future_allowed:
+        return ()
+    warning = future_warning(kind.value.replace("_", "-"), on, today)
+    return (warning,) if warning else ()
+
+
+def awareness_warnings(la_aware: date, today: date | None) -> tuple[str, ...]:
+    """What to tell whoever opens a case aware on ``la_aware``: a date in the future."""
+    warning = future_warning("awareness", la_aware, today)
+    return (warning,) if warning else ()
 
 
 def record(facts: CaseFacts, kind: Milestone, on: date) -> CaseFacts:

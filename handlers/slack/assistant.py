@@ -62,7 +62,7 @@ class SlackAssistant:
         self.today = today
         # The moment a snooze counts from (the next working day after it); injectable for tests.
         self.now: Callable[[], datetime] = now or (lambda: datetime.now(tz=UTC))
-        self.cases = CaseService(engine, settings)
+        self.cases = CaseService(engine, settings, today=today)
         self.talk = Conversations(engine, tree)
         self.conversations = self.talk.store
         self.officers = CaseOfficers(list(settings.slack_case_officers))
@@ -150,15 +150,16 @@ class SlackAssistant:
             try:
                 if aware is None:
                     raise LifecycleError("pick the date the LA became aware")
-                check_awareness(aware)
-                if aware > self.today():
-                    raise LifecycleError("the date the LA became aware cannot be in the future")
+                check_awareness(aware)  # a future date is accepted: the case service warns
                 cleaned["aware"] = aware
             except LifecycleError as exc:
                 errors["aware"] = str(exc)[:150]
-        partnership = read("partnership", form.option) or self.settings.partnership().key
-        if partnership not in {key for key, _ in self.partnership_choices()}:
-            errors["partnership"] = "unknown partnership"
+        partnership = read("partnership", form.option)
+        if "partnership" not in errors:
+            try:  # the case service's rule: an unknown key is refused, naming the known ones
+                partnership = self.cases.partnership_to_open(partnership).key
+            except LifecycleError as exc:
+                errors["partnership"] = str(exc)[:150]
         cleaned["partnership"] = partnership
         summary = read("summary", form.text) or ""
         if not summary and "summary" not in errors:

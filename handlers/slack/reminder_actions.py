@@ -33,7 +33,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cases import CaseService, CaseView
 from bot.core.lifecycle import MILESTONE_RULES, DeadlineStatus, LifecycleError
-from bot.settings import PartnershipSettings, Settings
+from bot.settings import Settings
 from handlers.slack import blocks as bk
 from handlers.slack import case_blocks as cb
 from handlers.slack import payloads as pl
@@ -92,13 +92,12 @@ class ReminderActions:
                 f"{case.reference}: {state.deadline.label} {what}; nothing to record.",
                 case.reference, state.deadline.label, state.completed_on,
             )
-        timescales, _ = self.cases.rules_for(self._partnership(case.partnership))
         return RecordPlan(
             reference=case.reference,
             deadline_key=ref.deadline,
             step_label=state.deadline.label,
             due=state.deadline.due,
-            milestone=timescales.get(ref.deadline).met_by,
+            milestone=self.cases.milestone_meeting(case.partnership, ref.deadline),
         )
 
     def record(self, plan: RecordPlan, on: date, user: str) -> CaseView:
@@ -115,12 +114,6 @@ class ReminderActions:
 
     def case_with_details(self, reference: str) -> tuple[CaseView, dict[str, Any]]:
         return self.cases.get(reference), self.cases.details(reference)
-
-    def _partnership(self, key: str) -> PartnershipSettings:
-        try:
-            return self.settings.partnership(key)
-        except ValueError:  # no longer configured: its cases run on the default rules
-            return PartnershipSettings(key=key)
 
 
 def original_message(body: dict[str, Any]) -> tuple[str, str] | None:

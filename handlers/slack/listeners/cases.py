@@ -87,7 +87,8 @@ def register(app: AsyncApp, assistant: SlackAssistant) -> None:
         channel = assistant.settings.partnership(case.partnership).slack_channel
         if channel:
             await client.chat_postMessage(channel=channel, blocks=notice, text=text)
-        await client.chat_postMessage(channel=user, blocks=notice, text=f"Opened. {text}")
+        warned = "".join(f"\nWarning: {w}" for w in case.warnings)  # the case service's
+        await client.chat_postMessage(channel=user, blocks=notice, text=f"Opened. {text}{warned}")
 
     @app.action(ids.RECORD_DECISION)
     @officers_only(assistant.officers)
@@ -149,5 +150,7 @@ def register(app: AsyncApp, assistant: SlackAssistant) -> None:
         await ack()
         await asyncio.to_thread(assistant.talk.forget, conversation_key(team_of(body), user))
         await client.chat_postMessage(
-            channel=user, text=f"Recorded {evaluation.milestone} on {on.isoformat()} for {case.reference}."
+            channel=user,
+            text=f"Recorded {evaluation.milestone} on {on.isoformat()} for {case.reference}."
+            + "".join(f"\nWarning: {w}" for w in case.warnings),
         )

@@ -139,8 +139,6 @@ def register(app: AsyncApp, assistant: SlackAssistant) -> None:
         ref = cb.ReminderRef(meta.reference, meta.deadline)
         try:
             plan = await asyncio.to_thread(actions.plan_record, ref)
-            if on > assistant.today() and not MILESTONE_RULES[plan.milestone].future_allowed:
-                raise LifecycleError("That date is in the future: record it on the day it happens.")
             case = await asyncio.to_thread(actions.record, plan, on, user)
         except (CaseNotFound, LifecycleError) as exc:
             await refuse(str(exc))
@@ -157,6 +155,8 @@ def register(app: AsyncApp, assistant: SlackAssistant) -> None:
             text=(
                 f"Recorded for {plan.reference}: {plan.milestone_label} on {cb.fmt_day(on)}. "
                 f"{plan.step_label}{outcome}; its reminders have stopped."
+                # The case service's warnings (a date in the future, a partnership gone).
+                + "".join(f"\nWarning: {w}" for w in case.warnings)
             ),
         )
         if meta.home:

@@ -2,7 +2,7 @@
 
 ``criteria`` is a stable contract used by acceptance checks: ``--answer KEY=VALUE`` repeated,
 ``--aware DATE`` for the deadlines, ``--json`` for a machine-readable object. User errors raise
-``bot.cli.UserError`` so ``bot.cli.main`` prints one line and exits 2.
+``bot.cli.common.UserError`` so ``bot.cli.main`` prints one line and exits 2.
 """
 
 from __future__ import annotations
@@ -13,14 +13,24 @@ from typing import Any
 
 import click
 
-from bot.cli import UserError, _case_service, _date_option, _print_json, _settings
+from bot.cli.common import (
+    UserError,
+    actor_of,
+    case_service,
+    database_of,
+    date_option,
+    domain_call,
+    print_json,
+    settings_of,
+    warn,
+)
 from handlers.console.render import rationale, render_evaluation
 
 
 def _tree(ctx: click.Context) -> Any:
     from bot.core.criteria import CriteriaConfigError
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     try:
         return settings.criteria()
     except CriteriaConfigError as exc:
@@ -81,7 +91,7 @@ def criteria(
         evaluation = flow.evaluate(parse_answer_pairs(answers))
     except CriteriaAnswerError as exc:
         raise UserError(str(exc)) from None
-    la_aware = _date_option(aware, "--aware") or today_in_london()
+    la_aware = date_option(aware, "--aware") or today_in_london()
     try:
         check_awareness(la_aware)
     except LifecycleError as exc:
@@ -89,7 +99,7 @@ def criteria(
 
     deadlines: list[Any] = []
     if evaluation.decision == "notify":
-        deadlines = notification_deadlines(_settings(ctx), la_aware, partnership)
+        deadlines = notification_deadlines(settings_of(ctx), la_aware, partnership)
 
     recorded = None
     if record_ref is not None:
@@ -102,7 +112,7 @@ def criteria(
             data["deadlines"] = [d.as_json() for d in deadlines]
         if recorded is not None:
             data["recorded"] = recorded
-        _print_json(data)
+        print_json(data)
         return
     click.echo(render_evaluation(evaluation, flow, deadlines, la_aware if deadlines else None))
     if recorded is not None:
@@ -110,20 +120,21 @@ def criteria(
 
 
 def _record_decision(ctx: click.Context, evaluation: Any, reference: str, on: str | None) -> dict:
-    from bot.cli import _actor, _domain_call
     from scheduler.calendar import today_in_london
 
     if evaluation.flow != "review":
         raise UserError("--record: only the review flow's decision can be recorded on a case")
     if not evaluation.complete:
         raise UserError(f"--record: answer {evaluation.next_question} first")
-    occurred = _date_option(on, "--on") or today_in_london()
-    service = _case_service(ctx)
-    view = _domain_call(
+    occurred = date_option(on, "--on") or today_in_london()
+    service = case_service(ctx)
+    view = domain_call(
         lambda: service.record_milestone(
-            reference, evaluation.milestone, on=occurred, actor=_actor(None), note=rationale(evaluation)
+            reference, evaluation.milestone, on=occurred, actor=actor_of(None), note=rationale(evaluation)
         )
     )
+    for warning in view.warnings:
+        warn(warning)
     return {"case": view.reference, "milestone": evaluation.milestone, "on": occurred.isoformat()}
 
 
@@ -136,7 +147,6 @@ def _record_decision(ctx: click.Context, evaluation: Any, reference: str, on: st
 @click.pass_context
 def chat(ctx: click.Context, flow_key: str, case_ref: str | None, user: str | None) -> None:
     """Answer the criteria questions interactively (numbers, ? for help, r to restart)."""
-    from bot.cli import _actor, _database
     from bot.conversation import Conversations
     from bot.core.criteria import CriteriaAnswerError
     from handlers.console.chat import TerminalChat
@@ -146,20 +156,21 @@ def chat(ctx: click.Context, flow_key: str, case_ref: str | None, user: str | No
         tree.flow(flow_key)
     except CriteriaAnswerError as exc:
         raise UserError(str(exc)) from None
-    settings = _settings(ctx)
-    engine = _database(ctx, writing=True)  # answers are saved as they are given
-    actor = user or _actor(None)
+    settings = settings_of(ctx)
+    engine = database_of(ctx, writing=True)  # answers are saved as they are given
+    actor = user or actor_of(None)
 
     def deadlines_for(aware: date) -> list[Any]:
         return notification_deadlines(settings, aware)
 
     def record(milestone: str, on: date, note: str) -> str:
-        from bot.cli import _domain_call
 
-        service = _case_service(ctx)
-        view = _domain_call(
+        service = case_service(ctx)
+        view = domain_call(
             lambda: service.record_milestone(case_ref, milestone, on=on, actor=actor, note=note)
         )
+        for warning in view.warnings:
+            warn(warning)
         return str(view.reference)
 
     session = TerminalChat(

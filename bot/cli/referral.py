@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from bot.cli import UserError
+from bot.cli.common import UserError
 
 TIME_LIMIT_S = 20  # a form is read in well under a second; anything slower is hostile
 MEMORY_LIMIT = 1536 * 1024 * 1024  # address space cap for this one-shot command

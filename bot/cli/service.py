@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli import EnvironmentFailure, UserError, _settings
+from bot.cli.common import EnvironmentFailure, UserError, settings_of
 from bot.logs import configure_logging
 
 
@@ -30,7 +30,7 @@ def run(ctx: click.Context, headless: bool) -> None:
     from bot.runtime import open_runtime
     from bot.service import Component, Service, in_daemon_thread
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     try:
         settings.criteria()  # fail at start-up, naming the bad key, not mid-conversation
         settings.reminder_policy()
@@ -50,7 +50,7 @@ def run(ctx: click.Context, headless: bool) -> None:
 
         components["slack"] = lambda stop: serve(settings, runtime.engine, stop)
     elif not headless:
-        from bot.cli_criteria import chat
+        from bot.cli.criteria import chat
 
         click.echo(
             "Slack is not configured: running the criteria chat in this terminal "

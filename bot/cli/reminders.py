@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from bot.cli import UserError, _fmt_day, _print_json, _settings, _table
+from bot.cli.common import UserError, fmt_day, print_json, settings_of, table
 from bot.core.dates import DateError, DateOutOfRange, check_date_range, parse_date
 from scheduler.calendar import LONDON
 
@@ -52,7 +52,7 @@ def _runtime(ctx: click.Context, *, writing: bool = True) -> Any:
 
     obj = ctx.ensure_object(dict)
     if "runtime" not in obj:
-        settings = _settings(ctx)
+        settings = settings_of(ctx)
         obj["database_url"] = settings.resolved_database_url()
         obj["runtime"] = open_runtime(settings, writing=writing)
     return obj["runtime"]
@@ -63,7 +63,7 @@ def _send_time(ctx: click.Context) -> time:
     from scheduler.reminders import ReminderConfigError
 
     try:
-        return _settings(ctx).reminder_policy().send_time
+        return settings_of(ctx).reminder_policy().send_time
     except ReminderConfigError as exc:
         raise UserError(str(exc).splitlines()[0]) from None
 
@@ -83,7 +83,7 @@ def remind(ctx: click.Context, now_text: str, as_json: bool) -> None:
     sender = runtime.sender(console=sys.stderr if as_json else sys.stdout)
     report = asyncio.run(sender.drain(now))
     if as_json:
-        _print_json([item.as_json() for item in result.sent])
+        print_json([item.as_json() for item in result.sent])
         return
     if result.held:
         click.echo(f"Nothing sent: {result.held}.")
@@ -95,13 +95,13 @@ def remind(ctx: click.Context, now_text: str, as_json: bool) -> None:
             r.case,
             r.deadline,
             r.occasion,
-            _fmt_day(r.due),
+            fmt_day(r.due),
             ", ".join(f"{t}:{to}" for t, to in r.recipients),
         ]
         for r in result.sent
     ]
     if rows:
-        click.echo(_table(["Case", "Deadline", "Occasion", "Due", "Sent to"], rows))
+        click.echo(table(["Case", "Deadline", "Occasion", "Due", "Sent to"], rows))
     if report.retrying or report.dead:
         click.echo(
             f"\n{len(report.delivered)} delivered, {len(report.retrying)} queued for retry, "
@@ -169,7 +169,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
         ],
     }
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     click.echo(f"Workers running: {len(live)}" + "".join(
         f"\n  {w.id} ({w.components}) last seen {aware(w.last_seen):%Y-%m-%d %H:%M:%S} UTC" for w in live))
