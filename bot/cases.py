@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from bot.core.lifecycle import (
     CaseFacts,
@@ -40,7 +40,7 @@ from store import case_subjects as subject_repo
 from store import cases as repo
 from store import reminders as reminder_repo
 from store.db import session_scope
-from store.models import Case, MilestoneRow, utcnow
+from store.models import Case, MilestoneRow
 
 
 class CaseNotFound(LookupError):
@@ -354,7 +354,7 @@ class CaseService:
     def case_for_submission(self, submission_id: str) -> CaseView | None:
         """The case a form submission opened, if it opened one."""
         with Session(self.engine) as session:
-            case = session.exec(select(Case).where(Case.submission_id == submission_id)).first()
+            case = repo.case_by_submission(session, submission_id)
             return None if case is None else self._view(session, case)
 
     def _open(
@@ -391,8 +391,7 @@ class CaseService:
         )
         assert case.id is not None
         if submission_id is not None:
-            case.submission_id = submission_id
-            session.flush()  # the unique index speaks here: IntegrityError for a second opening
+            repo.set_submission(session, case, submission_id)  # IntegrityError for a second opening
         if details:
             self._save_details(session, case.id, details, actor)
         changed = repo.save_deadlines(session, case.id, _to_data(states))
@@ -437,12 +436,11 @@ class CaseService:
         The deadlines do not move: the awareness date is when the first copy arrived. The audit
         entry names the change, never the details themselves.
         """
-        case = session.get(Case, case_id, with_for_update=True)
+        case = repo.lock_case(session, case_id)
         if case is None:
             raise CaseNotFound(f"no case with id {case_id}")
         self._save_details(session, case_id, details, actor)
-        case.updated_at = utcnow()
-        session.add(case)
+        repo.touch(session, case)
         repo.audit(
             session,
             actor=actor,

@@ -260,3 +260,27 @@ def open_deadlines(session: Session, partnership_id: int) -> Sequence[tuple[Case
         .where(Case.partnership_id == partnership_id, Case.status == "open", DeadlineRow.status == "open")
         .order_by(col(DeadlineRow.due), col(Case.reference))
     ).all()
+
+
+def case_by_submission(session: Session, submission_id: str) -> Case | None:
+    """The case a form submission (e.g. a Slack "Open a case" modal) opened, if any."""
+    return session.exec(select(Case).where(Case.submission_id == submission_id)).first()
+
+
+def set_submission(session: Session, case: Case, submission_id: str) -> None:
+    """Record the submission that opened ``case``; the unique index raises IntegrityError here
+    for a second opening from the same submission (the caller's transaction then rolls back)."""
+    case.submission_id = submission_id
+    session.add(case)
+    session.flush()
+
+
+def lock_case(session: Session, case_id: int) -> Case | None:
+    """A case by id, locked against concurrent edits (PostgreSQL; SQLite serialises writers)."""
+    return session.get(Case, case_id, with_for_update=True)
+
+
+def touch(session: Session, case: Case) -> None:
+    """Mark ``case`` as changed now."""
+    case.updated_at = utcnow()
+    session.add(case)
