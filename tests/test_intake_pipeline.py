@@ -19,8 +19,8 @@ from bot.routing import Router
 from bot.settings import Settings, load_settings
 from handlers.mail.intake import IncomingMail, IntakePipeline
 from handlers.mail.notices import redact_reason
+from handlers.transports.interface import OutboundMessage
 from handlers.transports.smtp import build_email
-from bot.messages import OutboundMessage
 from store.case_subjects import CaseSubject
 from store.intake import IntakeMessage
 from store.models import AuditEntry, Case, OutboxMessage
