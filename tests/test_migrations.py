@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
@@ -13,7 +14,8 @@ import store.case_subjects  # noqa: F401
 import store.conversations  # noqa: F401
 import store.intake  # noqa: F401
 import store.models  # noqa: F401
-from store.db import current_revision, head_revision, is_up_to_date, make_engine, upgrade
+from store import revisions
+from store.db import MIGRATIONS_DIR, current_revision, head_revision, is_up_to_date, make_engine, upgrade
 
 TABLES = {"partnership", "case_file", "milestone", "deadline", "audit_log", "reminder", "outbox", "worker", "conversation", "slack_event", "case_subject", "intake_message"}
 
@@ -23,6 +25,9 @@ def _check(url: str) -> None:
     assert current_revision(engine) is None
     upgrade(engine)
     assert current_revision(engine) == head_revision()
+    read = current_revision(engine)
+    with engine.connect() as conn:  # the plain query agrees with Alembic's own reading
+        assert MigrationContext.configure(conn).get_current_revision() == read
     assert is_up_to_date(engine)
     assert TABLES <= set(inspect(engine).get_table_names())
     upgrade(engine)  # idempotent: a second start-up changes nothing
@@ -95,3 +100,26 @@ def test_migration_chain_is_linear() -> None:
     revisions = list(script.walk_revisions())
     assert all(len(r._all_down_revisions) <= 1 for r in revisions)
     assert revisions[-1].down_revision is None
+
+
+def test_revisions_read_as_text_agree_with_alembic() -> None:
+    """store/revisions.py reads the chain without Alembic (fast start-up); it must be Alembic's."""
+    scripts = ScriptDirectory(str(MIGRATIONS_DIR))
+    assert revisions.head_revision() == scripts.get_current_head()
+    assert revisions.known_revisions() == {script.revision for script in scripts.walk_revisions()}
+    assert revisions.read_chain() == {
+        script.revision: tuple(script._all_down_revisions) for script in scripts.walk_revisions()
+    }
+
+
+def test_revisions_refuse_a_forked_chain(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text('revision = "a"\ndown_revision = None\n')
+    (tmp_path / "b.py").write_text("revision = 'b'\ndown_revision = 'a'\n")
+    (tmp_path / "c.py").write_text('revision: str = "c"\ndown_revision = "a"  # a second head\n')
+    try:
+        revisions.head_revision(tmp_path)
+    except revisions.RevisionsUnreadable as exc:
+        assert "2 heads (b, c)" in str(exc)
+    else:
+        raise AssertionError("a forked chain must be refused")
+    assert revisions.known_revisions(tmp_path) == {"a", "b", "c"}
