@@ -14,7 +14,6 @@ from typing import Any
 import click
 
 from bot.cli import UserError, _case_service, _date_option, _print_json, _settings
-from handlers.console.render import rationale, render_evaluation
 
 
 def _tree(ctx: click.Context) -> Any:
@@ -73,6 +72,7 @@ def criteria(
     """Does an incident need a serious incident notification? Evaluate answers without a chat."""
     from bot.core.criteria import CriteriaAnswerError, parse_answer_pairs
     from bot.core.lifecycle import LifecycleError, check_awareness
+    from handlers.console.render import render_evaluation
     from scheduler.calendar import today_in_london
 
     tree = _tree(ctx)
@@ -111,6 +111,7 @@ def criteria(
 
 def _record_decision(ctx: click.Context, evaluation: Any, reference: str, on: str | None) -> dict:
     from bot.cli import _actor, _domain_call
+    from handlers.console.render import rationale
     from scheduler.calendar import today_in_london
 
     if evaluation.flow != "review":
