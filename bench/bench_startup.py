@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -44,14 +45,20 @@ def _environment(root: Path | None, data_dir: Path) -> dict[str, str]:
     return env
 
 
-def _once(command: list[str], env: dict[str, str], cwd: Path) -> float:
+def _once(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """(wall-clock, CPU user+system) seconds of one run. CPU time is what /usr/bin/time calls
+    user+sys: on a loaded machine it moves far less than wall-clock time, which includes waiting
+    for a CPU, so it is the steadier figure for comparing two checkouts."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(command, env=env, cwd=cwd, check=True, capture_output=True)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def measure(roots: list[Path | None], runs: int, only: list[str] | None) -> dict[str, dict[str, dict[str, float]]]:
-    """{command: {checkout: {median, min, max}}}. The checkouts take turns run by run, so a
+    """{command: {checkout: {median, min, max, cpu_median}}}. The checkouts take turns run by run, so a
     burst of load on a shared machine falls on all of them rather than on one."""
     results: dict[str, dict[str, dict[str, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="sgb-bench-") as scratch:
@@ -62,7 +69,7 @@ def measure(roots: list[Path | None], runs: int, only: list[str] | None) -> dict
             command = [sys.executable, "-c", "pass"] if argv is None else [sys.executable, "-m", "bot", *argv]
             for env in envs.values():  # warm-up: bytecode cache; the database created and migrated
                 _once(command, env, cwd)
-            times: dict[str, list[float]] = {label: [] for label in envs}
+            times: dict[str, list[tuple[float, float]]] = {label: [] for label in envs}
             for _ in range(runs):
                 for label, env in envs.items():
                     times[label].append(_once(command, env, cwd))
@@ -75,11 +82,15 @@ def _label(root: Path | None) -> str:
 
 
 def _cell(figures: dict[str, float]) -> str:
-    return f"{figures['median']:.3f} ({figures['min']:.3f}-{figures['max']:.3f})"
+    return f"{figures['median']:.3f} ({figures['min']:.3f}-{figures['max']:.3f}) cpu {figures['cpu_median']:.3f}"
 
 
-def _summary(times: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(times), "min": min(times), "max": max(times)}
+def _summary(runs: list[tuple[float, float]]) -> dict[str, float]:
+    wall = [w for w, _ in runs]
+    return {
+        "median": statistics.median(wall), "min": min(wall), "max": max(wall),
+        "cpu_median": statistics.median(c for _, c in runs),
+    }
 
 
 def main() -> int:
@@ -95,13 +106,13 @@ def main() -> int:
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
-    print(f"safeguard-bot start-up, {args.runs} runs each, wall clock in seconds: median (min-max)")
+    print(f"safeguard-bot start-up, {args.runs} runs each, wall clock in seconds: median (min-max), and median CPU user+sys")
     labels = [_label(root) for root in roots]
     for i, label in enumerate(labels, start=1):
         print(f"  [{i}] {label}")
-    print(f"  {'':<16}" + "".join(f"{f'[{i}]':>22}" for i in range(1, len(labels) + 1)))
+    print(f"  {'':<16}" + "".join(f"{f'[{i}]':>34}" for i in range(1, len(labels) + 1)))
     for name, by_root in results.items():
-        cells = "".join(f"{_cell(by_root[label]):>22}" for label in labels)
+        cells = "".join(f"{_cell(by_root[label]):>34}" for label in labels)
         print(f"  {name:<16}{cells}")
     return 0
 
