@@ -9,10 +9,7 @@ to the local transport (a folder of message files, or the console).
 from __future__ import annotations
 
 import re
-import sys
-from typing import TextIO
 
-from bot.messages import Transport
 from bot.settings import PartnershipSettings, Settings
 
 _SLACK_ID = re.compile(r"^[CDGUW][A-Z0-9]{6,}$")
@@ -76,35 +73,3 @@ class Router:
         if self.settings.alert_recipient:
             return self._address(self.settings.alert_recipient)
         return self(self.settings.partnerships[0].key, "channel", None)[0]
-
-
-def build_transports(settings: Settings, *, console: TextIO | None = None) -> dict[str, Transport]:
-    """Every transport the settings make available, by kind."""
-    from handlers.transports.local import ConsoleTransport, FolderTransport
-
-    transports: dict[str, Transport] = {
-        "folder": FolderTransport(settings.outbox_dir, settings.smtp_from),
-        "console": ConsoleTransport(console or sys.stdout),
-    }
-    if settings.slack_bot_token is not None:
-        from slack_sdk.web.async_client import AsyncWebClient
-
-        from handlers.transports.slack import SlackTransport
-
-        kwargs = {"token": settings.slack_bot_token.get_secret_value()}
-        if settings.slack_api_base_url:
-            kwargs["base_url"] = settings.slack_api_base_url
-        transports["slack"] = SlackTransport(AsyncWebClient(**kwargs))
-    if settings.smtp_host is not None:
-        from handlers.transports.smtp import SmtpTransport
-
-        transports["email"] = SmtpTransport(
-            hostname=settings.smtp_host,
-            port=settings.smtp_port,
-            sender=settings.smtp_from,
-            username=settings.smtp_username,
-            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-            use_tls=settings.smtp_use_tls,
-            start_tls=settings.smtp_starttls if not settings.smtp_use_tls else False,
-        )
-    return transports

@@ -11,11 +11,12 @@ from typing import TextIO
 from sqlalchemy import Engine
 
 from bot.cases import CaseService
-from bot.messages import Transport
-from bot.routing import Router, build_transports
+from bot.routing import Router
 from bot.settings import Settings
+from handlers.transports import build_transports
+from handlers.transports.interface import Transport
+from handlers.transports.sender import OutboxSender
 from scheduler.calendar import WorkingCalendar
-from scheduler.delivery import OutboxSender
 from scheduler.reminders import ReminderPolicy
 from scheduler.sweep import Sweeper
 from store.db import open_database

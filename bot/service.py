@@ -1,7 +1,8 @@
 """``safeguard-bot run``: the clock, the outbox sender and the adapters in one process.
 
-- apscheduler (3.x, AsyncIOScheduler) wakes the reminder sweep every minute and again exactly at
-  the next planned reminder; the weekly digest is checked at the send time on weekdays.
+- The clock (scheduler/clock.py, apscheduler jobs) wakes the reminder sweep every minute and
+  again exactly at the next planned reminder; the weekly digest is checked at the send time on
+  weekdays. This module composes it: the jobs it runs are this service's methods.
 - The outbox sender runs as a task: it delivers whatever is due, then sleeps until woken by a
   sweep or until the next retry is due (at most a few seconds).
 - Adapters (the Slack app, the mail watcher) run beside them when configured.
@@ -21,16 +22,12 @@ import socket
 import threading
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.date import DateTrigger
-from apscheduler.triggers.interval import IntervalTrigger
-from bot.messages import Transport
 from bot.runtime import Runtime
-from scheduler.calendar import LONDON
-from scheduler.delivery import OutboxSender
+from handlers.transports.interface import Transport
+from handlers.transports.sender import OutboxSender
+from scheduler.clock import Clock
 from scheduler.digest import send_digests
 from store import outbox, workers
 from store import reminders as reminder_store
@@ -67,7 +64,7 @@ class Service:
         # Held by every scheduled job while it runs, so shutdown can wait for the one in flight.
         self._jobs = asyncio.Lock()
         self._stopping = False
-        self._scheduler: AsyncIOScheduler | None = None
+        self._scheduler: Clock | None = None
         self.sweeps = 0
 
     # --- jobs -----------------------------------------------------------------------------
@@ -91,12 +88,8 @@ class Service:
             return
         with session_scope(self.runtime.engine) as session:
             upcoming = reminder_store.next_pending_send_at(session, self.clock())
-        if upcoming is None:
-            return
-        when = upcoming if upcoming.tzinfo else upcoming.replace(tzinfo=UTC)
-        self._scheduler.add_job(
-            self.sweep, DateTrigger(run_date=when), id="sweep-at-next-due", replace_existing=True
-        )
+        if upcoming is not None:
+            self._scheduler.wake_at(upcoming)
 
     async def digest(self) -> None:
         async with self._jobs:
@@ -154,22 +147,11 @@ class Service:
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
         await asyncio.to_thread(self._beat, None)
-        send_time = self.runtime.policy.send_time
-        scheduler = AsyncIOScheduler(timezone=LONDON)
+        scheduler = Clock(
+            sweep=self.sweep, digest=self.digest, heartbeat=self.heartbeat,
+            send_time=self.runtime.policy.send_time,
+        )
         self._scheduler = scheduler
-        scheduler.add_job(
-            self.sweep, IntervalTrigger(minutes=1), id="sweep", next_run_time=datetime.now(tz=UTC),
-            max_instances=1, coalesce=True, misfire_grace_time=None,
-        )
-        scheduler.add_job(
-            self.digest,
-            CronTrigger(day_of_week="mon-fri", hour=send_time.hour, minute=send_time.minute, timezone=LONDON),
-            id="digest", max_instances=1, coalesce=True,
-        )
-        scheduler.add_job(
-            self.digest, DateTrigger(run_date=datetime.now(tz=UTC) + timedelta(seconds=1)), id="digest-catch-up"
-        )
-        scheduler.add_job(self.heartbeat, IntervalTrigger(seconds=30), id="heartbeat", coalesce=True)
         scheduler.start()
         tasks = [asyncio.create_task(self.deliver_forever(stop), name="outbox")]
         tasks += [asyncio.create_task(component(stop), name=name) for name, component in self.components.items()]
@@ -184,7 +166,7 @@ class Service:
         finally:
             async with self._jobs:  # the sweep or digest in flight finishes first
                 self._stopping = True
-            scheduler.shutdown(wait=False)
+            scheduler.shutdown()
             # Let the outbox round and the adapters in progress finish (they watch ``stop``).
             self._wake.set()
             await asyncio.wait(tasks, timeout=30)

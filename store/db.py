@@ -7,6 +7,10 @@ Commands that only read (``case list``, ``status``...) open the database read-on
 migrate a current schema, so they work on a read-only copy, under a read-only mount, and while
 another process holds the write lock. Environment failures (locked, read-only, not a database,
 unreachable) are described in one line by ``describe_error`` for the command line.
+
+Alembic is imported only to migrate: whether the schema is current is a plain query of the
+``alembic_version`` table compared with the head read from the migration files as text
+(store/revisions.py), so a command on a current schema never loads Alembic, Mako or Pygments.
 """
 
 from __future__ import annotations
@@ -17,16 +21,17 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
+
+from store import revisions
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_LOCK = 0x5AFE_B07  # arbitrary, fixed advisory-lock key for schema upgrades
@@ -193,7 +198,7 @@ def _check_known(engine: Engine, url: str) -> None:
 
 
 def _known_revisions() -> set[str]:
-    return {script.revision for script in ScriptDirectory(str(MIGRATIONS_DIR)).walk_revisions()}
+    return revisions.known_revisions()
 
 
 def describe_error(exc: BaseException, url: str) -> str | None:
@@ -241,6 +246,8 @@ def _read_only_file(url: str) -> bool:
 
 
 def _alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # ConfigParser interpolates %: a URL-encoded path (file%3A...) must not be read as a template.
@@ -251,6 +258,8 @@ def _alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision``; safe to call at every start-up."""
+    from alembic import command
+
     config = _alembic_config(engine)
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
@@ -260,13 +269,27 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
+VERSION_TABLE = "alembic_version"  # Alembic's default; env.py does not change it
+
+
 def current_revision(engine: Engine) -> str | None:
+    """The schema's revision, None for an empty database: what Alembic's MigrationContext
+    answers, read with a plain query so that checking a current schema never imports Alembic."""
     with engine.connect() as connection:
+        if not inspect(connection).has_table(VERSION_TABLE):
+            return None
+        rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+        if len(rows) <= 1:
+            return rows[0] if rows else None
+        # Several heads stamped (branches): let Alembic answer, and refuse, as it always has.
+        from alembic.runtime.migration import MigrationContext
+
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def head_revision() -> str | None:
-    return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    """The latest revision this code knows, read from the migration files as text."""
+    return revisions.head_revision()
 
 
 def is_up_to_date(engine: Engine) -> bool:

@@ -19,8 +19,8 @@ from bot.routing import Router
 from bot.settings import Settings, load_settings
 from handlers.mail.intake import IncomingMail, IntakePipeline
 from handlers.mail.notices import redact_reason
+from handlers.transports.interface import OutboundMessage
 from handlers.transports.smtp import build_email
-from bot.messages import OutboundMessage
 from store.models import AuditEntry, Case, CaseSubject, IntakeMessage, OutboxMessage
 from tests.fixtures import build_referrals as fx
 from tests.support.mail import PROSE_A, PROSE_B, assert_no_pii, body_form_mail, new_message_id, referral_mail

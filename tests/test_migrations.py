@@ -6,11 +6,13 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
 import store.models  # noqa: F401  (every table: the same single import env.py makes)
-from store.db import current_revision, head_revision, is_up_to_date, make_engine, upgrade
+from store import revisions as revision_files
+from store.db import MIGRATIONS_DIR, current_revision, head_revision, is_up_to_date, make_engine, upgrade
 
 TABLES = {"partnership", "case_file", "milestone", "deadline", "audit_log", "reminder", "outbox", "worker", "conversation", "slack_event", "case_subject", "intake_message"}
 
@@ -20,6 +22,9 @@ def _check(url: str) -> None:
     assert current_revision(engine) is None
     upgrade(engine)
     assert current_revision(engine) == head_revision()
+    read = current_revision(engine)
+    with engine.connect() as conn:  # the plain query agrees with Alembic's own reading
+        assert MigrationContext.configure(conn).get_current_revision() == read
     assert is_up_to_date(engine)
     assert TABLES <= set(inspect(engine).get_table_names())
     upgrade(engine)  # idempotent: a second start-up changes nothing
@@ -95,10 +100,6 @@ REVISIONS = [
 
 
 def test_migration_chain_is_linear_and_keeps_deployed_revision_ids() -> None:
-    from alembic.script import ScriptDirectory
-
-    from store.db import MIGRATIONS_DIR
-
     script = ScriptDirectory(str(MIGRATIONS_DIR))
     assert len(script.get_heads()) == 1
     revisions = list(script.walk_revisions())  # head first
@@ -142,3 +143,26 @@ def test_no_table_is_defined_outside_the_models_module() -> None:
         and mapper.class_.__module__.startswith("store")
     }
     assert modules == {"store.models"}
+
+
+def test_revisions_read_as_text_agree_with_alembic() -> None:
+    """store/revisions.py reads the chain without Alembic (fast start-up); it must be Alembic's."""
+    scripts = ScriptDirectory(str(MIGRATIONS_DIR))
+    assert revision_files.head_revision() == scripts.get_current_head()
+    assert revision_files.known_revisions() == {script.revision for script in scripts.walk_revisions()}
+    assert revision_files.read_chain() == {
+        script.revision: tuple(script._all_down_revisions) for script in scripts.walk_revisions()
+    }
+
+
+def test_revisions_refuse_a_forked_chain(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text('revision = "a"\ndown_revision = None\n')
+    (tmp_path / "b.py").write_text("revision = 'b'\ndown_revision = 'a'\n")
+    (tmp_path / "c.py").write_text('revision: str = "c"\ndown_revision = "a"  # a second head\n')
+    try:
+        revision_files.head_revision(tmp_path)
+    except revision_files.RevisionsUnreadable as exc:
+        assert "2 heads (b, c)" in str(exc)
+    else:
+        raise AssertionError("a forked chain must be refused")
+    assert revision_files.known_revisions(tmp_path) == {"a", "b", "c"}

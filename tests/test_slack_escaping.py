@@ -21,15 +21,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Engine
 
 from bot.cases import CaseService
-from bot.messages import OutboundMessage
 from bot.routing import Router
 from bot.settings import Settings, load_settings
 from handlers.mail.intake import IncomingMail, IntakePipeline
+from handlers.transports.interface import OutboundMessage
 from handlers.transports.local import FolderTransport
+from handlers.transports.sender import OutboxSender, RetryPolicy
 from handlers.transports.slack import SlackTransport, escape_mrkdwn
 from handlers.transports.smtp import SmtpTransport
 from scheduler.calendar import LONDON, WorkingCalendar
-from scheduler.delivery import OutboxSender, RetryPolicy
 from scheduler.digest import send_digests
 from scheduler.reminders import load_policy
 from store import outbox

@@ -24,7 +24,6 @@ from bot.cli.common import (
     settings_of,
     warn,
 )
-from handlers.console.render import rationale, render_evaluation
 
 
 def _tree(ctx: click.Context) -> Any:
@@ -83,6 +82,7 @@ def criteria(
     """Does an incident need a serious incident notification? Evaluate answers without a chat."""
     from bot.core.criteria import CriteriaAnswerError, parse_answer_pairs
     from bot.core.lifecycle import LifecycleError, check_awareness
+    from handlers.console.render import render_evaluation
     from scheduler.calendar import today_in_london
 
     tree = _tree(ctx)
@@ -120,6 +120,7 @@ def criteria(
 
 
 def _record_decision(ctx: click.Context, evaluation: Any, reference: str, on: str | None) -> dict:
+    from handlers.console.render import rationale
     from scheduler.calendar import today_in_london
 
     if evaluation.flow != "review":

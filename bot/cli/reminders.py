@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from datetime import UTC, datetime, time, timedelta
@@ -13,12 +12,13 @@ import click
 
 from bot.cli.common import UserError, fmt_day, print_json, settings_of, table
 from bot.core.dates import DateError, DateOutOfRange, check_date_range, parse_date
-from scheduler.calendar import LONDON
 
 
 def parse_moment(text: str, send_time: time) -> datetime:
     """An aware datetime from ISO text; naive times are Europe/London; a bare date means the
     reminder send time on that day; "now" is now."""
+    from scheduler.calendar import LONDON  # here, not at the top: ``--help`` need not load holidays
+
     cleaned = text.strip()
     if cleaned.lower() == "now":
         return datetime.now(tz=UTC)
@@ -81,6 +81,8 @@ def remind(ctx: click.Context, now_text: str, as_json: bool) -> None:
     runtime = _runtime(ctx)
     result = runtime.sweeper().sweep(now)
     sender = runtime.sender(console=sys.stderr if as_json else sys.stdout)
+    import asyncio
+
     report = asyncio.run(sender.drain(now))
     if as_json:
         print_json([item.as_json() for item in result.sent])
@@ -120,6 +122,8 @@ def digest(ctx: click.Context, now_text: str, force: bool) -> None:
     now = parse_moment(now_text, _send_time(ctx))
     runtime = _runtime(ctx)
     sent = send_digests(runtime.engine, now, runtime.policy, runtime.calendar_for, runtime.router, force=force)
+    import asyncio
+
     asyncio.run(runtime.sender().drain(now))
     if not sent:
         click.echo("No digest due (already sent this week, or not the first working day).")

@@ -10,7 +10,6 @@ The mail watcher always runs: one thread per configured IMAP mailbox, or, with n
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import tempfile
 from pathlib import Path
@@ -18,7 +17,6 @@ from pathlib import Path
 import click
 
 from bot.cli.common import EnvironmentFailure, UserError, settings_of
-from bot.logs import configure_logging
 
 
 @click.command()
@@ -26,7 +24,10 @@ from bot.logs import configure_logging
 @click.pass_context
 def run(ctx: click.Context, headless: bool) -> None:
     """Start the bot: reminders and outbox, plus Slack if configured, else the terminal chat."""
+    import asyncio
+
     from bot.core.criteria import CriteriaConfigError
+    from bot.logs import configure_logging
     from bot.runtime import open_runtime
     from bot.service import Component, Service, in_daemon_thread
 
@@ -87,6 +88,8 @@ def _check_writable(directory: Path) -> None:
 
 
 async def _serve(service) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

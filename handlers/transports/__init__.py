@@ -1,1 +1,51 @@
-"""Outbound transports, one interface (bot.messages.Transport), like Django's email backends."""
+"""Outbound delivery in one place, like Django's email backends.
+
+- ``interface``: OutboundMessage, DeliveryError and the Transport protocol every transport meets;
+- ``sender``: the outbox sender (claims rows, delivers with retries, backoff, dead letters);
+- ``slack``, ``smtp``, ``local`` (folder and console): the transports themselves.
+
+``build_transports`` turns settings into the transports they make available. Its imports are
+inside the function so that importing the interface (as the tests and the sender do) never
+loads slack_sdk, aiosmtplib or the settings.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from handlers.transports.interface import Transport
+
+
+def build_transports(settings: Settings, *, console: TextIO | None = None) -> dict[str, Transport]:
+    """Every transport the settings make available, by kind."""
+    from handlers.transports.local import ConsoleTransport, FolderTransport
+
+    transports: dict[str, Transport] = {
+        "folder": FolderTransport(settings.outbox_dir, settings.smtp_from),
+        "console": ConsoleTransport(console or sys.stdout),
+    }
+    if settings.slack_bot_token is not None:
+        from slack_sdk.web.async_client import AsyncWebClient
+
+        from handlers.transports.slack import SlackTransport
+
+        kwargs = {"token": settings.slack_bot_token.get_secret_value()}
+        if settings.slack_api_base_url:
+            kwargs["base_url"] = settings.slack_api_base_url
+        transports["slack"] = SlackTransport(AsyncWebClient(**kwargs))
+    if settings.smtp_host is not None:
+        from handlers.transports.smtp import SmtpTransport
+
+        transports["email"] = SmtpTransport(
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_from,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            use_tls=settings.smtp_use_tls,
+            start_tls=settings.smtp_starttls if not settings.smtp_use_tls else False,
+        )
+    return transports

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from bot.messages import DeliveryError, OutboundMessage
+from handlers.transports.interface import DeliveryError, OutboundMessage
 
 
 class FolderTransport:

@@ -33,8 +33,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.messages import DeliveryError, OutboundMessage
 from handlers.slack import ids
+from handlers.transports.interface import DeliveryError, OutboundMessage
 
 TRANSIENT_ERRORS = {
     "ratelimited",

@@ -11,7 +11,7 @@ from email.utils import formatdate
 
 import aiosmtplib
 
-from bot.messages import DeliveryError, OutboundMessage
+from handlers.transports.interface import DeliveryError, OutboundMessage
 
 
 def build_email(message: OutboundMessage, default_sender: str) -> EmailMessage:

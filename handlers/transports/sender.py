@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
-from bot.messages import DeliveryError, OutboundMessage, Transport
+from handlers.transports.interface import DeliveryError, OutboundMessage, Transport
 from store import outbox
 from store.db import session_scope
 from store.models import utcnow

@@ -13,9 +13,9 @@ from sqlmodel import Session, select
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.transports.local import ConsoleTransport, FolderTransport
+from handlers.transports.sender import OutboxSender, RetryPolicy
 from handlers.transports.slack import SlackTransport
 from handlers.transports.smtp import SmtpTransport
-from scheduler.delivery import OutboxSender, RetryPolicy
 from store import outbox
 from store.db import session_scope
 from store.models import OutboxMessage
@@ -137,7 +137,7 @@ def test_a_dead_sender_lease_expires_and_the_message_is_retried(engine: Engine, 
 
 
 def test_folder_transport_is_idempotent(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from bot.messages import OutboundMessage
+    from handlers.transports.interface import OutboundMessage
 
     transport = FolderTransport(tmp_path / "out")
     message = OutboundMessage(7, "folder", "#x", "S", "B", {"raw_email": "Subject: S\n\nB"})

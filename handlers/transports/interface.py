@@ -1,8 +1,9 @@
 """Outbound messages and delivery errors: the contract between the outbox and its transports.
 
-Pure data. Transports (handlers/transports) turn an OutboundMessage into a Slack post, an
-e-mail, a file or a console line; the outbox sender (scheduler/delivery.py) only sees this
-module, so the clock never knows Slack or SMTP by name.
+Pure data. Transports (slack.py, smtp.py, local.py beside this module) turn an OutboundMessage
+into a Slack post, an e-mail, a file or a console line; the outbox sender (sender.py) only sees
+this module, so the sender never knows Slack or SMTP by name and the clock (scheduler/) never
+sees a transport at all: it only writes outbox rows.
 """
 
 from __future__ import annotations
