@@ -142,3 +142,17 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAFEGUARD_")}
     env["SAFEGUARD_DATA_DIR"] = str(tmp_path / "var")
     return env
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that touches PostgreSQL (the ``engine`` fixture's postgresql half, or a
+    database of its own) as ``postgresql`` and ``integration``, so ``pytest -m "not integration"``
+    runs only what needs no server and no subprocess. Modules that start servers or the real
+    entry point mark themselves (``pytestmark``)."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_pg = bool(callspec and callspec.params.get("engine") == "postgresql")
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if on_pg or {"pg_url", "fresh_pg_url"} & fixtures:
+            item.add_marker(pytest.mark.postgresql)
+            item.add_marker(pytest.mark.integration)

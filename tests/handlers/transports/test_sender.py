@@ -22,6 +22,8 @@ from store.models import OutboxMessage
 from tests.support.slack_api import SlackApi
 from tests.support.smtp_server import SmtpServer
 
+pytestmark = pytest.mark.integration
+
 NOW = datetime(2026, 12, 29, 9, 0, tzinfo=UTC)
 REMINDER = {
     "kind": "reminder", "reference": "SG-2026-0001", "deadline": "panel_notification",

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bot.settings import SettingsError, load_settings
-from tests.test_cli import run
+from tests.cli.test_cli import run
+
+pytestmark = [pytest.mark.integration, pytest.mark.subprocess]
 
 
 def test_defaults_watch_the_inbox_folder_and_allow_public_sector_domains() -> None:

@@ -19,6 +19,8 @@ from bot.core.referral import Referral
 from handlers.referral.worker import BoundedReader
 from tests.fixtures import build_referrals as fx
 
+pytestmark = [pytest.mark.integration, pytest.mark.subprocess]
+
 TODAY = date(2026, 12, 22)
 
 

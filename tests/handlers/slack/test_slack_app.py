@@ -25,6 +25,8 @@ from store.models import CaseSubject, ConversationRow
 from tests.slack_harness import SECRET, BoltServer, sign, texts, wait_for
 from tests.support.slack_api import SlackApi
 
+pytestmark = pytest.mark.integration
+
 TODAY = date(2026, 12, 22)
 OFFICER = "U0OFFICER"  # a real Slack user ID has 8+ characters after the U
 CHILD_NAME = "Pip Fictional-Testchild"

@@ -22,7 +22,7 @@ from bot.core.criteria import (
 )
 from bot.settings import load_settings
 
-CONFIG = Path(__file__).resolve().parents[1] / "config" / "criteria.toml"
+CONFIG = Path(__file__).resolve().parents[2] / "config" / "criteria.toml"
 KEYS = list(NOTIFICATION_CONTRACT)
 
 

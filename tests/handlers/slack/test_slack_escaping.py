@@ -38,6 +38,8 @@ from tests.fixtures import build_referrals as fx
 from tests.support.mail import referral_mail
 from tests.support.slack_api import Call, SlackApi
 
+pytestmark = pytest.mark.integration
+
 CHANNEL = "C0NOTICE"
 RECEIVED = datetime(2026, 11, 30, 9, 15, tzinfo=UTC)
 HOSTILE_FROM = "a@[<!channel>]"

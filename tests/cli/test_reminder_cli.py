@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 from pathlib import Path
 
 from icalendar import Calendar
 
-from tests.test_cli import one_line_error, run
+
+pytestmark = [pytest.mark.integration, pytest.mark.subprocess]
+from tests.cli.test_cli import one_line_error, run
 
 
 def _open(env: dict[str, str], aware: str = "2026-12-22", **extra: str) -> str:

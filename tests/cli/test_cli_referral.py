@@ -13,7 +13,9 @@ import pytest
 
 from tests.fixtures import build_referrals as fx
 
-REPO = Path(__file__).resolve().parents[1]
+pytestmark = [pytest.mark.integration, pytest.mark.subprocess]
+
+REPO = Path(__file__).resolve().parents[2]
 CONTRACT_KEYS = {"request_type", "referrer", "child", "incident_date", "child_status", "summary", "warnings"}
 
 

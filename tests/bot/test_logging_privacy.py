@@ -32,6 +32,8 @@ from handlers.transports.slack import reminder_blocks
 from tests.slack_harness import SECRET, BoltServer, wait_for
 from tests.support.slack_api import SlackApi
 
+pytestmark = pytest.mark.integration
+
 TODAY = date(2026, 12, 22)
 OFFICER = "U0OFFICER"
 CHILD_NAME = "Pip Fictional-Testchild"

@@ -33,7 +33,9 @@ from tests.support.mail import assert_no_pii, distinct_referral, new_message_id,
 from tests.support.service import RunningService
 from tests.support.slack_api import SlackApi
 from tests.support.smtp_server import SmtpServer
-from tests.test_cli import ROOT
+from tests.cli.test_cli import ROOT
+
+pytestmark = [pytest.mark.integration, pytest.mark.dovecot]
 
 OFFICER = "officer@partnership.example.gov.uk"
 SENDER = "priya.testwell@northtown.example.nhs.uk"

@@ -12,7 +12,9 @@ import yaml
 
 from bot.settings import SettingsError, load_settings
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_manifest_matches_what_the_app_listens_for() -> None:

@@ -34,6 +34,8 @@ from handlers.slack.assistant import SlackAssistant
 from tests.slack_harness import SECRET, BoltServer, wait_for
 from tests.support.slack_api import SlackApi
 
+pytestmark = pytest.mark.integration
+
 TODAY = date(2026, 12, 22)
 OFFICER = "U0OFFICER"
 OTHER_OFFICER = "UOFFICER2"

@@ -6,6 +6,8 @@ which counts every chat.postMessage it receives.
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import os
 import signal
@@ -21,9 +23,11 @@ from bot.cases import CaseService
 from bot.settings import load_settings
 from store.db import make_engine, upgrade
 from store.models import OutboxMessage, ReminderRow
+
+pytestmark = [pytest.mark.integration, pytest.mark.subprocess]
 from tests.support.slack_api import SlackApi
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHANNEL = "C0SAFEGUARD"
 
 

@@ -27,13 +27,15 @@ from handlers.slack import ids
 from handlers.slack import case_blocks as cb
 from scheduler.calendar import today_in_london
 from tests.slack_harness import wait_for
-from tests.test_slack_reminder_actions import (  # noqa: F401  (slack_settings is a fixture)
+from tests.handlers.slack.test_slack_reminder_actions import (  # noqa: F401  (slack_settings is a fixture)
     LONDON,
     OFFICER,
     Slack,
     reminder_buttons,
     slack_settings,
 )
+
+pytestmark = pytest.mark.integration
 
 TODAY = today_in_london()
 AWARE = TODAY - timedelta(days=3)

@@ -76,7 +76,7 @@ def test_duplicate_partnerships_refused(tmp_path: Path) -> None:
 
 
 def test_example_settings_file_loads() -> None:
-    example = Path(__file__).resolve().parents[1] / "config" / "settings.example.toml"
+    example = Path(__file__).resolve().parents[2] / "config" / "settings.example.toml"
     settings = load_settings(example)
     assert settings.partnership().key == "example"
 

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = [pytest.mark.integration, pytest.mark.subprocess]
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

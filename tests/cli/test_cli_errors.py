@@ -22,7 +22,9 @@ from pathlib import Path
 import pytest
 
 from store.db import head_revision
-from tests.test_cli import run
+from tests.cli.test_cli import run
+
+pytestmark = [pytest.mark.integration, pytest.mark.subprocess]
 
 PREFIX = "safeguard-bot: error: "
 

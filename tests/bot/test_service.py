@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 import json
 import signal
@@ -19,7 +21,9 @@ from bot.settings import load_settings
 from handlers.transports.local import FolderTransport
 from scheduler.calendar import LONDON
 from store.models import OutboxMessage, WorkerHeartbeat
-from tests.test_cli import ROOT, run
+from tests.cli.test_cli import ROOT, run
+
+pytestmark = [pytest.mark.integration, pytest.mark.subprocess]
 
 
 def _wait(predicate, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]

@@ -27,7 +27,9 @@ from handlers.mail.intake import IntakePipeline
 from scheduler.calendar import today_in_london
 from store.models import AuditEntry, Case, IntakeMessage, OutboxMessage
 from tests.support.mail import assert_no_pii, new_message_id, referral_mail
-from tests.test_cli import ROOT
+from tests.cli.test_cli import ROOT
+
+pytestmark = [pytest.mark.integration, pytest.mark.subprocess]
 
 
 SENDER = "priya.testwell@northtown.example.nhs.uk"

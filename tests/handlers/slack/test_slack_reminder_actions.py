@@ -36,6 +36,8 @@ from store.models import ReminderRow
 from tests.slack_harness import SECRET, BoltServer, wait_for
 from tests.support.slack_api import SlackApi
 
+pytestmark = pytest.mark.integration
+
 LONDON = ZoneInfo("Europe/London")
 OFFICER = "U0OFFICER"
 PRACTITIONER = "UPRAC"
