@@ -10,6 +10,7 @@ ephemeral replies that only the asker sees. A value the bot did not make gets th
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -20,6 +21,8 @@ from handlers.slack import ids
 from handlers.slack import payloads as pl
 from handlers.slack.assistant import SlackAssistant
 from handlers.slack.context import cannot, team_of, user_of
+
+Step = Callable[[str, str, object], Awaitable[tuple[list[dict[str, Any]], str]]]
 
 
 def register(app: AsyncApp, assistant: SlackAssistant) -> None:
@@ -47,49 +50,25 @@ def register(app: AsyncApp, assistant: SlackAssistant) -> None:
         blocks, summary = await assistant.start(team_of(body), event["user"], event.get("text", ""))
         await client.chat_postMessage(channel=event["channel"], blocks=blocks, text=summary)
 
-    @app.action(ids.ANSWER_PATTERN)
-    async def on_answer(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any,
-                        client: AsyncWebClient) -> None:
-        await ack()
-        try:
-            blocks, text = await assistant.answer(team_of(body), user_of(body) or "", action.get("value"))
-        except (pl.PayloadError, CriteriaAnswerError):
-            await cannot(respond, client, body)
-            return
-        await respond(blocks=blocks, text=text, replace_original=True)
+    def replace_with_next_turn(action_id: object, step: Step) -> None:
+        """One conversation button: the engine's next turn replaces the message clicked; a
+        value that is not this bot's (forged, or from an old release) gets a private refusal."""
 
-    @app.action(ids.HELP)
-    async def on_help(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any,
-                      client: AsyncWebClient) -> None:
-        await ack()
-        try:
-            blocks, text = await assistant.help(team_of(body), user_of(body) or "", action.get("value"))
-        except (pl.PayloadError, CriteriaAnswerError):
-            await cannot(respond, client, body)
-            return
-        await respond(blocks=blocks, text=text, replace_original=True)
+        @app.action(action_id)
+        async def on_click(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any,
+                           client: AsyncWebClient) -> None:
+            await ack()
+            try:
+                blocks, text = await step(team_of(body), user_of(body) or "", action.get("value"))
+            except (pl.PayloadError, CriteriaAnswerError):
+                await cannot(respond, client, body)
+                return
+            await respond(blocks=blocks, text=text, replace_original=True)
 
-    @app.action(ids.BACK)
-    async def on_back(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any,
-                      client: AsyncWebClient) -> None:
-        await ack()
-        try:
-            blocks, text = await assistant.back(team_of(body), user_of(body) or "", action.get("value"))
-        except (pl.PayloadError, CriteriaAnswerError):
-            await cannot(respond, client, body)
-            return
-        await respond(blocks=blocks, text=text, replace_original=True)
-
-    @app.action(ids.RESTART)
-    async def on_restart(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any,
-                         client: AsyncWebClient) -> None:
-        await ack()
-        try:
-            blocks, text = await assistant.restart(team_of(body), user_of(body) or "", action.get("value"))
-        except (pl.PayloadError, CriteriaAnswerError):
-            await cannot(respond, client, body)
-            return
-        await respond(blocks=blocks, text=text, replace_original=True)
+    replace_with_next_turn(ids.ANSWER_PATTERN, assistant.answer)
+    replace_with_next_turn(ids.HELP, assistant.help)
+    replace_with_next_turn(ids.BACK, assistant.back)
+    replace_with_next_turn(ids.RESTART, assistant.restart)
 
     @app.action(ids.START_PATTERN)
     async def on_home_start(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any,
