@@ -49,8 +49,6 @@ def case_open(
     as_json: bool,
 ) -> None:
     """Open a case and create its deadlines."""
-    from scheduler.calendar import today_in_london
-
     la_aware = date_option(aware, "--aware")
     incident_date = date_option(incident, "--incident")
     assert la_aware is not None
@@ -65,13 +63,7 @@ def case_open(
             owner=owner,
         )
     )
-    for warning in view.warnings:  # the case service's: a future date, an owner out of reach
-        warn(warning)
-    if as_json:
-        print_json(view.as_json())
-        return
-    click.echo(f"Opened case {view.reference} (LA became aware {fmt_day(view.la_aware)})\n")
-    click.echo(deadline_table(view.deadlines, today_in_london()))
+    _show_changed(view, as_json, f"Opened case {view.reference} (LA became aware {fmt_day(view.la_aware)})")
 
 
 @case.command("list")
@@ -172,7 +164,6 @@ def case_record(
     published.
     """
     from bot.core.lifecycle import LifecycleError, parse_milestone
-    from scheduler.calendar import today_in_london
 
     try:
         kind = parse_milestone(milestone)
@@ -184,13 +175,7 @@ def case_record(
     view = domain_call(
         lambda: service.record_milestone(reference, kind, on=occurred, actor=actor_of(by), note=note)
     )
-    for warning in view.warnings:  # the case service's: a future date, a partnership gone
-        warn(warning)
-    if as_json:
-        print_json(view.as_json())
-        return
-    click.echo(f"Recorded {kind.value.replace('_', '-')} on {fmt_day(occurred)} for {view.reference}\n")
-    click.echo(deadline_table(view.deadlines, today_in_london()))
+    _show_changed(view, as_json, f"Recorded {kind.value.replace('_', '-')} on {fmt_day(occurred)} for {view.reference}")
 
 
 @case.command("snooze")
@@ -208,3 +193,16 @@ def case_snooze(ctx: click.Context, reference: str, deadline: str, by: str | Non
     )
     click.echo(f"Reminders for {reference} {deadline} snoozed until {fmt_day(day)}.")
 
+
+def _show_changed(view: Any, as_json: bool, headline: str) -> None:
+    """After a case changed: the case service's warnings on stderr (a future date, an owner out
+    of reach, a partnership gone), then the case as JSON, or the headline and its deadlines."""
+    from scheduler.calendar import today_in_london
+
+    for warning in view.warnings:
+        warn(warning)
+    if as_json:
+        print_json(view.as_json())
+        return
+    click.echo(headline + "\n")
+    click.echo(deadline_table(view.deadlines, today_in_london()))

@@ -8,6 +8,7 @@ a message ephemerally, never in the channel.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -16,6 +17,12 @@ CANNOT = (
     "That button cannot be used: it is out of date or was not made by this bot. "
     "Start again with `/safeguarding`."
 )
+
+
+def warning_lines(warnings: Sequence[str]) -> str:
+    """The case service's warnings (a future date, a partnership gone), one line each, to add to
+    a confirmation the officer reads: the same rendering wherever a case operation is confirmed."""
+    return "".join(f"\nWarning: {w}" for w in warnings)
 
 
 def user_of(body: dict[str, Any]) -> str | None:

@@ -24,7 +24,7 @@ from handlers.slack import blocks as bk
 from handlers.slack import ids
 from handlers.slack import payloads as pl
 from handlers.slack.assistant import SlackAssistant, conversation_key
-from handlers.slack.context import cannot, team_of, user_of
+from handlers.slack.context import cannot, team_of, user_of, warning_lines
 from handlers.slack.officers import officers_only
 
 
@@ -87,7 +87,7 @@ def register(app: AsyncApp, assistant: SlackAssistant) -> None:
         channel = assistant.settings.partnership(case.partnership).slack_channel
         if channel:
             await client.chat_postMessage(channel=channel, blocks=notice, text=text)
-        warned = "".join(f"\nWarning: {w}" for w in case.warnings)  # the case service's
+        warned = warning_lines(case.warnings)  # the case service's
         await client.chat_postMessage(channel=user, blocks=notice, text=f"Opened. {text}{warned}")
 
     @app.action(ids.RECORD_DECISION)
@@ -152,5 +152,5 @@ def register(app: AsyncApp, assistant: SlackAssistant) -> None:
         await client.chat_postMessage(
             channel=user,
             text=f"Recorded {evaluation.milestone} on {on.isoformat()} for {case.reference}."
-            + "".join(f"\nWarning: {w}" for w in case.warnings),
+            + warning_lines(case.warnings),
         )

@@ -25,7 +25,7 @@ from handlers.slack import case_blocks as cb
 from handlers.slack import ids
 from handlers.slack import payloads as pl
 from handlers.slack.assistant import SlackAssistant
-from handlers.slack.context import tell, user_of
+from handlers.slack.context import tell, user_of, warning_lines
 from handlers.slack.officers import officers_only
 from handlers.slack.reminder_actions import StepClosed, original_message, update_reminder
 
@@ -156,7 +156,7 @@ def register(app: AsyncApp, assistant: SlackAssistant) -> None:
                 f"Recorded for {plan.reference}: {plan.milestone_label} on {cb.fmt_day(on)}. "
                 f"{plan.step_label}{outcome}; its reminders have stopped."
                 # The case service's warnings (a date in the future, a partnership gone).
-                + "".join(f"\nWarning: {w}" for w in case.warnings)
+                + warning_lines(case.warnings)
             ),
         )
         if meta.home:
