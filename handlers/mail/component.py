@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from bot.oauth import OAuthConfig, provider_for
 from bot.runtime import Runtime
 from bot.service import Component, threaded
+from bot.settings import SettingsError
 from handlers.mail.folder_watcher import FolderInbox
 from handlers.mail.imap_watcher import ImapWatcher
 from handlers.mail.intake import Checkpoint, IntakeOutcome, IntakePipeline
@@ -25,6 +27,9 @@ def mail_components(
 
     ``checkpoint`` is handed to every watcher (see handlers.mail.intake.Checkpoint)."""
     settings = runtime.settings
+    if settings.mail_backend != "imap":
+        raise SettingsError("bad setting mail_backend (SAFEGUARD_MAIL_BACKEND): the Microsoft Graph "
+                            "backend is not in this version; use imap (with SAFEGUARD_IMAP_AUTH=oauth2)")
     pipeline = IntakePipeline(runtime.engine, settings, runtime.cases, runtime.router)
 
     def on_outcome(_: IntakeOutcome) -> None:
@@ -38,8 +43,13 @@ def mail_components(
         return {"inbox": threaded(inbox.run, "mail-inbox")}
     components: dict[str, Component] = {}
     for config in mailboxes:
+        tokens = None
+        if config.auth == "oauth2":
+            oauth = OAuthConfig.of(settings, config)
+            oauth.check(f"mailbox {config.name} (auth = oauth2)")
+            tokens = provider_for(oauth)
         watcher = ImapWatcher(config, pipeline, idle_seconds=settings.imap_idle_seconds,
                               poll_seconds=settings.imap_poll_seconds, on_outcome=on_outcome,
-                              checkpoint=checkpoint)
+                              checkpoint=checkpoint, tokens=tokens)
         components[f"imap:{config.name}"] = threaded(watcher.run, f"mail-{config.name}")
     return components

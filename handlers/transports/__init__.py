@@ -39,13 +39,26 @@ def build_transports(settings: Settings, *, console: TextIO | None = None) -> di
     if settings.smtp_host is not None:
         from handlers.transports.smtp import SmtpTransport
 
+        tokens = None
+        if settings.smtp_auth == "oauth2":
+            from bot.oauth import OAuthConfig, provider_for
+            from bot.settings import SettingsError
+
+            if not settings.smtp_username:
+                raise SettingsError("bad setting smtp_username (SAFEGUARD_SMTP_USERNAME): needed with "
+                                    "SAFEGUARD_SMTP_AUTH=oauth2 (the mailbox the bot sends as)")
+            oauth = OAuthConfig.of(settings)
+            oauth.check("SAFEGUARD_SMTP_AUTH=oauth2")
+            tokens = provider_for(oauth)
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
         transports["email"] = SmtpTransport(
             hostname=settings.smtp_host,
             port=settings.smtp_port,
             sender=settings.smtp_from,
-            username=settings.smtp_username,
-            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            username=settings.smtp_username if settings.smtp_auth != "none" else None,
+            password=password if settings.smtp_auth == "password" else None,
             use_tls=settings.smtp_use_tls,
             start_tls=settings.smtp_starttls if not settings.smtp_use_tls else False,
+            tokens=tokens,
         )
     return transports
