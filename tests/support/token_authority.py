@@ -166,6 +166,13 @@ class TokenAuthority:
             found = self.tokens.get(token)
         return found[1] if found else None
 
+    def revoke_all(self, client_id: str) -> None:
+        """Every token of this app stops working (consent withdrawn, a revoked session)."""
+        with self._lock:
+            for token, (owner, _) in list(self.tokens.items()):
+                if owner == client_id:
+                    self.tokens[token] = (owner, 0.0)
+
     def issued(self, client_id: str | None = None) -> int:
         with self._lock:
             return sum(1 for c, _ in self.tokens.values() if client_id is None or c == client_id)

@@ -234,3 +234,36 @@ def test_the_authority_unreachable_for_a_while_loses_nothing(
             wait_until(lambda: len(running.cases()) == 3, timeout=30, what="mail of the outage processed")
             wait_until(lambda: dovecot.count(user, "Processed") == 3, what="all three moved")
     assert dovecot.count(user, "INBOX") == 0 and dovecot.count(user, "Quarantine") == 0
+
+
+def test_a_refused_token_is_refreshed_once_for_imap_and_for_smtp(
+    authority: TokenAuthority, dovecot: Dovecot, tmp_path: Path
+) -> None:
+    """The servers stop taking a token msal still holds as good: one fresh token, then it works."""
+    import asyncio
+
+    from handlers.mail.imap_watcher import connect
+    from handlers.transports import build_transports
+    from handlers.transports.interface import OutboundMessage
+
+    user = dovecot.add_user()
+    app = authority.secret_app(_app_id(), user)
+    with SmtpServer(tokens=authority) as smtp:
+        settings = _oauth_settings(authority, app.client_id, app.secret, tmp_path, dovecot.port, user,
+                                   smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_starttls=False,
+                                   smtp_auth="oauth2", smtp_username=user)
+        [box] = settings.imap_mailboxes()
+        tokens = provider_for(OAuthConfig.of(settings, box))
+        tokens.token()
+        authority.revoke_all(app.client_id)
+        connect(box, tokens=tokens).logout()
+        assert authority.issued(app.client_id) == 2
+
+        authority.revoke_all(app.client_id)
+        transport = build_transports(settings)["email"]
+        message = OutboundMessage(id=1, transport="email", recipient=SENDER, subject="Test",
+                                  body="A test message.", payload={})
+        asyncio.run(transport.send(message))
+        [sent] = smtp.wait_for(1)
+        assert sent["Subject"] == "Test" and smtp.handler.refused_logins == 1 and smtp.handler.logins == [user]
+        assert authority.issued(app.client_id) == 3
