@@ -94,20 +94,23 @@ def connect(config: MailboxSettings, timeout: float = 30.0, tokens: TokenProvide
     With ``auth = oauth2``: XOAUTH2 with ``tokens``' current token; if the server refuses it,
     once more on a new connection with a token fetched afresh (``LoginRefused`` if that fails).
     """
-    box = _open(config, timeout)
     if config.auth != "oauth2":
         assert config.password is not None  # MailboxSettings requires it with auth = password
+        box = _open(config, timeout)
         box.login(config.username, config.password.get_secret_value(), initial_folder=config.folder)
         return box
     assert tokens is not None, "auth = oauth2 needs a token provider"
+    token = tokens.token()  # before connecting: an unreachable authority leaves no socket open
+    box = _open(config, timeout)
     try:
-        box.xoauth2(config.username, tokens.token(), initial_folder=config.folder)
+        box.xoauth2(config.username, token, initial_folder=config.folder)
         return box
     except imaplib.IMAP4.error:  # imap-tools' MailboxLoginError is one too
         _close(box)
+    token = tokens.token(refresh=True)
     box = _open(config, timeout)
     try:
-        box.xoauth2(config.username, tokens.token(refresh=True), initial_folder=config.folder)
+        box.xoauth2(config.username, token, initial_folder=config.folder)
     except imaplib.IMAP4.error as exc:
         _close(box)
         raise LoginRefused(f"the IMAP server refused a fresh OAuth2 token for {config.username} "
