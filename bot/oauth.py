@@ -86,8 +86,11 @@ class OAuthConfig:
     names: dict[str, str] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @classmethod
-    def of(cls, settings: Settings, mailbox: MailboxSettings | None = None) -> OAuthConfig:
-        """The installation's SAFEGUARD_OAUTH_* values, with the mailbox's own oauth_* over them."""
+    def of(cls, settings: Settings, mailbox: MailboxSettings | None = None, *, graph: bool = False) -> OAuthConfig:
+        """The installation's SAFEGUARD_OAUTH_* values, with the mailbox's own oauth_* over them.
+
+        ``graph``: for Microsoft Graph, whose scope is its own host's ``/.default``
+        (https://graph.microsoft.com/.default) unless a scope was set explicitly."""
         values: dict[str, Any] = {}
         names: dict[str, str] = {}
         for key in ("tenant_id", "client_id", "client_secret", "certificate_file",
@@ -99,6 +102,10 @@ class OAuthConfig:
             else:
                 values[key] = getattr(settings, f"oauth_{key}")
                 names[key] = f"oauth_{key} (SAFEGUARD_OAUTH_{key.upper()})"
+        explicit = "oauth_scope" in settings.model_fields_set or (mailbox is not None and mailbox.oauth_scope)
+        if graph and not explicit:
+            parts = urlsplit(settings.graph_base_url)
+            values["scope"] = f"{parts.scheme}://{parts.netloc}/.default"
         secret = values["client_secret"]
         return cls(
             tenant_id=values["tenant_id"], client_id=values["client_id"],
@@ -270,6 +277,9 @@ def provider_for(config: OAuthConfig) -> TokenProvider:
 def configs_in_use(settings: Settings) -> list[tuple[str, OAuthConfig]]:
     """Every app registration the settings sign in with, and what needs it (for start-up)."""
     used: list[tuple[str, OAuthConfig]] = []
+    if settings.mail_backend == "graph":  # Graph knows no password: every mailbox, and sending
+        return [(f"mailbox {box.name} (SAFEGUARD_MAIL_BACKEND=graph)", OAuthConfig.of(settings, box, graph=True))
+                for box in settings.imap_mailboxes()]
     for box in settings.imap_mailboxes():
         if box.auth == "oauth2":
             used.append((f"mailbox {box.name} (auth = oauth2)", OAuthConfig.of(settings, box)))

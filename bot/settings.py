@@ -22,7 +22,6 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
-    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -113,12 +112,6 @@ class MailboxSettings(BaseModel):
     # the installation's SAFEGUARD_TRUSTED_AUTHSERV_ID applies.
     trusted_authserv_id: str | None = None
 
-    @model_validator(mode="after")
-    def _credential(self) -> MailboxSettings:
-        if self.auth == "password" and self.password is None:
-            raise ValueError(f"mailbox {self.name}: password is needed with auth = password "
-                             "(or set auth = oauth2)")
-        return self
 
     @property
     def resolved_port(self) -> int:
@@ -205,8 +198,16 @@ class Settings(BaseSettings):
     # {host}/{tenant}/oauth2/v2.0/token.
     oauth_authority_host: str = "https://login.microsoftonline.com"
     oauth_scope: str = "https://outlook.office365.com/.default"
-    # "graph" (Microsoft Graph instead of IMAP) is not built yet: refused with one line.
+    # "graph": Microsoft Graph instead of IMAP and SMTP, for tenants that switch IMAP off
+    # (handlers/mail/graph_watcher.py): the imap_* mailboxes are read with delta queries (host,
+    # port and security unused; username = the mailbox) and mail is sent with sendMail.
     mail_backend: Literal["imap", "graph"] = "imap"
+    # Sovereign clouds have their own Graph host (https://graph.microsoft.us/v1.0). The token
+    # scope is {scheme}://{host}/.default unless SAFEGUARD_OAUTH_SCOPE says otherwise.
+    graph_base_url: str = "https://graph.microsoft.com/v1.0"
+    # Graph has no IDLE: the folder's delta is asked for this often (a cheap call when nothing
+    # changed; Exchange's throttling allows far more).
+    graph_poll_seconds: float = Field(default=10.0, gt=0, le=3600)
     # Sender authentication: the authserv-id the partnership's own receiving server writes in
     # Authentication-Results. Unset: the From domain alone decides (and `status` says so).
     trusted_authserv_id: str | None = None
@@ -367,8 +368,10 @@ class Settings(BaseSettings):
     def imap_mailboxes(self) -> list[MailboxSettings]:
         """Every IMAP mailbox to watch: the imap_* one (named "default") plus ``mailboxes``."""
         boxes = list(self.mailboxes)
-        if self.imap_host:
-            if not self.imap_username or (self.imap_password is None and self.imap_auth == "password"):
+        graph = self.mail_backend == "graph"  # Graph: no host, no password; the mailbox name
+        if self.imap_host or (graph and self.imap_username):
+            if not self.imap_username or (self.imap_password is None and self.imap_auth == "password"
+                                          and not graph):
                 raise SettingsError(
                     "bad setting imap_username/imap_password (SAFEGUARD_IMAP_USERNAME, "
                     "SAFEGUARD_IMAP_PASSWORD): both are needed when imap_host is set"
@@ -377,7 +380,7 @@ class Settings(BaseSettings):
                 0,
                 MailboxSettings(
                     name="default",
-                    host=self.imap_host,
+                    host=self.imap_host or "graph.microsoft.com",
                     port=self.imap_port,
                     username=self.imap_username,
                     password=self.imap_password,
@@ -396,6 +399,9 @@ class Settings(BaseSettings):
         for box in boxes:
             if box.partnership is not None:
                 self.partnership(box.partnership)
+            if box.auth == "password" and box.password is None and not graph and box in self.mailboxes:
+                raise SettingsError(f"bad setting mailboxes (SAFEGUARD_MAILBOXES): mailbox {box.name} needs "
+                                    "a password with auth = password (or auth = oauth2)")
         return boxes
 
     @property

@@ -36,7 +36,9 @@ def build_transports(settings: Settings, *, console: TextIO | None = None) -> di
         if settings.slack_api_base_url:
             kwargs["base_url"] = settings.slack_api_base_url
         transports["slack"] = SlackTransport(AsyncWebClient(**kwargs))
-    if settings.smtp_host is not None:
+    if settings.mail_backend == "graph":
+        transports["email"] = _graph_transport(settings)
+    elif settings.smtp_host is not None:
         from handlers.transports.smtp import SmtpTransport
 
         tokens = None
@@ -62,3 +64,20 @@ def build_transports(settings: Settings, *, console: TextIO | None = None) -> di
             tokens=tokens,
         )
     return transports
+
+
+def _graph_transport(settings: Settings) -> Transport:
+    """sendMail as the first mailbox (the partnership's), with that mailbox's Graph token."""
+    from bot.oauth import OAuthConfig, provider_for
+    from bot.settings import SettingsError
+    from handlers.transports.graph import GraphClient, GraphTransport
+
+    boxes = settings.imap_mailboxes()
+    if not boxes:
+        raise SettingsError("bad setting imap_username (SAFEGUARD_IMAP_USERNAME): SAFEGUARD_MAIL_BACKEND=graph "
+                            "needs the mailbox to read and send as (and SAFEGUARD_IMAP_HOST, e.g. graph)")
+    oauth = OAuthConfig.of(settings, boxes[0], graph=True)
+    oauth.check("SAFEGUARD_MAIL_BACKEND=graph")
+    client = GraphClient(settings.graph_base_url, provider_for(oauth))
+    sender = settings.smtp_from if "smtp_from" in settings.model_fields_set else boxes[0].username
+    return GraphTransport(client, mailbox=boxes[0].username, sender=sender)

@@ -107,12 +107,22 @@ def test_run_stops_on_an_incomplete_registration_in_one_line(
     assert "SAFEGUARD_OAUTH_TENANT_ID" in line
 
 
-def test_the_graph_backend_is_refused_in_one_line(
+def test_the_graph_backend_needs_a_registration_and_uses_graphs_scope(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    settings = load_settings(mail_backend="graph", imap_username="scp@x.gov.uk", oauth_tenant_id=TENANT,
+                             oauth_client_id="c", oauth_client_secret="s")
+    [(_, config)] = configs_in_use(settings)
+    assert config.scope == "https://graph.microsoft.com/.default"
+    us = load_settings(mail_backend="graph", imap_username="scp@x.gov.uk", graph_base_url="https://graph.microsoft.us/v1.0")
+    assert configs_in_use(us)[0][1].scope == "https://graph.microsoft.us/.default"
+    explicit = load_settings(mail_backend="graph", imap_username="scp@x.gov.uk", oauth_scope="https://other/.default")
+    assert configs_in_use(explicit)[0][1].scope == "https://other/.default"
+
     monkeypatch.setenv("SAFEGUARD_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("SAFEGUARD_MAIL_BACKEND", "graph")
+    monkeypatch.setenv("SAFEGUARD_IMAP_USERNAME", "scp@x.gov.uk")
     capsys.readouterr()
     assert main(["run", "--headless"]) == 2
     [line] = capsys.readouterr().err.strip().splitlines()
-    assert "SAFEGUARD_MAIL_BACKEND" in line
+    assert "SAFEGUARD_OAUTH_TENANT_ID" in line and "SAFEGUARD_MAIL_BACKEND=graph" in line
