@@ -79,5 +79,4 @@ def _graph_transport(settings: Settings) -> Transport:
     oauth = OAuthConfig.of(settings, boxes[0], graph=True)
     oauth.check("SAFEGUARD_MAIL_BACKEND=graph")
     client = GraphClient(settings.graph_base_url, provider_for(oauth))
-    sender = settings.smtp_from if "smtp_from" in settings.model_fields_set else boxes[0].username
-    return GraphTransport(client, mailbox=boxes[0].username, sender=sender)
+    return GraphTransport(client, mailbox=boxes[0].username, sender=settings.smtp_from)

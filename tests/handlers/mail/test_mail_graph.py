@@ -61,7 +61,8 @@ def _settings(authority: TokenAuthority, graph: GraphApi, tmp_path: Path) -> tup
     mailbox = f"scp-{uuid.uuid4().hex[:8]}@partnership.example.gov.uk"
     app = authority.secret_app(str(uuid.uuid4()), mailbox)
     settings = load_settings(
-        data_dir=tmp_path / "var", mail_backend="graph", imap_username=mailbox, graph_base_url=graph.base_url,
+        data_dir=tmp_path / "var", mail_backend="graph", imap_username=mailbox, smtp_from=mailbox,
+        graph_base_url=graph.base_url,
         graph_poll_seconds=0.2, oauth_tenant_id=TENANT, oauth_client_id=app.client_id,
         oauth_client_secret=app.secret, oauth_authority_host=authority.host,
     )
@@ -79,7 +80,7 @@ def test_a_referral_reaches_a_case_and_its_acknowledgement_leaves_by_sendmail(
         graph.deliver(mailbox, referral_mail("docx", message_id=referral_id), received=received)
         wait_until(lambda: graph.mailbox(mailbox).sent, what="acknowledgement sent")
         [ack] = graph.mailbox(mailbox).sent
-        assert ack["In-Reply-To"] == referral_id and ack["To"] == SENDER
+        assert ack["In-Reply-To"] == referral_id and ack["To"] == SENDER and ack["From"] == mailbox
         [case] = running.cases()
         assert case.reference in ack["Subject"]
         assert running.runtime.cases.get(case.reference).la_aware == date(2026, 11, 27)
@@ -147,3 +148,32 @@ def test_throttling_waits_as_retry_after_says_and_loses_nothing(
     throttled = [r for r in graph.requests if r[2] == 429]
     assert len(throttled) == 4
     assert len(graph.mailbox(mailbox).sent) == 1 and len(running.cases()) == 1
+
+
+def test_an_app_without_access_to_the_mailbox_backs_off_and_tells_a_human(
+    authority: TokenAuthority, graph: GraphApi, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The app's RBAC scope is another mailbox: 403, no tight loop, an alert, the mail left alone."""
+    import logging
+
+    from store.models import OutboxMessage
+
+    settings, mailbox = _settings(authority, graph, tmp_path)
+    other = f"other-{mailbox}"
+    settings = load_settings(**{**settings.model_dump(exclude_unset=True), "imap_username": other,
+                                "oauth_client_secret": settings.oauth_client_secret.get_secret_value()})
+    graph.deliver(other, referral_mail("docx"))
+    caplog.set_level(logging.WARNING, logger="handlers.mail.graph_watcher")
+    with RunningService(settings) as running:
+        def alerts() -> list[OutboxMessage]:
+            with Session(running.runtime.engine) as session:
+                return [m for m in session.exec(select(OutboxMessage)).all() if m.payload.get("kind") == "alert"]
+
+        wait_until(alerts, what="an alert")
+        wait_until(lambda: any("trying again in" in r.getMessage() for r in caplog.records), what="backoff")
+    [alert] = alerts()
+    assert "403" in alert.body and "Mail.ReadWrite" in alert.body
+    waits = [float(r.getMessage().rsplit("trying again in ", 1)[1].split()[0])
+             for r in caplog.records if "trying again in" in r.getMessage()]
+    assert min(waits) >= 60
+    assert graph.count(other, "Inbox") == 1 and running.cases() == []
