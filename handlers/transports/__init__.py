@@ -46,9 +46,15 @@ def build_transports(settings: Settings, *, console: TextIO | None = None) -> di
             from bot.oauth import OAuthConfig, provider_for
             from bot.settings import SettingsError
 
+            from email.utils import parseaddr
+
+            if not settings.smtp_username and "smtp_from" in settings.model_fields_set:
+                # XOAUTH2's user is the mailbox the bot sends as: by default the From address.
+                settings = settings.model_copy(update={"smtp_username": parseaddr(settings.smtp_from)[1]})
             if not settings.smtp_username:
                 raise SettingsError("bad setting smtp_username (SAFEGUARD_SMTP_USERNAME): needed with "
-                                    "SAFEGUARD_SMTP_AUTH=oauth2 (the mailbox the bot sends as)")
+                                    "SAFEGUARD_SMTP_AUTH=oauth2 (the mailbox the bot sends as; "
+                                    "default: the address in SAFEGUARD_SMTP_FROM)")
             oauth = OAuthConfig.of(settings)
             oauth.check("SAFEGUARD_SMTP_AUTH=oauth2")
             tokens = provider_for(oauth)

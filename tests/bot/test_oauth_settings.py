@@ -92,6 +92,10 @@ def test_smtp_auth_none_sends_no_credentials_and_oauth2_needs_the_mailbox() -> N
     assert (transport.username, transport.password, transport.tokens) == (None, None, None)  # type: ignore[attr-defined]
     with pytest.raises(SettingsError, match="smtp_username"):
         build_transports(load_settings(smtp_host="smtp.office365.com", smtp_auth="oauth2"))
+    oauth = build_transports(load_settings(smtp_host="smtp.office365.com", smtp_auth="oauth2",
+                                           smtp_from="SCP <scp@x.gov.uk>", oauth_tenant_id=TENANT,
+                                           oauth_client_id="c", oauth_client_secret="s"))["email"]
+    assert oauth.username == "scp@x.gov.uk" and oauth.tokens is not None  # type: ignore[attr-defined]
 
 
 def test_run_stops_on_an_incomplete_registration_in_one_line(
