@@ -177,3 +177,16 @@ def test_an_app_without_access_to_the_mailbox_backs_off_and_tells_a_human(
              for r in caplog.records if "trying again in" in r.getMessage()]
     assert min(waits) >= 60
     assert graph.count(other, "Inbox") == 1 and running.cases() == []
+
+
+def test_an_expired_token_is_refreshed_once_and_reading_goes_on(
+    authority: TokenAuthority, graph: GraphApi, tmp_path: Path
+) -> None:
+    settings, mailbox = _settings(authority, graph, tmp_path)
+    with RunningService(settings) as running:
+        wait_until(lambda: graph.calls("GET", "/delta"), what="the first round")
+        authority.revoke_all(settings.oauth_client_id or "")
+        graph.deliver(mailbox, referral_mail("docx"))
+        wait_until(lambda: len(running.cases()) == 1, what="case after the refresh")
+    assert any(status == 401 for _, _, status in graph.requests)
+    assert authority.issued(settings.oauth_client_id) == 2

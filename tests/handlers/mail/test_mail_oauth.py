@@ -267,3 +267,70 @@ def test_a_refused_token_is_refreshed_once_for_imap_and_for_smtp(
         [sent] = smtp.wait_for(1)
         assert sent["Subject"] == "Test" and smtp.handler.refused_logins == 1 and smtp.handler.logins == [user]
         assert authority.issued(app.client_id) == 3
+
+
+@pytest.mark.parametrize(("change", "setting", "code"), [
+    ({"client_secret": "wrong"}, "SAFEGUARD_OAUTH_CLIENT_SECRET", "AADSTS7000215"),
+    ({"client_id": "00000000-0000-0000-0000-000000000000"}, "SAFEGUARD_OAUTH_CLIENT_ID", "AADSTS700016"),
+    ({"tenant_id": "not-our-tenant"}, "SAFEGUARD_OAUTH_TENANT_ID", "AADSTS90002"),
+])
+def test_each_refused_credential_names_its_setting_and_quotes_the_code(
+    authority: TokenAuthority, change: dict[str, str], setting: str, code: str
+) -> None:
+    from bot.oauth import OAuthRefused, TokenProvider
+
+    app = authority.secret_app(_app_id(), "nobody")
+    values = {"tenant_id": TENANT, "client_id": app.client_id, "client_secret": app.secret,
+              "certificate_file": None, "certificate_thumbprint": None, "authority_host": authority.host,
+              "scope": "https://outlook.office365.com/.default"}
+    values.update(change)
+    with pytest.raises(OAuthRefused) as refused:
+        TokenProvider(OAuthConfig(**values)).token()  # type: ignore[arg-type]
+    message = str(refused.value)
+    assert setting in message and code in message and "\n" not in message
+    assert app.secret not in message
+
+
+def test_a_wrong_certificate_names_the_certificate_file(authority: TokenAuthority, tmp_path: Path) -> None:
+    from bot.oauth import OAuthRefused, TokenProvider
+
+    app, _ = certificate_app(_app_id(), "nobody", tmp_path)
+    authority.register(app)
+    _, other_pem = certificate_app("someone-else", "nobody", tmp_path)  # a key Entra never saw
+    config = OAuthConfig(tenant_id=TENANT, client_id=app.client_id, client_secret=None,
+                         certificate_file=other_pem, certificate_thumbprint=app.thumbprint,
+                         authority_host=authority.host, scope="https://outlook.office365.com/.default")
+    with pytest.raises(OAuthRefused, match=r"SAFEGUARD_OAUTH_CERTIFICATE_FILE.*AADSTS700027"):
+        TokenProvider(config).token()
+
+
+def test_forged_senders_over_imap_are_quarantined_and_genuine_mail_opens_its_case(
+    authority: TokenAuthority, dovecot: Dovecot, tmp_path: Path
+) -> None:
+    """The receiving server's verdict is the topmost Authentication-Results (Dovecot's APPEND
+    stands in for delivery, so the test writes that header as the partnership's server would)."""
+    ours = "mx.partnership.example.gov.uk"
+    user = dovecot.add_user()
+    app = authority.secret_app(_app_id(), user)
+    officer = "officer@partnership.example.gov.uk"
+    settings = _oauth_settings(authority, app.client_id, app.secret, tmp_path, dovecot.port, user,
+                               trusted_authserv_id=ours, intake_notify=officer)
+    domain = SENDER.split("@")[1]
+    genuine = (f"Authentication-Results: {ours}; spf=pass smtp.mailfrom={domain}; "
+               f"dkim=pass header.d={domain}; dmarc=pass header.from={domain}\r\n").encode()
+    forged_lower = (f"Authentication-Results: {ours}; spf=fail smtp.mailfrom={domain}; dmarc=fail "
+                    f"header.from={domain}\r\nAuthentication-Results: {ours}; dmarc=pass header.from={domain}\r\n").encode()
+    with RunningService(settings) as running:
+        dovecot.append(user, genuine + distinct_referral("docx", 301))
+        dovecot.append(user, forged_lower + distinct_referral("docx", 302))
+        dovecot.append(user, distinct_referral("docx", 303))  # no Authentication-Results at all
+        wait_until(lambda: dovecot.count(user, "Processed") == 1 and dovecot.count(user, "Quarantine") == 2,
+                   what="one processed, two quarantined")
+        assert len(running.cases()) == 1
+        with Session(running.runtime.engine) as session:
+            rows = session.exec(select(OutboxMessage)).all()
+    # One acknowledgement (to the genuine sender), two notices to the officer, nothing to forgers.
+    to_sender = [r for r in rows if r.recipient == SENDER]
+    notices = [r for r in rows if r.recipient == officer]
+    assert len(to_sender) == 1 and to_sender[0].payload.get("in_reply_to")
+    assert len(notices) == 2 and all("sender not authenticated" in n.body for n in notices)
