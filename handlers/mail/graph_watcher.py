@@ -135,11 +135,16 @@ class GraphWatcher:
         url = link or self._initial(folder)
         outcomes: list[IntakeOutcome] = []
         complete = True
+        resynced = False
         while not stop.is_set():
             response = self.client.request("GET", url, headers={"Prefer": f"odata.maxpagesize={PAGE_SIZE}"},
                                            stop=stop)
             if response.status_code == 410:
-                # The delta token expired (or the sync state is gone): start again from nothing.
+                # The delta token expired (or the sync state is gone): start again from nothing,
+                # once per round (a fresh sync refused too is an error, never a tight loop).
+                if resynced:
+                    raise GraphError("reading the folder's changes: HTTP 410 on a fresh sync")
+                resynced = True
                 self.resyncs += 1
                 log.warning("mailbox %s: Graph delta token expired; resyncing the folder", self.config.name)
                 with session_scope(self.pipeline.engine) as session:
