@@ -23,7 +23,8 @@ class Router:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.slack = settings.slack_bot_token is not None
-        self.smtp = settings.smtp_host is not None
+        # E-mail leaves by SMTP, or by Graph's sendMail with the Graph mail backend.
+        self.smtp = settings.smtp_host is not None or settings.mail_backend == "graph"
         self.local = settings.local_transport
 
     def _partnership(self, key: str) -> PartnershipSettings:

@@ -14,7 +14,15 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -82,12 +90,28 @@ class MailboxSettings(BaseModel):
     host: str = Field(min_length=1)
     port: int | None = Field(default=None, ge=1, le=65535)
     username: str = Field(min_length=1)
-    password: SecretStr
+    password: SecretStr | None = None
     security: Literal["ssl", "starttls", "plain"] = "ssl"
     folder: str = "INBOX"
     processed_folder: str = "Processed"
     quarantine_folder: str = "Quarantine"
     partnership: str | None = None
+    # "oauth2": XOAUTH2 with a token from the client-credentials grant (Exchange Online accepts
+    # no password for IMAP). The oauth_* keys override the installation's SAFEGUARD_OAUTH_* ones
+    # for this mailbox (another tenant or app registration); unset, those apply.
+    auth: Literal["password", "oauth2"] = Field(
+        default="password", validation_alias=AliasChoices("auth", "imap_auth"))
+    oauth_tenant_id: str | None = None
+    oauth_client_id: str | None = None
+    oauth_client_secret: SecretStr | None = None
+    oauth_certificate_file: Path | None = None
+    oauth_certificate_thumbprint: str | None = None
+    oauth_authority_host: str | None = None
+    oauth_scope: str | None = None
+    # The authserv-id of this mailbox's own receiving server (sender authentication); unset,
+    # the installation's SAFEGUARD_TRUSTED_AUTHSERV_ID applies.
+    trusted_authserv_id: str | None = None
+
 
     @property
     def resolved_port(self) -> int:
@@ -157,6 +181,36 @@ class Settings(BaseSettings):
     imap_processed_folder: str = "Processed"
     imap_quarantine_folder: str = "Quarantine"
     imap_partnership: str | None = None
+    # Microsoft 365 (handlers/mail/oauth.py): Exchange Online takes no password for IMAP, and
+    # SMTP AUTH with one is going (MC786329). "oauth2" logs in with XOAUTH2 and a token from
+    # the client-credentials grant (msal) for the app registration below. "none": no SMTP AUTH
+    # (a relay that trusts the host).
+    imap_auth: Literal["password", "oauth2"] = "password"
+    smtp_auth: Literal["password", "oauth2", "none"] = "password"
+    oauth_tenant_id: str | None = None
+    oauth_client_id: str | None = None
+    oauth_client_secret: SecretStr | None = None
+    # A PEM file holding the certificate's private key (and the certificate), with the
+    # certificate's SHA-1 thumbprint as Entra ID shows it: instead of a client secret.
+    oauth_certificate_file: Path | None = None
+    oauth_certificate_thumbprint: str | None = None
+    # Sovereign clouds and test authorities use another host; the token endpoint is
+    # {host}/{tenant}/oauth2/v2.0/token.
+    oauth_authority_host: str = "https://login.microsoftonline.com"
+    oauth_scope: str = "https://outlook.office365.com/.default"
+    # "graph": Microsoft Graph instead of IMAP and SMTP, for tenants that switch IMAP off
+    # (handlers/mail/graph_watcher.py): the imap_* mailboxes are read with delta queries (host,
+    # port and security unused; username = the mailbox) and mail is sent with sendMail.
+    mail_backend: Literal["imap", "graph"] = "imap"
+    # Sovereign clouds have their own Graph host (https://graph.microsoft.us/v1.0). The token
+    # scope is {scheme}://{host}/.default unless SAFEGUARD_OAUTH_SCOPE says otherwise.
+    graph_base_url: str = "https://graph.microsoft.com/v1.0"
+    # Graph has no IDLE: the folder's delta is asked for this often (a cheap call when nothing
+    # changed; Exchange's throttling allows far more).
+    graph_poll_seconds: float = Field(default=10.0, gt=0, le=3600)
+    # Sender authentication: the authserv-id the partnership's own receiving server writes in
+    # Authentication-Results. Unset: the From domain alone decides (and `status` says so).
+    trusted_authserv_id: str | None = None
     mailboxes: list[MailboxSettings] = Field(default_factory=list)
     # Where IDLE is missing, and as a safety net beside IDLE, the mailbox is scanned this often.
     imap_poll_seconds: float = Field(default=60.0, gt=0, le=3600)
@@ -245,7 +299,7 @@ class Settings(BaseSettings):
             cleaned.append(domain)
         return cleaned
 
-    @field_validator("imap_password", mode="before")
+    @field_validator("imap_password", "oauth_client_secret", mode="before")
     @classmethod
     def _empty_secret(cls, value: Any) -> Any:
         return None if value == "" else value
@@ -314,8 +368,10 @@ class Settings(BaseSettings):
     def imap_mailboxes(self) -> list[MailboxSettings]:
         """Every IMAP mailbox to watch: the imap_* one (named "default") plus ``mailboxes``."""
         boxes = list(self.mailboxes)
-        if self.imap_host:
-            if not self.imap_username or self.imap_password is None:
+        graph = self.mail_backend == "graph"  # Graph: no host, no password; the mailbox name
+        if self.imap_host or (graph and self.imap_username):
+            if not self.imap_username or (self.imap_password is None and self.imap_auth == "password"
+                                          and not graph):
                 raise SettingsError(
                     "bad setting imap_username/imap_password (SAFEGUARD_IMAP_USERNAME, "
                     "SAFEGUARD_IMAP_PASSWORD): both are needed when imap_host is set"
@@ -324,7 +380,7 @@ class Settings(BaseSettings):
                 0,
                 MailboxSettings(
                     name="default",
-                    host=self.imap_host,
+                    host=self.imap_host or "graph.microsoft.com",
                     port=self.imap_port,
                     username=self.imap_username,
                     password=self.imap_password,
@@ -333,6 +389,7 @@ class Settings(BaseSettings):
                     processed_folder=self.imap_processed_folder,
                     quarantine_folder=self.imap_quarantine_folder,
                     partnership=self.imap_partnership,
+                    auth=self.imap_auth,
                 ),
             )
         names = [box.name for box in boxes]
@@ -342,6 +399,9 @@ class Settings(BaseSettings):
         for box in boxes:
             if box.partnership is not None:
                 self.partnership(box.partnership)
+            if box.auth == "password" and box.password is None and not graph and box in self.mailboxes:
+                raise SettingsError(f"bad setting mailboxes (SAFEGUARD_MAILBOXES): mailbox {box.name} needs "
+                                    "a password with auth = password (or auth = oauth2)")
         return boxes
 
     @property

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Index, UniqueConstraint, false
+from sqlalchemy import JSON, Boolean, Column, DateTime, Index, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 
@@ -251,3 +251,15 @@ class IntakeMessage(SQLModel, table=True):
     thread_hash: str | None = Field(default=None, max_length=64)
     answered: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
     notice: str | None = Field(default=None, max_length=16)
+
+
+class MailSyncState(SQLModel, table=True):
+    """Where a Microsoft Graph mailbox watcher is in its folder's change stream: the delta link
+    Graph gave at the end of the last complete round (store/mail_sync.py). An opaque URL."""
+
+    __tablename__ = "mail_sync_state"
+
+    mailbox: str = Field(primary_key=True, max_length=80)
+    folder: str = Field(max_length=255)
+    delta_link: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = _timestamp(nullable=False)

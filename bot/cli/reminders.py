@@ -172,6 +172,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
             for m in dead
         ],
     }
+    data["sender_authentication"] = _sender_authentication(runtime.settings)
     if as_json:
         print_json(data)
         return
@@ -179,10 +180,18 @@ def status(ctx: click.Context, as_json: bool) -> None:
         f"\n  {w.id} ({w.components}) last seen {aware(w.last_seen):%Y-%m-%d %H:%M:%S} UTC" for w in live))
     click.echo(f"Reminders: {json.dumps(reminders)}; next due {data['next_reminder_at'] or '-'}")
     click.echo(f"Outbox: {json.dumps(messages)}")
+    click.echo(str(data["sender_authentication"]["text"]))  # type: ignore[index]
     if dead:
         click.echo("Failed deliveries (dead letters):")
         for m in dead:
             click.echo(f"  #{m.id} {m.transport} to {m.recipient} after {m.attempts} attempts: {m.last_error}")
+
+
+def _sender_authentication(settings) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """On (whose Authentication-Results are read) or off: handlers.mail.sender_auth."""
+    from handlers.mail.sender_auth import status as sender_auth_status
+
+    return sender_auth_status(settings)
 
 
 @click.command("calendar")

@@ -40,6 +40,7 @@ def run(ctx: click.Context, headless: bool) -> None:
     except (CriteriaConfigError, ValueError) as exc:
         raise UserError(str(exc).splitlines()[0]) from None
     _check_writable(settings.data_dir)
+    _check_mail_sign_in(settings)
     ctx.ensure_object(dict)["database_url"] = settings.resolved_database_url()
     chat_in_terminal = not settings.slack_configured() and not headless
     # In the terminal chat only warnings reach the screen (the full log is in the data dir).
@@ -70,6 +71,20 @@ def run(ctx: click.Context, headless: bool) -> None:
     if not settings.imap_mailboxes():
         click.echo(f"No IMAP mailbox configured: reading referrals from {settings.inbox_dir}/ (*.eml).", err=True)
     asyncio.run(_serve(service))
+
+
+def _check_mail_sign_in(settings) -> None:  # type: ignore[no-untyped-def]
+    """Microsoft 365 sign-in (OAuth2) is tried now: a bad secret, tenant or certificate stops
+    start-up with one line naming the setting and quoting the authority's AADSTS code. An
+    unreachable authority only warns: the watchers retry, the mail waits in its mailbox."""
+    from bot.oauth import OAuthRefused, check_credentials
+
+    try:
+        warnings = check_credentials(settings)
+    except (OAuthRefused, ValueError) as exc:  # ValueError: SettingsError, an incomplete setting
+        raise UserError(str(exc).splitlines()[0]) from None
+    for line in warnings:
+        click.echo(f"warning: {line}", err=True)
 
 
 def _check_writable(directory: Path) -> None:

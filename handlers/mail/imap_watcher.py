@@ -13,6 +13,14 @@ Loop: connect, make sure the Processed and Quarantine folders exist, then repeat
 A dropped connection or a server error reconnects with exponential backoff (1 s doubling to
 5 min, with jitter). The thread watches a ``threading.Event`` and stops within about a second.
 
+With ``auth = oauth2`` (Microsoft 365) each connection logs in with XOAUTH2 and a token from
+bot.oauth: a reconnect after a long IDLE (Exchange ends the session with "* BYE Session
+invalidated - AccessTokenExpired" when the token runs out) gets a fresh one. A refused token is
+refreshed once on a new connection; refused again, or refused by the authority itself (a bad
+or expired secret), the watcher backs off (at least ``REFUSED_BACKOFF``) and a human is told
+through the outbox, once an hour at most. The authority being unreachable is an ordinary
+reconnect with backoff. Either way the mail stays in the mailbox until it is handled.
+
 Each message's size (RFC822.SIZE) and INTERNALDATE are fetched first; one larger than
 ``intake_max_message_bytes`` is never fetched whole: only its first 64 KiB of headers are, and it
 goes to the pipeline's ``quarantine`` (recorded, a human told) and then to the quarantine folder.
@@ -24,6 +32,7 @@ necessarily when the watcher saw it (the bot may have been down).
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import logging
 import random
@@ -39,6 +48,7 @@ from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.mailbox import BaseMailBox
 from sqlalchemy.exc import OperationalError
 
+from bot.oauth import OAuthRefused, OAuthUnavailable, TokenProvider
 from bot.settings import MailboxSettings
 from handlers.mail.intake import (
     AFTER_COMMIT,
@@ -48,6 +58,8 @@ from handlers.mail.intake import (
     IntakeOutcome,
     IntakePipeline,
 )
+from store import outbox
+from store.db import session_scope
 
 log = logging.getLogger(__name__)
 
@@ -58,20 +70,58 @@ _NEW_MAIL = re.compile(rb"^\* \d+ (EXISTS|RECENT)\b", re.IGNORECASE)
 MAX_FAILURES = 3
 MAX_BACKOFF = 300.0
 QUICK_IDLE = 1.0  # the first IDLE after a scan: its DONE reports mail that raced the IDLE
+# After a refusal (a token the server will not take, credentials the authority will not take),
+# the next try waits at least this long: a person has to change something first.
+REFUSED_BACKOFF = 60.0
 
 
-def connect(config: MailboxSettings, timeout: float = 30.0) -> BaseMailBox:
-    """A logged-in mailbox on the configured folder, over TLS unless told "plain"."""
+class LoginRefused(Exception):
+    """The IMAP server refused a fresh token too: the app lacks the mailbox permission."""
+
+
+def _open(config: MailboxSettings, timeout: float) -> BaseMailBox:
     port = config.resolved_port
-    box: BaseMailBox
     if config.security == "ssl":
-        box = MailBox(config.host, port, timeout=timeout)
-    elif config.security == "starttls":
-        box = MailBoxStartTls(config.host, port, timeout=timeout)
-    else:
-        box = MailBoxUnencrypted(config.host, port, timeout=timeout)
-    box.login(config.username, config.password.get_secret_value(), initial_folder=config.folder)
+        return MailBox(config.host, port, timeout=timeout)
+    if config.security == "starttls":
+        return MailBoxStartTls(config.host, port, timeout=timeout)
+    return MailBoxUnencrypted(config.host, port, timeout=timeout)
+
+
+def connect(config: MailboxSettings, timeout: float = 30.0, tokens: TokenProvider | None = None) -> BaseMailBox:
+    """A logged-in mailbox on the configured folder, over TLS unless told "plain".
+
+    With ``auth = oauth2``: XOAUTH2 with ``tokens``' current token; if the server refuses it,
+    once more on a new connection with a token fetched afresh (``LoginRefused`` if that fails).
+    """
+    if config.auth != "oauth2":
+        assert config.password is not None  # MailboxSettings requires it with auth = password
+        box = _open(config, timeout)
+        box.login(config.username, config.password.get_secret_value(), initial_folder=config.folder)
+        return box
+    assert tokens is not None, "auth = oauth2 needs a token provider"
+    token = tokens.token()  # before connecting: an unreachable authority leaves no socket open
+    box = _open(config, timeout)
+    try:
+        box.xoauth2(config.username, token, initial_folder=config.folder)
+        return box
+    except imaplib.IMAP4.error:  # imap-tools' MailboxLoginError is one too
+        _close(box)
+    token = tokens.token(refresh=True)
+    box = _open(config, timeout)
+    try:
+        box.xoauth2(config.username, token, initial_folder=config.folder)
+    except imaplib.IMAP4.error as exc:
+        _close(box)
+        raise LoginRefused(f"the IMAP server refused a fresh OAuth2 token for {config.username} "
+                           f"({str(exc)[:120]}): check the app's mailbox permission "
+                           "(Add-MailboxPermission) and its service principal (New-ServicePrincipal)") from None
     return box
+
+
+def _close(box: BaseMailBox) -> None:
+    with contextlib.suppress(Exception):  # already gone
+        box.client.shutdown()
 
 
 def internal_date(response: bytes) -> datetime | None:
@@ -96,8 +146,10 @@ class ImapWatcher:
         connect_timeout: float = 30.0,
         max_message_bytes: int | None = None,
         checkpoint: Checkpoint | None = None,
+        tokens: TokenProvider | None = None,
     ) -> None:
         self.config = config
+        self.tokens = tokens
         self.pipeline = pipeline
         self.max_message_bytes = max_message_bytes or pipeline.settings.intake_max_message_bytes
         self.idle_seconds = min(idle_seconds, 29 * 60 - 60)
@@ -274,7 +326,7 @@ class ImapWatcher:
         while not stop.is_set():
             box: BaseMailBox | None = None
             try:
-                box = connect(self.config, self.connect_timeout)
+                box = connect(self.config, self.connect_timeout, self.tokens)
                 self.ensure_folders(box)
                 self.connected.set()
                 log.info("mailbox %s: watching %s on %s", self.config.name, self.config.folder, self.config.host)
@@ -291,6 +343,9 @@ class ImapWatcher:
                     delay = 1.0
             except Exception as exc:  # noqa: BLE001 - reconnect on anything
                 self.connected.clear()
+                if isinstance(exc, (OAuthRefused, LoginRefused)):
+                    delay = max(delay, REFUSED_BACKOFF)
+                    self._alert_refused(str(exc))
                 wait = delay * (1 + random.random() / 4)
                 log.warning("mailbox %s: %s; reconnecting in %.1f s", self.config.name,
                             _describe(exc), wait)
@@ -303,6 +358,24 @@ class ImapWatcher:
                         box.logout()
                     except Exception:  # noqa: BLE001
                         pass
+
+
+    def _alert_refused(self, reason: str) -> None:
+        """Tell a human the mailbox cannot be read (once an hour: the dedupe key has the hour)."""
+        transport, recipient = self.pipeline.router.alert()
+        hour = datetime.now(tz=UTC).strftime("%Y%m%d%H")
+        try:
+            with session_scope(self.pipeline.engine) as session:
+                outbox.enqueue(
+                    session, transport=transport, recipient=recipient,
+                    subject=f"safeguard-bot cannot sign in to mailbox {self.config.name}",
+                    body=(f"safeguard-bot cannot read mailbox {self.config.name} ({self.config.username}): "
+                          f"{reason}. Mail waits in the mailbox and is read once sign-in works again. "
+                          "Run: safeguard-bot status"),
+                    payload={"kind": "alert"}, dedupe_key=f"alert:mailbox-auth:{self.config.name}:{hour}",
+                )
+        except Exception as exc:  # noqa: BLE001 - the database may be what is down; the log has it
+            log.error("mailbox %s: could not queue the sign-in alert (%s)", self.config.name, type(exc).__name__)
 
 
 def _announced(box: BaseMailBox) -> bool:
@@ -356,6 +429,8 @@ def _closed(box: BaseMailBox) -> bool:
 
 def _describe(exc: BaseException) -> str:
     """An error for the log: its type, and the server's words for IMAP errors (never content)."""
+    if isinstance(exc, (OAuthRefused, OAuthUnavailable, LoginRefused)):
+        return str(exc)
     if isinstance(exc, (imaplib.IMAP4.error, OSError)):
         return f"{type(exc).__name__}: {str(exc)[:120]}"
     return type(exc).__name__

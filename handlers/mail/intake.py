@@ -19,8 +19,10 @@ bytes came from. The order of checks, and why:
    Mail that a machine merely passed on (``Auto-Submitted: auto-forwarded``, ``Precedence:
    list``, ``List-Id``) is not automatic: a person wrote it and it may be a referral. It is read
    like any other, the notice says so, and its sender (a list, a rule) is never answered.
-3. Sender's domain not on the allow-list: quarantined, a human is told, the sender is not (the
-   From address of such mail is often forged; replying would be backscatter).
+3. Sender's domain not on the allow-list, or (with SAFEGUARD_TRUSTED_AUTHSERV_ID) the
+   partnership's own server does not vouch for it (``sender_auth``: DMARC, aligned SPF or DKIM
+   in the topmost Authentication-Results): quarantined with the reason, a human is told, the
+   sender is not (the From address of such mail is often forged; replying would be backscatter).
 4. The form cannot be read (``ReferralRejected``): quarantined, a human is told, and the sender
    is told why, in a threaded reply.
 5. A readable form: if a form with the same content hash opened a case before, that case's
@@ -72,7 +74,7 @@ from bot.cases import CaseService, CaseView
 from bot.core.lifecycle import LifecycleError
 from bot.routing import Router
 from bot.settings import Settings
-from handlers.mail import notices
+from handlers.mail import notices, sender_auth
 from handlers.referral import ReferralRejected, parse_referral
 from handlers.referral.eml_reader import auto_reply_reason, relayed_reason
 from bot.core.referral import Referral
@@ -394,6 +396,9 @@ class IntakePipeline:
         if not self.settings.sender_allowed(m.domain):
             reason = f"sender domain {m.domain or '(none)'} is not on the allow-list"
             return self._quarantine(m, reason, status=ledger.QUARANTINED, notify=True, reply=None)
+        forged = self._unauthenticated(m)
+        if forged is not None:
+            return self._quarantine(m, forged, status=ledger.QUARANTINED, notify=True, reply=None)
         today = today_in_london(m.mail.received_at)
         try:
             referral = self.parse(m.mail.raw, "message.eml", today=today)
@@ -472,10 +477,21 @@ class IntakePipeline:
         own (the loop limits of ``_reply_block`` apply on top)."""
         if not m.address or not self.settings.sender_allowed(m.domain) or self._own(m):
             return False
+        if self._unauthenticated(m) is not None:
+            return False
         try:
             return auto_reply_reason(m.msg) is None
         except Exception:  # noqa: BLE001 - headers too broken to tell: do not answer
             return False
+
+    def _unauthenticated(self, m: _Message) -> str | None:
+        """Why the From domain is not to be believed (handlers.mail.sender_auth), or None: also
+        None when no authserv-id is configured for the mailbox (sender authentication off)."""
+        trusted = sender_auth.trusted_id_for(self.settings, m.mail.mailbox)
+        if trusted is None:
+            return None
+        verdict = sender_auth.check(m.msg, m.domain, trusted)
+        return None if verdict.passed else verdict.reason
 
     def _quarantine(self, m: _Message, reason: str, *, status: str, notify: bool, reply: str | None,
                     sender_reason: str | None = None) -> IntakeOutcome:

@@ -1,5 +1,11 @@
 """SMTP transport (aiosmtplib). The message is built once, when it is enqueued, so a retry
-sends byte-for-byte the same e-mail with the same Message-ID."""
+sends byte-for-byte the same e-mail with the same Message-ID.
+
+With a token provider (SAFEGUARD_SMTP_AUTH=oauth2, Microsoft 365's SMTP.SendAsApp) it signs in
+with XOAUTH2 (aiosmtplib's ``oauth_token_generator``): each connection asks bot.oauth for the
+current token, fetched in a worker thread because msal blocks. A refused token is fetched afresh
+and tried once more; refused again, or the authority down, the delivery fails as transient and
+the outbox retries it with backoff (and alerts a human when it gives up): nothing is lost."""
 
 from __future__ import annotations
 
@@ -8,10 +14,14 @@ import email
 import email.policy
 from email.message import EmailMessage
 from email.utils import formatdate
+from typing import TYPE_CHECKING, Any
 
 import aiosmtplib
 
 from handlers.transports.interface import DeliveryError, OutboundMessage
+
+if TYPE_CHECKING:
+    from bot.oauth import TokenProvider
 
 
 def build_email(message: OutboundMessage, default_sender: str) -> EmailMessage:
@@ -68,6 +78,7 @@ class SmtpTransport:
         use_tls: bool = False,
         start_tls: bool | None = None,
         timeout: float = 30.0,
+        tokens: TokenProvider | None = None,
     ) -> None:
         self.hostname = hostname
         self.port = port
@@ -77,25 +88,48 @@ class SmtpTransport:
         self.use_tls = use_tls
         self.start_tls = start_tls
         self.timeout = timeout
+        self.tokens = tokens
 
     def build(self, message: OutboundMessage) -> EmailMessage:
         return build_email(message, self.sender)
 
+    async def _send(self, mail: EmailMessage, recipient: str, *, refresh: bool = False) -> None:
+        auth: dict[str, Any] = {"username": self.username, "password": self.password}
+        if self.tokens is not None:
+            tokens = self.tokens
+
+            async def token() -> str:
+                return await asyncio.to_thread(tokens.token, refresh=refresh)
+
+            auth = {"username": self.username, "oauth_token_generator": token}
+        await aiosmtplib.send(
+            mail,
+            sender=self.sender,
+            recipients=[recipient],
+            hostname=self.hostname,
+            port=self.port,
+            use_tls=self.use_tls,
+            start_tls=self.start_tls,
+            timeout=self.timeout,
+            **auth,
+        )
+
     async def send(self, message: OutboundMessage) -> None:
+        from bot.oauth import OAuthError
+
         mail = self.build(message)
         try:
-            await aiosmtplib.send(
-                mail,
-                sender=self.sender,
-                recipients=[message.recipient],
-                hostname=self.hostname,
-                port=self.port,
-                username=self.username,
-                password=self.password,
-                use_tls=self.use_tls,
-                start_tls=self.start_tls,
-                timeout=self.timeout,
-            )
+            try:
+                await self._send(mail, message.recipient)
+            except aiosmtplib.SMTPAuthenticationError:
+                if self.tokens is None:
+                    raise
+                await self._send(mail, message.recipient, refresh=True)  # once, with a fresh token
+        except OAuthError as exc:
+            # Transient even when refused: once the setting is fixed the row is delivered.
+            raise DeliveryError(f"SMTP sign-in: {exc}", transient=True) from None
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            raise DeliveryError(f"SMTP {exc.code}: sign-in refused", transient=True) from None
         except aiosmtplib.SMTPRecipientsRefused as exc:
             raise DeliveryError(f"recipient refused: {exc}", transient=False) from None
         except aiosmtplib.SMTPResponseException as exc:

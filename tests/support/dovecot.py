@@ -27,17 +27,31 @@ DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if os.path.exists("/us
 PASSWORD = "secret"
 
 
-def _config(base: Path, port: int) -> str:
+def _config(base: Path, port: int, introspection_url: str | None = None) -> str:
     me = pwd.getpwuid(os.getuid()).pw_name
     root = os.getuid() == 0
+    # XOAUTH2 (Microsoft 365 tests): the oauth2 passdb validates every bearer token by RFC 7662
+    # introspection; failed logins must not slow the next ones down (all come from 127.0.0.1).
+    oauth = introspection_url is not None
+    anvil = ("  chroot =\n" if not root else "") + (
+        "  unix_listener anvil-auth-penalty {\n    mode = 0\n  }\n" if oauth else "")
     unprivileged = "" if root else f"""
 default_internal_user = {me}
 default_internal_group = {me}
 default_login_user = {me}
-service anvil {{
-  chroot =
-}}
 """
+    if anvil:
+        unprivileged += f"service anvil {{\n{anvil}}}\n"
+    mechanisms = "plain login xoauth2 oauthbearer" if oauth else "plain login"
+    oauth_passdb = f"""
+auth_cache_size = 0
+auth_failure_delay = 0
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {base}/dovecot-oauth2.conf.ext
+}}
+""" if oauth else ""
     login_chroot = "" if root else "  chroot =\n"
     return f"""
 instance_name = test-dovecot-{uuid.uuid4().hex[:8]}
@@ -47,7 +61,7 @@ protocols = imap
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 log_path = {base}/dovecot.log
 mail_location = maildir:{base}/mail/%u/Maildir
 first_valid_uid = 1
@@ -55,7 +69,7 @@ passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {base}/users
 }}
-userdb {{
+{oauth_passdb}userdb {{
   driver = passwd-file
   args = username_format=%u {base}/users
 }}
@@ -73,13 +87,23 @@ service imap-login {{
 
 
 class Dovecot:
-    def __init__(self, users: int = 40) -> None:
+    def __init__(self, users: int = 40, *, introspection_url: str | None = None) -> None:
+        """``introspection_url``: also accept XOAUTH2/OAUTHBEARER, each token checked there."""
         assert DOVECOT is not None
         self.base = Path(tempfile.mkdtemp(prefix="sgbot-dovecot-"))
         os.chmod(self.base, 0o755)
         self.port = free_port()
         self.conf = self.base / "dovecot.conf"
-        self.conf.write_text(_config(self.base, self.port))
+        self.conf.write_text(_config(self.base, self.port, introspection_url))
+        if introspection_url is not None:
+            (self.base / "dovecot-oauth2.conf.ext").write_text(
+                "introspection_mode = post\n"
+                f"introspection_url = {introspection_url}\n"
+                "force_introspection = yes\n"
+                "username_attribute = username\n"
+                "active_attribute = active\n"
+                "active_value = true\n"
+            )
         (self.base / "users").write_text("")
         (self.base / "mail").mkdir()
         os.chmod(self.base / "mail", 0o755)

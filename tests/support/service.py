@@ -12,17 +12,19 @@ from bot.runtime import Runtime, open_runtime
 from bot.service import Service
 from bot.settings import Settings
 from handlers.mail.component import mail_components
+from handlers.mail.intake import Checkpoint
 from store.models import Case
 
 
 class RunningService:
     """The real Service (outbox sender + mail component) on its own event loop in a thread."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, checkpoint: Checkpoint | None = None) -> None:
         self.settings = settings
         self.runtime: Runtime = open_runtime(settings)
         self.service = Service(self.runtime)
-        self.service.components.update(mail_components(self.runtime, wake=self.service.wake_threadsafe))
+        self.service.components.update(mail_components(self.runtime, wake=self.service.wake_threadsafe,
+                                                       checkpoint=checkpoint))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._started = threading.Event()
