@@ -144,3 +144,50 @@ def test_panel_response_shown_as_awaited(cli) -> None:  # type: ignore[no-untype
     code, human, _ = cli("case", "show", ref)
     line = next(x for x in human.splitlines() if x.startswith("Panel's response"))
     assert "awaited" in line and "OVERDUE" not in line and "missed" not in line
+
+
+def test_criteria_record_puts_the_notification_answers_on_the_case(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli("case", "open", "--aware", "2026-12-22", "--json")
+    ref = json.loads(out)["reference"]
+    code, out, err = cli("criteria", *NOTIFY, "--aware", "2026-12-22", "--record", ref, "--json")
+    assert code == 0, err
+    assert json.loads(out)["recorded"] == {
+        "case": ref, "answers": json.loads(out)["answers"], "decision": "notify"
+    }
+    shown = json.loads(cli("case", "show", ref, "--json")[1])
+    assert shown["decision"] == "notify" and shown["answers"]["location"] == "in_area"
+
+
+def test_terminal_chat_records_its_answers_on_the_case(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import io
+    import sys
+
+    code, out, _ = cli("case", "open", "--aware", "2026-12-22", "--json")
+    ref = json.loads(out)["reference"]
+    # The chat's own question order (the engine's), answered from ``wanted``: a looked-after
+    # child's death without abuse -> not required, the Secretary of State and Ofsted; then
+    # "record on the case?" yes.
+    from bot.core.conversation import ConversationEngine
+    from bot.core.criteria import load_criteria
+
+    tree = load_criteria()
+    wanted = {"harm": "died", "abuse_or_neglect": "not_suspected", "looked_after": "yes",
+              "age": "under_18", "location": "in_area", "care_leaver_under_25": "no"}
+    engine = ConversationEngine(tree)
+    turn = engine.start(None, flow="notification")
+    lines: list[str] = []
+    while not turn.finished:
+        question = turn.flow.question(turn.question)
+        values = [value for value, _ in question.options]
+        value = wanted.get(question.key, values[-1] if question.optional else values[0])
+        lines.append(str(values.index(value) + 1))
+        turn = engine.answer(turn.state, "notification", question.key, value)
+    answers = turn.evaluation.answers
+    script = "\n".join([*lines, "y", ""]) + "\n"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(script))
+    code, out, err = cli("chat", "--case", ref, "--user", "tester")
+    assert code == 0, err
+    assert f"on {ref}" in out
+    shown = json.loads(cli("case", "show", ref, "--json")[1])
+    assert shown["answers"] == dict(answers)
+    assert "sos_ofsted_notification" in {d["key"] for d in shown["deadlines"]}

@@ -37,14 +37,14 @@ def register(app: AsyncApp, assistant: SlackAssistant) -> None:
         await ack()
         user = user_of(body)
         try:
-            decision = pl.parse_token(action.get("value"), "a decision")
+            decision, answers = pl.parse_open_case_value(action.get("value"))
             if decision not in assistant.decisions():
                 raise pl.PayloadError("not a decision")
         except pl.PayloadError:
             await cannot(respond, client, body)
             return
         # A new submission id for each modal: submitting this one again opens no second case.
-        meta = pl.OpenCaseMeta(decision=decision, submission=pl.new_submission_id())
+        meta = pl.OpenCaseMeta(decision=decision, submission=pl.new_submission_id(), answers=answers)
         view = bk.open_case_view(
             assistant.partnership_choices(), assistant.today(),
             assistant.seal.seal(ids.OPEN_CASE_VIEW, user or "", meta),
