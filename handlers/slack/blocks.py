@@ -35,7 +35,12 @@ from slack_sdk.models.views import View
 
 from bot.core.criteria import NOTIFICATION_DECISIONS, Evaluation, Flow, also_notify_text
 from handlers.slack import ids
-from handlers.slack.payloads import ReminderRef, answer_value, help_value, open_case_value
+from handlers.slack.payloads import (
+    ReminderRef,
+    answer_value,
+    help_value,
+    open_case_value,
+)
 from handlers.transports.slack import md
 
 _SECTION_MAX = 3000
