@@ -8,7 +8,7 @@ entry commit together. Adapters (CLI, Slack, mail) call this and nothing below i
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 from datetime import UTC, date, datetime
@@ -589,6 +589,55 @@ class CaseService:
                 },
             )
             return replace(self._view(session, case, states), warnings=warnings)
+
+    def record_decision(
+        self,
+        reference: str,
+        milestones: Sequence[str | Milestone],
+        *,
+        on: date,
+        actor: str,
+        note: str | None = None,
+    ) -> CaseView:
+        """Record every milestone of one decision (a rapid review's: a national-review
+        recommendation and the local decision it still concludes with) in one transaction:
+        all or none, each checked by the lifecycle as record_milestone checks one."""
+        kinds = [m if isinstance(m, Milestone) else parse_milestone(m) for m in milestones]
+        if not kinds:
+            raise LifecycleError("no milestone to record")
+        with session_scope(self.engine) as session:
+            case = repo.get_case(session, reference, for_update=True)
+            if case is None:
+                raise CaseNotFound(f"no case with reference {reference!r}")
+            assert case.id is not None
+            partnership = repo.get_partnership(session, case.partnership_id)
+            settings, fallback = self.partnership_of_case(partnership.key)
+            timescales, calendar = self.rules_for(settings)
+            updated = _facts(case, list(repo.milestones_for(session, case.id)))
+            warnings: tuple[str, ...] = ()
+            for kind in kinds:
+                updated = record(updated, kind, on)
+                warnings += milestone_warnings(kind, on, self.today())
+                repo.add_milestone(
+                    session, case, kind=kind.value, occurred_on=on, recorded_by=actor, note=note
+                )
+            states = derive_deadlines(updated, timescales, calendar)
+            changed = repo.save_deadlines(session, case.id, _to_data(states))
+            self._sync_reminders(session, case.id, states, calendar, changed)
+            repo.audit(
+                session,
+                actor=actor,
+                action="decision.recorded",
+                case_id=case.id,
+                detail={
+                    "reference": case.reference,
+                    "milestones": [k.value for k in kinds],
+                    "on": on.isoformat(),
+                    "deadlines_changed": changed,
+                },
+            )
+            warnings += (fallback,) if fallback else ()
+            return replace(self._view(session, case, states), warnings=tuple(dict.fromkeys(warnings)))
 
     def assess(
         self,

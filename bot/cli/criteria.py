@@ -117,7 +117,8 @@ def criteria(
         return
     click.echo(render_evaluation(evaluation, flow, deadlines, la_aware if deadlines else None))
     if recorded is not None and "milestone" in recorded:
-        click.echo(f"\nRecorded {recorded['milestone']} on {recorded['on']} for {recorded['case']}.")
+        done = " and ".join(m for m in (recorded["milestone"], recorded.get("also_milestone")) if m)
+        click.echo(f"\nRecorded {done} on {recorded['on']} for {recorded['case']}.")
     elif recorded is not None:
         click.echo(f"\nRecorded the answers ({recorded['decision']}) on {recorded['case']}.")
 
@@ -140,13 +141,17 @@ def _record_decision(ctx: click.Context, evaluation: Any, reference: str, on: st
     occurred = date_option(on, "--on") or today_in_london()
     service = case_service(ctx)
     view = domain_call(
-        lambda: service.record_milestone(
-            reference, evaluation.milestone, on=occurred, actor=actor_of(None), note=rationale(evaluation)
+        lambda: service.record_decision(
+            reference, evaluation.milestones, on=occurred, actor=actor_of(None),
+            note=rationale(evaluation),
         )
     )
     for warning in view.warnings:
         warn(warning)
-    return {"case": view.reference, "milestone": evaluation.milestone, "on": occurred.isoformat()}
+    recorded = {"case": view.reference, "milestone": evaluation.milestone, "on": occurred.isoformat()}
+    if evaluation.also_milestone:
+        recorded["also_milestone"] = evaluation.also_milestone
+    return recorded
 
 
 @click.command()
@@ -175,11 +180,11 @@ def chat(ctx: click.Context, flow_key: str, case_ref: str | None, user: str | No
     def deadlines_for(aware: date) -> list[Any]:
         return notification_deadlines(settings, aware)
 
-    def record(milestone: str, on: date, note: str) -> str:
-
+    def record(milestones: Any, on: date, note: str) -> str:
         service = case_service(ctx)
+        kinds = [milestones] if isinstance(milestones, str) else list(milestones)
         view = domain_call(
-            lambda: service.record_milestone(case_ref, milestone, on=on, actor=actor, note=note)
+            lambda: service.record_decision(case_ref, kinds, on=on, actor=actor, note=note)
         )
         for warning in view.warnings:
             warn(warning)

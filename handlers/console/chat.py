@@ -35,7 +35,8 @@ class TerminalChat:
         flow_key: str,
         conversation_key: str,
         deadlines_for: Callable[[date], Sequence[Any]],
-        record_decision: Callable[[str, date, str], str] | None,
+        # (the decision's milestones, its date, the rationale) -> the case reference
+        record_decision: Callable[[Sequence[str], date, str], str] | None,
         stdin: TextIO,
         echo: Callable[[str], None],
         prompt: Callable[[str], None] | None = None,
@@ -158,9 +159,10 @@ class TerminalChat:
             reply = self._read(f"\nRecord this decision ({evaluation.title}) on the case? [y/N]")
             if reply is not None and reply.lower() in {"y", "yes"}:
                 on = self._ask_date("Date of the decision (Enter for today)")
-                reference = self.record_decision(evaluation.milestone, on, rationale(evaluation))
+                reference = self.record_decision(evaluation.milestones, on, rationale(evaluation))
                 self.conversations.forget(self.key)
-                self.echo(f"Recorded {evaluation.milestone} on {on.isoformat()} for {reference}.")
+                done = " and ".join(evaluation.milestones)
+                self.echo(f"Recorded {done} on {on.isoformat()} for {reference}.")
         if turn.flow.key == "notification" and self.record_answers is not None:
             reply = self._read("\nRecord these answers and the decision on the case? [y/N]")
             if reply is not None and reply.lower() in {"y", "yes"}:

@@ -191,3 +191,22 @@ def test_terminal_chat_records_its_answers_on_the_case(cli, monkeypatch: pytest.
     shown = json.loads(cli("case", "show", ref, "--json")[1])
     assert shown["answers"] == dict(answers)
     assert "sos_ofsted_notification" in {d["key"] for d in shown["deadlines"]}
+
+
+def test_national_recommendation_records_the_local_decision_too(cli) -> None:  # type: ignore[no-untyped-def]
+    from bot.core.criteria import load_criteria
+
+    code, out, _ = cli("case", "open", "--aware", "2026-12-22", "--json")
+    ref = json.loads(out)["reference"]
+    keys = load_criteria().flow("review").question_keys()
+    pairs = [x for k in keys for x in ("--answer", f"{k}={'yes' if k in ('national_importance', 'improvements') else 'no'}")]
+    code, out, err = cli("criteria", "--flow", "review", *pairs, "--record", ref, "--on", "2027-01-14", "--json")
+    assert code == 0, err
+    recorded = json.loads(out)["recorded"]
+    assert (recorded["milestone"], recorded["also_milestone"]) == ("decision_national_review", "decision_local_review")
+    shown = json.loads(cli("case", "show", ref, "--json")[1])
+    assert [m["milestone"] for m in shown["milestones"]] == ["decision_national_review", "decision_local_review"]
+    due = {d["key"]: d for d in shown["deadlines"]}
+    assert due["lcspr_publication"]["due"] == "2027-07-14"
+    assert due["final_report_to_panel"]["provisional"] is True
+    assert due["lcspr_commission_notification"]["due"] == "2027-01-14"

@@ -140,8 +140,9 @@ def register(app: AsyncApp, assistant: SlackAssistant) -> None:
             await ack(response_action="errors", errors={k: v[:150] for k, v in errors.items()})
             return
         try:
+            # Every milestone of the decision: a national recommendation and the local decision.
             case = await asyncio.to_thread(
-                assistant.cases.record_milestone, reference, evaluation.milestone, on=on,
+                assistant.cases.record_decision, reference, evaluation.milestones, on=on,
                 actor=f"slack:{user}", note=rationale(evaluation),
             )
         except (CaseNotFound, LifecycleError) as exc:
@@ -151,6 +152,6 @@ def register(app: AsyncApp, assistant: SlackAssistant) -> None:
         await asyncio.to_thread(assistant.talk.forget, conversation_key(team_of(body), user))
         await client.chat_postMessage(
             channel=user,
-            text=f"Recorded {evaluation.milestone} on {on.isoformat()} for {case.reference}."
+            text=f"Recorded {' and '.join(evaluation.milestones)} on {on.isoformat()} for {case.reference}."
             + warning_lines(case.warnings),
         )
