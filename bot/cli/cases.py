@@ -142,7 +142,8 @@ def _case_summary_json(view: Any) -> dict[str, Any]:
         "status": view.status,
         "la_aware": view.la_aware.isoformat(),
         "next_deadline": (
-            {"key": nxt.deadline.key, "label": nxt.deadline.label, "due": nxt.deadline.due.isoformat()}
+            {"key": nxt.deadline.key, "label": nxt.deadline.label, "due": nxt.deadline.due.isoformat(),
+             "warnings": list(nxt.deadline.warnings)}
             if nxt
             else None
         ),
