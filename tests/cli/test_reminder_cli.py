@@ -81,8 +81,9 @@ def test_pack_and_status(cli_env: dict[str, str]) -> None:
     ref = _open(cli_env, summary="Fictional outline")
     pack = run(["pack", ref], cli_env)
     assert pack.returncode == 0, pack.stderr
-    assert "Notify the Panel by Thursday 31 December 2026" in pack.stdout
-    assert "Date the LA became aware: 2026-12-22" in pack.stdout
+    # Dates as the forms write them (issue 10 item 10).
+    assert "Notify the Panel by Thursday 31/12/2026" in pack.stdout
+    assert "Date the LA became aware: 22/12/2026" in pack.stdout
     assert "[not recorded: fill in]" in pack.stdout
     status = run(["status", "--json"], cli_env)
     data = json.loads(status.stdout)
