@@ -8,8 +8,9 @@ entry commit together. Adapters (CLI, Slack, mail) call this and nothing below i
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from bot.core.criteria import CriteriaTree
 from bot.core.lifecycle import (
     CaseFacts,
     DeadlineState,
@@ -32,7 +34,7 @@ from bot.core.lifecycle import (
     record,
 )
 from bot.routing import Router
-from bot.settings import PartnershipSettings, Settings
+from bot.settings import PartnershipSettings, Settings, SettingsError
 from scheduler.calendar import WorkingCalendar, today_in_london
 from scheduler.reminders import ReminderPolicy, plan_deadline
 from scheduler.timescales import Milestone, Timescales
@@ -119,6 +121,12 @@ class CaseView:
     # Things the person who made this change should be told (not part of the case record, not
     # in as_json): e.g. an owner whose reminders cannot reach them where expected.
     warnings: tuple[str, ...] = ()
+    # The criteria answers the case was opened or assessed with, the core's decision and the
+    # other bodies to notify (empty / None when it has none), and the notifying LA.
+    answers: Mapping[str, str] = dataclass_field(default_factory=dict)
+    decision: str | None = None
+    also_notify: tuple[str, ...] = ()
+    local_authority: str | None = None
 
     @property
     def next_deadline(self) -> DeadlineState | None:
@@ -138,6 +146,10 @@ class CaseView:
             "opened_at": self.opened_at.isoformat(),
             "milestones": [m.as_json() for m in self.milestones],
             "deadlines": [deadline_json(d) for d in self.deadlines],
+            "answers": dict(self.answers),
+            "decision": self.decision,
+            "also_notify": list(self.also_notify),
+            "local_authority": self.local_authority,
         }
 
 
@@ -152,7 +164,19 @@ def _facts(case: Case, milestones: list[MilestoneRow]) -> CaseFacts:
     return CaseFacts(
         la_aware=case.la_aware_on,
         milestones=tuple(RecordedMilestone(Milestone(m.kind), m.occurred_on) for m in milestones),
+        decision=case.decision,
+        also_notify=tuple(case.also_notify or ()),
+        request_type=case.request_type,
     )
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """A case's criteria answers and what the core (bot/core/criteria.py) made of them."""
+
+    answers: dict[str, str]
+    decision: str
+    also_notify: tuple[str, ...]
 
 
 def _to_data(states: list[DeadlineState]) -> list[repo.DeadlineData]:
@@ -196,6 +220,7 @@ class CaseService:
         self.today: Callable[[], date] = today or today_in_london
         self._rules: dict[str, tuple[Timescales, WorkingCalendar]] = {}
         self._policy: ReminderPolicy | None = None
+        self._criteria: CriteriaTree | None = None
 
     @property
     def policy(self) -> ReminderPolicy:
@@ -211,19 +236,25 @@ class CaseService:
         calendar: WorkingCalendar,
         changed: list[str],
     ) -> None:
-        """Plan reminders for open deadlines; cancel them for met or inapplicable ones."""
+        """Plan reminders for open and awaited deadlines; cancel them for met or inapplicable
+        ones, and for steps that no longer run on the case (retired)."""
+        dues = {s.deadline.key: s.deadline.due for s in states}
         plan = {
             s.deadline.key: (
                 [
                     (p.occasion.value, p.send_on, p.send_at)
-                    for p in plan_deadline(s.deadline.key, s.deadline.due, self.policy, calendar)
+                    for p in plan_deadline(
+                        s.deadline.key, s.deadline.due, self.policy, calendar, dues
+                    )
                 ]
-                if s.status is DeadlineStatus.OPEN
+                if s.status in (DeadlineStatus.OPEN, DeadlineStatus.AWAITED)
                 else []
             )
             for s in states
         }
-        reminder_repo.sync_plan(session, case_id, plan, changed)
+        retired = repo.retire_deadlines(session, case_id, set(plan))
+        plan.update({key: [] for key in retired})
+        reminder_repo.sync_plan(session, case_id, plan, changed + retired)
 
     def rules_for(self, partnership: PartnershipSettings) -> tuple[Timescales, WorkingCalendar]:
         """The partnership's timescales and calendar (validated once, then cached)."""
@@ -273,6 +304,36 @@ class CaseService:
         timescales, _ = self.rules_for(self._partnership_settings(partnership_key))
         return timescales.get(deadline_key).met_by
 
+    def assessment(self, answers: Mapping[str, str]) -> Assessment:
+        """The notification flow's decision for ``answers`` (CriteriaAnswerError, one line, for
+        an unknown key or value: the same check as ``safeguard-bot criteria``)."""
+        if self._criteria is None:
+            self._criteria = self.settings.criteria()
+        evaluation = self._criteria.flow("notification").evaluate(dict(answers))
+        return Assessment(
+            dict(evaluation.answers), evaluation.decision, tuple(evaluation.also_notify)
+        )
+
+    def _local_authority(
+        self,
+        partnership: PartnershipSettings,
+        name: str | None,
+        details: Mapping[str, Any] | None = None,
+    ) -> str | None:
+        """The case's notifying LA: the one named (validated against the partnership's list),
+        else the one the referral names if it is on the list, else the partnership's only one."""
+        if name is not None:
+            return partnership.local_authority(name)
+        named = (details or {}).get("local_authority")
+        if isinstance(named, str) and named.strip():
+            try:
+                return partnership.local_authority(named)
+            except SettingsError:
+                pass
+        if len(partnership.local_authorities) == 1:
+            return partnership.local_authorities[0]
+        return None
+
     def open_case(
         self,
         *,
@@ -286,6 +347,8 @@ class CaseService:
         details: dict[str, Any] | None = None,
         session: Session | None = None,
         submission_id: str | None = None,
+        answers: Mapping[str, str] | None = None,
+        local_authority: str | None = None,
     ) -> CaseView:
         """Open a case with its deadlines and reminders, in one transaction.
 
@@ -293,24 +356,35 @@ class CaseService:
         adapter can write its own rows with the case: the mail intake's ledger entry and the
         acknowledgement in the outbox commit together with the case or not at all.
         ``submission_id`` is stored with the case under a unique index (see open_case_once).
+        ``answers`` (the criteria keys) are evaluated by the core and stored with its decision:
+        the steps that run follow from them. ``local_authority`` must be one of the
+        partnership's ``local_authorities``.
         """
         partnership_settings = self.partnership_to_open(partnership_key)
         owner = check_owner(owner)
         check_awareness(la_aware, incident_date)
+        assessed = self.assessment(answers) if answers else None
+        authority = self._local_authority(partnership_settings, local_authority, details)
         timescales, calendar = self.rules_for(partnership_settings)
-        facts = CaseFacts(la_aware=la_aware)
+        facts = CaseFacts(
+            la_aware=la_aware,
+            decision=assessed.decision if assessed else None,
+            also_notify=assessed.also_notify if assessed else (),
+            request_type=request_type,
+        )
         states = derive_deadlines(facts, timescales, calendar)
+        extra = {"assessed": assessed, "local_authority": authority}
         if session is not None:
             view = self._open(session, partnership_settings, states, calendar, la_aware=la_aware,
                               actor=actor, summary=summary, incident_date=incident_date,
                               request_type=request_type, owner=owner, details=details,
-                              submission_id=submission_id)
+                              submission_id=submission_id, **extra)
         else:
             with session_scope(self.engine) as own:
                 view = self._open(own, partnership_settings, states, calendar, la_aware=la_aware,
                                   actor=actor, summary=summary, incident_date=incident_date,
                                   request_type=request_type, owner=owner, details=details,
-                                  submission_id=submission_id)
+                                  submission_id=submission_id, **extra)
         warnings = awareness_warnings(la_aware, self.today())
         reason = Router(self.settings).fallback_reason(owner) if owner else None
         if reason:
@@ -328,6 +402,8 @@ class CaseService:
         partnership_key: str | None = None,
         owner: str | None = None,
         details: dict[str, Any] | None = None,
+        answers: Mapping[str, str] | None = None,
+        local_authority: str | None = None,
     ) -> tuple[CaseView, bool]:
         """Open a case for one form submission: (the case, True) the first time, and (the case
         that submission opened, False) every time after: a replayed request, a double click, a
@@ -342,7 +418,7 @@ class CaseService:
             case = self.open_case(
                 la_aware=la_aware, actor=actor, summary=summary, request_type=request_type,
                 partnership_key=partnership_key, owner=owner, details=details,
-                submission_id=submission_id,
+                submission_id=submission_id, answers=answers, local_authority=local_authority,
             )
         except IntegrityError:
             existing = self.case_for_submission(submission_id)
@@ -372,6 +448,8 @@ class CaseService:
         owner: str | None,
         details: dict[str, Any] | None,
         submission_id: str | None = None,
+        assessed: Assessment | None = None,
+        local_authority: str | None = None,
     ) -> CaseView:
         partnership = repo.ensure_partnership(
             session,
@@ -392,6 +470,15 @@ class CaseService:
         assert case.id is not None
         if submission_id is not None:
             repo.set_submission(session, case, submission_id)  # IntegrityError for a second opening
+        if assessed is not None or local_authority is not None:
+            repo.set_assessment(
+                session,
+                case,
+                answers=assessed.answers if assessed else None,
+                decision=assessed.decision if assessed else None,
+                also_notify=list(assessed.also_notify) if assessed else None,
+                local_authority=local_authority,
+            )
         if details:
             self._save_details(session, case.id, details, actor)
         changed = repo.save_deadlines(session, case.id, _to_data(states))
@@ -405,6 +492,12 @@ class CaseService:
                 "reference": case.reference,
                 "la_aware": la_aware.isoformat(),
                 "deadlines": {s.deadline.key: s.deadline.due.isoformat() for s in states},
+                **(
+                    {"answers": assessed.answers, "decision": assessed.decision,
+                     "also_notify": list(assessed.also_notify)}
+                    if assessed else {}
+                ),
+                **({"local_authority": local_authority} if local_authority else {}),
             },
         )
         return self._view(session, case, states)
@@ -497,6 +590,108 @@ class CaseService:
             )
             return replace(self._view(session, case, states), warnings=warnings)
 
+    def record_decision(
+        self,
+        reference: str,
+        milestones: Sequence[str | Milestone],
+        *,
+        on: date,
+        actor: str,
+        note: str | None = None,
+    ) -> CaseView:
+        """Record every milestone of one decision (a rapid review's: a national-review
+        recommendation and the local decision it still concludes with) in one transaction:
+        all or none, each checked by the lifecycle as record_milestone checks one."""
+        kinds = [m if isinstance(m, Milestone) else parse_milestone(m) for m in milestones]
+        if not kinds:
+            raise LifecycleError("no milestone to record")
+        with session_scope(self.engine) as session:
+            case = repo.get_case(session, reference, for_update=True)
+            if case is None:
+                raise CaseNotFound(f"no case with reference {reference!r}")
+            assert case.id is not None
+            partnership = repo.get_partnership(session, case.partnership_id)
+            settings, fallback = self.partnership_of_case(partnership.key)
+            timescales, calendar = self.rules_for(settings)
+            updated = _facts(case, list(repo.milestones_for(session, case.id)))
+            warnings: tuple[str, ...] = ()
+            for kind in kinds:
+                updated = record(updated, kind, on)
+                warnings += milestone_warnings(kind, on, self.today())
+                repo.add_milestone(
+                    session, case, kind=kind.value, occurred_on=on, recorded_by=actor, note=note
+                )
+            states = derive_deadlines(updated, timescales, calendar)
+            changed = repo.save_deadlines(session, case.id, _to_data(states))
+            self._sync_reminders(session, case.id, states, calendar, changed)
+            repo.audit(
+                session,
+                actor=actor,
+                action="decision.recorded",
+                case_id=case.id,
+                detail={
+                    "reference": case.reference,
+                    "milestones": [k.value for k in kinds],
+                    "on": on.isoformat(),
+                    "deadlines_changed": changed,
+                },
+            )
+            warnings += (fallback,) if fallback else ()
+            return replace(self._view(session, case, states), warnings=tuple(dict.fromkeys(warnings)))
+
+    def assess(
+        self,
+        reference: str,
+        answers: Mapping[str, str],
+        *,
+        actor: str,
+        local_authority: str | None = None,
+    ) -> CaseView:
+        """Record criteria answers on a case (over the ones it has) and the core's decision for
+        them, and re-derive its steps: ``notify`` runs the Panel, partners and rapid-review
+        steps, ``not_required`` none of them; the evaluation's also_notify brings the Secretary
+        of State and Ofsted step. Audited, in one transaction."""
+        with session_scope(self.engine) as session:
+            case = repo.get_case(session, reference, for_update=True)
+            if case is None:
+                raise CaseNotFound(f"no case with reference {reference!r}")
+            assert case.id is not None
+            partnership = repo.get_partnership(session, case.partnership_id)
+            settings, fallback = self.partnership_of_case(partnership.key)
+            assessed = self.assessment({**(case.criteria_answers or {}), **answers})
+            authority = (
+                settings.local_authority(local_authority) if local_authority is not None else None
+            )
+            before = case.decision
+            repo.set_assessment(
+                session, case, answers=assessed.answers, decision=assessed.decision,
+                also_notify=list(assessed.also_notify), local_authority=authority,
+            )
+            timescales, calendar = self.rules_for(settings)
+            states = derive_deadlines(
+                _facts(case, list(repo.milestones_for(session, case.id))), timescales, calendar
+            )
+            changed = repo.save_deadlines(session, case.id, _to_data(states))
+            self._sync_reminders(session, case.id, states, calendar, changed)
+            repo.touch(session, case)
+            repo.audit(
+                session,
+                actor=actor,
+                action="case.assessed",
+                case_id=case.id,
+                detail={
+                    "reference": case.reference,
+                    "answers": assessed.answers,
+                    "decision": assessed.decision,
+                    "previous_decision": before,
+                    "also_notify": list(assessed.also_notify),
+                    "deadlines_changed": changed,
+                    **({"local_authority": authority} if authority else {}),
+                },
+            )
+            view = self._view(session, case, states)
+            return replace(view, warnings=(fallback,)) if fallback else view
+
     def snooze(self, reference: str, deadline_key: str, *, now: datetime, actor: str) -> date:
         """Quieten a deadline's reminders until the next working day at the send time.
 
@@ -511,15 +706,17 @@ class CaseService:
                 raise CaseNotFound(f"no case with reference {reference!r}")
             assert case.id is not None
             deadline = repo.deadline_row(session, case.id, deadline_key)
-            if deadline is None or deadline.status != DeadlineStatus.OPEN.value:
+            if deadline is None or deadline.status not in (
+                DeadlineStatus.OPEN.value, DeadlineStatus.AWAITED.value
+            ):
                 raise LifecycleError(f"{reference} has no open deadline {deadline_key!r}")
             partnership = repo.get_partnership(session, case.partnership_id)
             _, calendar = self.rules_for(self._partnership_settings(partnership.key))
-            day = calendar.add_working_days(today_in_london(now), 1)
+            day = calendar.next_open_day(calendar.add_working_days(today_in_london(now), 1))
             send_at = self.policy.send_at(day)
             if day > deadline.due:
                 occasion = Occasion.OVERDUE
-            elif day >= calendar.previous_working_day(deadline.due):
+            elif day >= calendar.previous_open_day(deadline.due):
                 occasion = Occasion.DUE
             else:
                 occasion = Occasion.BEFORE
@@ -591,6 +788,10 @@ class CaseService:
                 MilestoneView(m.kind, m.occurred_on, m.recorded_by, m.note) for m in milestone_rows
             ),
             deadlines=tuple(states),
+            answers=dict(case.criteria_answers or {}),
+            decision=case.decision,
+            also_notify=tuple(case.also_notify or ()),
+            local_authority=case.local_authority,
         )
 
 

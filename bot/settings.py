@@ -66,11 +66,36 @@ class PartnershipSettings(BaseModel):
     rapid_review_counts_from: Literal["partners_aware", "panel_notified"] | None = None
     slack_channel: str | None = None
     escalation_contact: str | None = None
+    # The local authorities the partnership covers (Tees: four). The DfE form wants the
+    # notifying local authority, not the partnership: a case names one of these.
+    local_authorities: list[str] = Field(default_factory=list)
 
     @field_validator("closure_days")
     @classmethod
     def _closures_in_range(cls, value: list[date]) -> list[date]:
         return _dates_in_range(value)
+
+    @field_validator("local_authorities")
+    @classmethod
+    def _authorities_named(cls, value: list[str]) -> list[str]:
+        cleaned = [name.strip() for name in value]
+        if any(not name or len(name) > 120 for name in cleaned):
+            raise ValueError("each local authority is a name of 1 to 120 characters")
+        if len({name.casefold() for name in cleaned}) != len(cleaned):
+            raise ValueError("a local authority is listed twice")
+        return cleaned
+
+    def local_authority(self, name: str) -> str:
+        """The partnership's spelling of local authority ``name`` (any case), or SettingsError
+        naming the ones it covers: a notification names an authority the partnership has."""
+        wanted = " ".join(name.split()).casefold()
+        for authority in self.local_authorities:
+            if authority.casefold() == wanted:
+                return authority
+        known = ", ".join(self.local_authorities) or "none configured (local_authorities)"
+        raise SettingsError(
+            f"local authority {name!r} is not one of partnership {self.key!r}'s: {known}"
+        )
 
 
 DEFAULT_SENDER_DOMAINS = ["gov.uk", "nhs.net", "nhs.uk", "police.uk", "sch.uk"]

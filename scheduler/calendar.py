@@ -1,8 +1,11 @@
 """The working-day calendar every statutory timescale is counted on.
 
-A working day is Monday to Friday, not an England bank holiday (substitute days and one-off
-days included, from the ``holidays`` package) and not a closure day the partnership lists in
-its configuration. Counting follows the convention agreed in design.md: the day of awareness is
+A working day is Monday to Friday and not an England bank holiday (substitute days and one-off
+days included, from the ``holidays`` package): the law counts those and nothing else, so a
+partnership's closure days (a council's Christmas shutdown) never move a statutory due date.
+They are kept here all the same because they move *reminders* (nobody reads one sent on a
+closure day: it goes out on the last open day before) and a due date that falls in a closure
+carries a warning. Counting follows the convention agreed in design.md: the day of awareness is
 day 0; if it is not a working day, the next working day is day 1.
 
 This module is pure: no I/O, no database, no Slack.
@@ -50,10 +53,10 @@ def add_calendar_months(start: date, months: int) -> date:
 
 
 class WorkingCalendar:
-    """Weekends, England bank holidays and a partnership's own closure days.
+    """Weekends and England bank holidays (the statutory count), plus a partnership's own
+    closure days (when its office is shut: reminders avoid them, deadlines do not).
 
-    Instances are cheap and immutable; ``closures`` are extra non-working days such as a
-    council's Christmas shutdown.
+    Instances are cheap and immutable.
     """
 
     def __init__(self, closures: Iterable[date] = ()) -> None:
@@ -65,16 +68,40 @@ class WorkingCalendar:
         return self._closures
 
     def holiday_name(self, day: date) -> str | None:
-        """Why ``day`` is not a working day, or None if it is one."""
+        """Why ``day`` is not an open day (weekend, bank holiday or closure), or None."""
         if day.weekday() >= 5:
             return "weekend"
+        name = self._bank_holidays.get(day)
+        if name:
+            return str(name)
         if day in self._closures:
             return "partnership closure day"
-        name = self._bank_holidays.get(day)
-        return str(name) if name else None
+        return None
 
     def is_working_day(self, day: date) -> bool:
-        return day.weekday() < 5 and day not in self._closures and day not in self._bank_holidays
+        """A statutory working day: not a weekend, not an England bank holiday. Closure days
+        are working days in law."""
+        return day.weekday() < 5 and day not in self._bank_holidays
+
+    def is_closed(self, day: date) -> bool:
+        """A partnership closure day (whatever day of the week it is)."""
+        return day in self._closures
+
+    def is_open_day(self, day: date) -> bool:
+        """A working day on which the partnership's office is open: when reminders go out."""
+        return self.is_working_day(day) and day not in self._closures
+
+    def previous_open_day(self, day: date) -> date:
+        """The last open day on or before ``day``: where a reminder in a closure moves to."""
+        while not self.is_open_day(day):
+            day -= _ONE_DAY
+        return day
+
+    def next_open_day(self, day: date) -> date:
+        """The first open day on or after ``day``."""
+        while not self.is_open_day(day):
+            day += _ONE_DAY
+        return day
 
     def next_working_day(self, day: date) -> date:
         """The first working day on or after ``day``."""

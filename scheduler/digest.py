@@ -27,8 +27,9 @@ from store.models import Case, DeadlineRow, Partnership
 
 
 def first_working_day_of_week(day: date, calendar: WorkingCalendar) -> date:
+    """The week's first open working day: a closure day holds the digest like a bank holiday."""
     monday = day - timedelta(days=day.weekday())
-    return calendar.next_working_day(monday)
+    return calendar.next_open_day(monday)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ I/O beyond reading the policy file.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
@@ -27,6 +28,9 @@ class Occasion(StrEnum):
     OVERDUE = "overdue"
 
 
+# A week of working days: the "once_then_weekly" cadence's interval after the first chase.
+WEEKLY_WORKING_DAYS = 5
+
 # When two occasions fall on the same day, the more urgent one is the one sent.
 URGENCY = {Occasion.BEFORE: 0, Occasion.DUE: 1, Occasion.OVERDUE: 2}
 
@@ -36,11 +40,18 @@ class DeadlinePolicy(BaseModel):
 
     before: tuple[int, ...] = (2, 1)
     on_due: bool = True
-    overdue: Literal["daily", "none"] = "daily"
+    # "daily": every working day while past due; "once_then_weekly": one chase on the first
+    # working day after the due date, then every 5 working days (something the partnership
+    # waits for, such as the Panel's response, not a duty it is failing); "none": nothing.
+    overdue: Literal["daily", "once_then_weekly", "none"] = "daily"
     escalate_to: tuple[Literal["escalation_contact", "channel"], ...] = (
         "escalation_contact",
         "channel",
     )
+    # Another deadline's key: "before" reminders never fall after that deadline's due date
+    # (the publication reminders are useless once the final report, due 7 working days before
+    # publication, is late). One that would is sent on that due date instead.
+    not_after: str | None = None
 
     @field_validator("before")
     @classmethod
@@ -107,31 +118,43 @@ class PlannedReminder:
 
 
 def first_overdue_day(due: date, calendar: WorkingCalendar) -> date:
-    """The first working day after the due date: when a missed deadline is first escalated."""
-    return calendar.add_working_days(due, 1)
+    """The first open day after the due date: when a missed deadline is first escalated (a
+    closure holds the escalation until the office reopens)."""
+    return calendar.next_open_day(calendar.add_working_days(due, 1))
 
 
 def plan_deadline(
-    key: str, due: date, policy: ReminderPolicy, calendar: WorkingCalendar
+    key: str,
+    due: date,
+    policy: ReminderPolicy,
+    calendar: WorkingCalendar,
+    other_dues: Mapping[str, date] | None = None,
 ) -> list[PlannedReminder]:
     """Before / on-the-day / first-overdue reminders for one open deadline.
 
-    The on-the-day reminder for a due date that is not a working day is sent on the working
-    day before it; if that collides with a "before" reminder, only the more urgent is kept.
+    Days are counted in statutory working days, then a reminder that would fall on a closure
+    day is sent on the last open day before it (the due date itself does not move). The
+    on-the-day reminder for a due date that is not an open day is sent on the open day before
+    it; if that collides with a "before" reminder, only the more urgent is kept. A policy's
+    ``not_after`` caps "before" reminders at that other deadline's due date (``other_dues``).
     Later overdue occasions are planned one at a time by the sweep, as each is sent.
     """
     rules = policy.for_key(key)
     by_day: dict[date, Occasion] = {}
+    cap = (other_dues or {}).get(rules.not_after) if rules.not_after else None
 
     def put(day: date, occasion: Occasion) -> None:
         if day not in by_day or URGENCY[occasion] > URGENCY[by_day[day]]:
             by_day[day] = occasion
 
     for n in rules.before:
-        put(calendar.subtract_working_days(due, n), Occasion.BEFORE)
+        day = calendar.subtract_working_days(due, n)
+        if cap is not None and day > cap:
+            day = cap
+        put(calendar.previous_open_day(day), Occasion.BEFORE)
     if rules.on_due:
-        put(calendar.previous_working_day(due), Occasion.DUE)
-    if rules.overdue == "daily":
+        put(calendar.previous_open_day(due), Occasion.DUE)
+    if rules.overdue != "none":
         put(first_overdue_day(due, calendar), Occasion.OVERDUE)
     return [
         PlannedReminder(key, occasion, day, policy.send_at(day))
@@ -142,10 +165,13 @@ def plan_deadline(
 def next_overdue(
     key: str, after: date, policy: ReminderPolicy, calendar: WorkingCalendar
 ) -> PlannedReminder | None:
-    """The next daily escalation after ``after`` (the day one was just sent), if the policy has one."""
-    if policy.for_key(key).overdue != "daily":
+    """The next escalation after ``after`` (the day one was just sent), if the policy has one:
+    the next open day ("daily") or 5 working days on ("once_then_weekly")."""
+    cadence = policy.for_key(key).overdue
+    if cadence == "none":
         return None
-    day = calendar.add_working_days(after, 1)
+    step = 1 if cadence == "daily" else WEEKLY_WORKING_DAYS
+    day = calendar.next_open_day(calendar.add_working_days(after, step))
     return PlannedReminder(key, Occasion.OVERDUE, day, policy.send_at(day))
 
 

@@ -69,8 +69,21 @@ def _audiences(occasion: Occasion, policy: ReminderPolicy, key: str) -> list[str
     return ["channel", "owner"]
 
 
+# Deadline statuses that still want reminders: a duty not yet met ("open") and something the
+# partnership waits for from someone else ("awaited": the Panel's response), which is chased,
+# never escalated as the partnership's failure.
+REMINDED_STATUSES = ("open", "awaited")
+
+
 def _message_text(case: Case, deadline: DeadlineRow, occasion: Occasion, phrase: str) -> str:
     """Plain text: the case reference and the step, never the child."""
+    if deadline.status == "awaited":
+        return (
+            f"Chase: {case.reference} — {deadline.label}: still awaited "
+            f"(expected by {deadline.due.strftime('%a %d %b %Y')}; this is the other body's aim, "
+            "not a deadline the partnership has missed).\n"
+            f"Rule: {deadline.rule}.\nSource: {deadline.source}."
+        )
     title = "Escalation" if occasion is Occasion.OVERDUE else "Reminder"
     return (
         f"{title}: {case.reference} — {deadline.label} is {phrase} "
@@ -143,12 +156,12 @@ class Sweeper:
     ) -> bool:
         """Send the latest due occasion of one deadline; False if held (a closure day)."""
         deadline_id = deadline.id or 0
-        if deadline.status != "open" or case.status != "open":
+        if deadline.status not in REMINDED_STATUSES or case.status != "open":
             reminder_store.mark(session, group, reminder_store.CANCELLED)
             result.cancelled += len(group)
             return True
         calendar = self.calendar_for(partnership.key)
-        if not calendar.is_working_day(today):
+        if not calendar.is_open_day(today):  # a closure day: held until the office reopens
             return False
 
         latest = max(group, key=lambda r: (r.send_at, URGENCY[Occasion(r.occasion)]))
@@ -165,6 +178,8 @@ class Sweeper:
                 if row.id != latest.id:
                     stale[row.id] = row
         phrase = working_days_phrase(deadline.due, today, calendar)
+        if deadline.status == "awaited" and today > deadline.due:
+            phrase = "still awaited"
         recipients: list[tuple[str, str]] = []
         for audience in _audiences(occasion, self.policy, deadline.key):
             for route in self.router(partnership.key, audience, case.owner):
@@ -176,7 +191,8 @@ class Sweeper:
             "reference": case.reference,
             "deadline": deadline.key,
             "label": deadline.label,
-            "occasion": occasion.value,
+            # A chase for something awaited is not an escalation of a missed duty.
+            "occasion": "chase" if deadline.status == "awaited" else occasion.value,
             "phrase": phrase,
             "due": deadline.due.isoformat(),
             "due_text": deadline.due.strftime("%a %d %b %Y"),

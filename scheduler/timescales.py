@@ -54,6 +54,35 @@ class Milestone(StrEnum):
     PUBLICATION_PLANNED = "publication_planned"
     FINAL_REPORT_SENT = "final_report_sent"
     PUBLISHED = "published"
+    # Appended (issue 10): the steps the seeds name that had no milestone.
+    SOS_OFSTED_NOTIFIED = "sos_ofsted_notified"
+    RAPID_REVIEW_DELAY_NOTIFIED = "rapid_review_delay_notified"
+    PANEL_REQUESTED_INFORMATION = "panel_requested_information"
+    PANEL_INFORMATION_SENT = "panel_information_sent"
+    PANEL_DECIDED_NATIONAL_REVIEW = "panel_decided_national_review"
+    LCSPR_COMMISSION_NOTIFIED = "lcspr_commission_notified"
+    PUBLICATION_DELAY_NOTIFIED = "publication_delay_notified"
+    LEARNING_REQUEST_DECIDED = "learning_request_decided"
+
+
+class StepCondition(StrEnum):
+    """When a step runs on a case at all (``runs_when``; every listed condition must hold).
+
+    The lifecycle decides each from the case's facts: its criteria decision and the core's
+    ``also_notify`` (bot/core/criteria.py), its request type and its planned publication.
+    """
+
+    # The case may be a serious incident: no criteria decision of ``not_required`` and not a
+    # learning request (Tees: used "where the criteria for a serious incident notification is
+    # not met"). A case with no answers keeps every step.
+    SERIOUS_INCIDENT = "serious_incident"
+    # The criteria evaluation says the Secretary of State and Ofsted must also be notified (a
+    # looked-after child's death; a care leaver's death).
+    SOS_OFSTED = "sos_ofsted"
+    # The case is a learning request.
+    LEARNING_REQUEST = "learning_request"
+    # The planned publication date is later than the six-month publication date.
+    LATE_PUBLICATION = "late_publication"
 
 
 class Basis(StrEnum):
@@ -61,6 +90,13 @@ class Basis(StrEnum):
     STATUTORY_GUIDANCE = "statutory_guidance"
     PANEL_GUIDANCE = "panel_guidance"
     PANEL_AIM = "panel_aim"
+    # No seed sets this timescale: a default of this bot that the partnership should set.
+    LOCAL_PRACTICE = "local_practice"
+
+
+# A timescale on this basis is another body's aim, not the partnership's duty: it is shown as
+# awaited (never missed or overdue) and chased, not escalated.
+AWAITED_BASES = frozenset({Basis.PANEL_AIM})
 
 
 RuleKind = Literal["working_days_after", "working_days_before", "calendar_months_after"]
@@ -79,8 +115,13 @@ class Rule(BaseModel):
             "working_days_before": ("working day", "before"),
             "calendar_months_after": ("calendar month", "after"),
         }[self.kind]
+        if self.amount == 0 and self.kind == "working_days_after":
+            return f"as soon as {EVENT_DESCRIPTIONS[counts_from]} (that working day)"
         noun = unit[0] if self.amount == 1 else unit[0] + "s"
         return f"{self.amount} {noun} {unit[1]} {EVENT_DESCRIPTIONS[counts_from]}"
+
+
+SOURCE_MAX = 500
 
 
 class Source(BaseModel):
@@ -88,6 +129,13 @@ class Source(BaseModel):
 
     document: str = Field(min_length=3)
     section: str = Field(min_length=3)
+
+    @model_validator(mode="after")
+    def _fits(self) -> Source:
+        # The citation is stored with every deadline (deadline.source, 500 characters).
+        if len(self.cite()) > SOURCE_MAX:
+            raise ValueError(f"document and section together exceed {SOURCE_MAX} characters")
+        return self
 
     def cite(self) -> str:
         return f"{self.document}, {self.section}"
@@ -102,9 +150,17 @@ class Timescale(BaseModel):
     allowed_counts_from: tuple[Event, ...] = ()
     rule: Rule
     met_by: Milestone
+    # Other milestones that also meet it (the Panel's response: a request for more information
+    # or its decision to hold a national review is a response too).
+    met_by_any: tuple[Milestone, ...] = ()
     not_applicable_when: tuple[Milestone, ...] = ()
     basis: Basis
     source: Source
+    runs_when: tuple[StepCondition, ...] = ()
+    # Another timescale's key: until counts_from is known, the due date is counted from that
+    # timescale's due date instead and shown as provisional (the final report: 7 working days
+    # before the six-month publication date, until a publication date is planned).
+    provisional_from: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*$")
 
     @model_validator(mode="after")
     def _anchor_allowed(self) -> Timescale:
@@ -131,6 +187,11 @@ class TimescaleFile(BaseModel):
         for item in value:
             if item.key in seen:
                 raise ValueError(f"duplicate timescale key {item.key!r}")
+            if item.provisional_from is not None and item.provisional_from not in seen:
+                raise ValueError(
+                    f"timescale {item.key!r}: provisional_from {item.provisional_from!r} must name "
+                    "a timescale listed before it"
+                )
             seen.add(item.key)
         return value
 

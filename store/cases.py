@@ -284,3 +284,41 @@ def touch(session: Session, case: Case) -> None:
     """Mark ``case`` as changed now."""
     case.updated_at = utcnow()
     session.add(case)
+
+
+def set_assessment(
+    session: Session,
+    case: Case,
+    *,
+    answers: dict[str, str] | None,
+    decision: str | None,
+    also_notify: list[str] | None,
+    local_authority: str | None,
+) -> None:
+    """Store a case's criteria answers, the decision given for them and its notifying LA
+    (``None`` leaves that column as it is)."""
+    if answers is not None:
+        case.criteria_answers = dict(answers)
+        case.decision = decision
+        case.also_notify = list(also_notify or [])
+    if local_authority is not None:
+        case.local_authority = local_authority
+    case.updated_at = utcnow()
+    session.add(case)
+    session.flush()
+
+
+def retire_deadlines(session: Session, case_id: int, keep: set[str]) -> list[str]:
+    """Mark not_applicable the stored deadlines the domain no longer derives for the case (a
+    step that stopped running: the criteria decision changed). Rows stay, so their reminders'
+    history does; returns the keys that changed."""
+    retired: list[str] = []
+    for row in deadlines_for(session, case_id):
+        if row.key not in keep and row.status != "not_applicable":
+            row.status = "not_applicable"
+            row.updated_at = utcnow()
+            session.add(row)
+            retired.append(row.key)
+    if retired:
+        session.flush()
+    return retired

@@ -61,6 +61,14 @@ class Case(SQLModel, table=True):
     submission_id: str | None = Field(default=None, max_length=64, unique=True, index=True)
     opened_at: datetime = _timestamp(nullable=False)
     updated_at: datetime = _timestamp(nullable=False)
+    # The case's criteria answers (the keys of `safeguard-bot criteria`), the decision the core
+    # gave for them and the other bodies it said to notify: the steps that run follow from
+    # them. NULL for a case opened without answers.
+    criteria_answers: dict[str, str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    decision: str | None = Field(default=None, max_length=16)
+    also_notify: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # The notifying local authority (one of the partnership's local_authorities).
+    local_authority: str | None = Field(default=None, max_length=120)
 
 
 class MilestoneRow(SQLModel, table=True):

@@ -29,8 +29,9 @@ def sync_plan(
 ) -> tuple[int, int]:
     """Bring the case's reminder rows in step with ``plan`` (deadline key -> planned slots).
 
-    Planned slots without a row are inserted (a row that exists in any state is left alone, so
-    a sent or superseded occasion is never re-planned). For the deadlines in ``changed`` (met,
+    Planned slots without a row are inserted (a row that exists is left alone, so a sent or
+    superseded occasion is never re-planned; a cancelled one is revived when its deadline is in
+    ``changed`` and plans it again: a step that runs again). For the deadlines in ``changed`` (met,
     no longer applicable, or a moved due date) pending rows that are no longer planned are
     cancelled; the sweep's follow-up escalations and snoozes on unchanged deadlines survive.
     Sent rows are history and never touched. Returns (inserted, cancelled).
@@ -51,6 +52,13 @@ def sync_plan(
             slot = (key, occasion, send_on)
             wanted.add(slot)
             if slot in have:
+                row = have[slot]
+                # A step that stopped running and runs again (its criteria decision changed
+                # back): the reminders cancelled with it are due again. Sent ones stay history.
+                if row.status == CANCELLED and key in changed_keys:
+                    row.status = PENDING
+                    session.add(row)
+                    inserted += 1
                 continue
             session.add(
                 ReminderRow(

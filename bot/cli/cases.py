@@ -29,6 +29,33 @@ def case() -> None:
     """Open cases, record milestones, see deadlines."""
 
 
+def _answer_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``--answer KEY=VALUE`` pairs, parsed as ``safeguard-bot criteria`` parses them."""
+    from bot.core.criteria import CriteriaAnswerError, parse_answer_pairs
+
+    try:
+        return parse_answer_pairs(pairs)
+    except CriteriaAnswerError as exc:
+        fail(str(exc))
+
+
+def _criteria_call(call: Any) -> Any:
+    """A service call that evaluates criteria answers: a bad key or value is the same one-line
+    error ``safeguard-bot criteria`` gives."""
+    from bot.core.criteria import CriteriaAnswerError, CriteriaConfigError
+
+    try:
+        return domain_call(call)
+    except (CriteriaAnswerError, CriteriaConfigError) as exc:
+        fail(str(exc))
+
+
+_ANSWER_HELP = (
+    "A criteria answer, e.g. harm=died (repeat for each; the keys and values of "
+    "`safeguard-bot criteria`). The case's steps follow from the decision."
+)
+
+
 @case.command("open")
 @click.option("--aware", required=True, help="Date the LA became aware of the incident.")
 @click.option("--summary", default=None, help="A short summary (stays in the case record).")
@@ -36,6 +63,12 @@ def case() -> None:
 @click.option("--partnership", default=None, help="Partnership key (default: the first).")
 @click.option("--by", default=None, help="Who is opening the case (default: your login).")
 @click.option("--owner", default=None, help="Case owner for reminders: a Slack user ID or an e-mail.")
+@click.option("--answer", "answers", multiple=True, metavar="KEY=VALUE", help=_ANSWER_HELP)
+@click.option("--la", "local_authority", default=None,
+              help="The notifying local authority (one of the partnership's local_authorities).")
+@click.option("--request-type", "request_type", default=None,
+              type=click.Choice(["serious_incident_notification", "learning_request"]),
+              help="A learning request runs the partnership's decision, not the Panel clock.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def case_open(
@@ -46,14 +79,18 @@ def case_open(
     partnership: str | None,
     by: str | None,
     owner: str | None,
+    answers: tuple[str, ...],
+    local_authority: str | None,
+    request_type: str | None,
     as_json: bool,
 ) -> None:
     """Open a case and create its deadlines."""
     la_aware = date_option(aware, "--aware")
     incident_date = date_option(incident, "--incident")
     assert la_aware is not None
+    given = _answer_pairs(answers)
     service = case_service(ctx)
-    view = domain_call(
+    view = _criteria_call(
         lambda: service.open_case(
             la_aware=la_aware,
             actor=actor_of(by),
@@ -61,6 +98,9 @@ def case_open(
             incident_date=incident_date,
             partnership_key=partnership,
             owner=owner,
+            answers=given or None,
+            local_authority=local_authority,
+            request_type=request_type,
         )
     )
     _show_changed(view, as_json, f"Opened case {view.reference} (LA became aware {fmt_day(view.la_aware)})")
@@ -102,7 +142,8 @@ def _case_summary_json(view: Any) -> dict[str, Any]:
         "status": view.status,
         "la_aware": view.la_aware.isoformat(),
         "next_deadline": (
-            {"key": nxt.deadline.key, "label": nxt.deadline.label, "due": nxt.deadline.due.isoformat()}
+            {"key": nxt.deadline.key, "label": nxt.deadline.label, "due": nxt.deadline.due.isoformat(),
+             "warnings": list(nxt.deadline.warnings)}
             if nxt
             else None
         ),
@@ -132,6 +173,11 @@ def _print_case(view: Any, today: date) -> None:
         click.echo(f"Incident date:   {fmt_day(view.incident_date)}")
     if view.summary:
         click.echo(f"Summary:         {view.summary}")
+    if view.local_authority:
+        click.echo(f"Notifying LA:    {view.local_authority}")
+    if view.decision:
+        answered = ", ".join(f"{k}={v}" for k, v in view.answers.items())
+        click.echo(f"Criteria:        {view.decision} ({answered})")
     click.echo(f"Opened by {view.opened_by} at {view.opened_at:%Y-%m-%d %H:%M} UTC\n")
     if view.milestones:
         rows = [[m.kind.replace("_", "-"), fmt_day(m.on), m.recorded_by] for m in view.milestones]
@@ -161,7 +207,9 @@ def case_record(
     MILESTONE is one of: partners-aware, panel-notified, partners-notified,
     notification-not-required, rapid-review-sent, panel-responded, decision-local-review,
     decision-no-review, decision-national-review, publication-planned, final-report-sent,
-    published.
+    published, sos-ofsted-notified, rapid-review-delay-notified, panel-requested-information,
+    panel-information-sent, panel-decided-national-review, lcspr-commission-notified,
+    publication-delay-notified, learning-request-decided.
     """
     from bot.core.lifecycle import LifecycleError, parse_milestone
 
@@ -176,6 +224,33 @@ def case_record(
         lambda: service.record_milestone(reference, kind, on=occurred, actor=actor_of(by), note=note)
     )
     _show_changed(view, as_json, f"Recorded {kind.value.replace('_', '-')} on {fmt_day(occurred)} for {view.reference}")
+
+
+@case.command("assess")
+@click.argument("reference")
+@click.option("--answer", "answers", multiple=True, metavar="KEY=VALUE", help=_ANSWER_HELP)
+@click.option("--la", "local_authority", default=None,
+              help="The notifying local authority (one of the partnership's local_authorities).")
+@click.option("--by", default=None, help="Who is assessing (default: your login).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def case_assess(
+    ctx: click.Context,
+    reference: str,
+    answers: tuple[str, ...],
+    local_authority: str | None,
+    by: str | None,
+    as_json: bool,
+) -> None:
+    """Record criteria answers on a case (over those it has): its decision and steps follow."""
+    given = _answer_pairs(answers)
+    if not given and local_authority is None:
+        fail("case assess: give at least one --answer KEY=VALUE (or --la NAME)")
+    service = case_service(ctx)
+    view = _criteria_call(
+        lambda: service.assess(reference, given, actor=actor_of(by), local_authority=local_authority)
+    )
+    _show_changed(view, as_json, f"Assessed {view.reference}: decision {view.decision or '-'}")
 
 
 @case.command("snooze")

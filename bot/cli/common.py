@@ -108,6 +108,8 @@ def deadline_table(states: Sequence[Any], today: date | None = None) -> str:
             status = "OVERDUE"
         if state.completed_on:
             status += f" ({state.completed_on.isoformat()})"
+        if getattr(deadline, "provisional", False):
+            status += " (provisional)"
         rows.append(
             [
                 deadline.label,
@@ -118,6 +120,13 @@ def deadline_table(states: Sequence[Any], today: date | None = None) -> str:
         )
     text = table(["Step", "Due", "Status", "Rule [source]"], rows)
     cited = "\n".join(f"  [{i}] {source}" for i, source in enumerate(sources, start=1))
+    notes = [
+        f"  {state.deadline.label}: {warning}"
+        for state in states
+        for warning in getattr(state.deadline, "warnings", ())
+    ]
+    if notes:
+        text += "\n\nWarnings:\n" + "\n".join(notes)
     return f"{text}\n\nSources:\n{cited}" if sources else text
 
 

@@ -65,7 +65,8 @@ def notification_deadlines(settings: Any, aware: date, partnership: str | None =
               help="notification, or review (the rapid review decision).")
 @click.option("--partnership", default=None, help="Partnership key (closure days, anchors).")
 @click.option("--record", "record_ref", default=None, metavar="REF",
-              help="Review flow: record the decision on this case, with the rationale.")
+              help="Review flow: record the decision on this case, with the rationale. "
+              "Notification flow: record the answers and the decision on this case.")
 @click.option("--on", "record_on", default=None, help="Date of the decision (default: today).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 @click.pass_context
@@ -115,8 +116,11 @@ def criteria(
         print_json(data)
         return
     click.echo(render_evaluation(evaluation, flow, deadlines, la_aware if deadlines else None))
-    if recorded is not None:
-        click.echo(f"\nRecorded {recorded['milestone']} on {recorded['on']} for {recorded['case']}.")
+    if recorded is not None and "milestone" in recorded:
+        done = " and ".join(m for m in (recorded["milestone"], recorded.get("also_milestone")) if m)
+        click.echo(f"\nRecorded {done} on {recorded['on']} for {recorded['case']}.")
+    elif recorded is not None:
+        click.echo(f"\nRecorded the answers ({recorded['decision']}) on {recorded['case']}.")
 
 
 def _record_decision(ctx: click.Context, evaluation: Any, reference: str, on: str | None) -> dict:
@@ -124,26 +128,38 @@ def _record_decision(ctx: click.Context, evaluation: Any, reference: str, on: st
     from scheduler.calendar import today_in_london
 
     if evaluation.flow != "review":
-        raise UserError("--record: only the review flow's decision can be recorded on a case")
+        # The notification flow's answers become the case's (case assess): its steps follow.
+        service = case_service(ctx)
+        view = domain_call(
+            lambda: service.assess(reference, evaluation.answers, actor=actor_of(None))
+        )
+        for warning in view.warnings:
+            warn(warning)
+        return {"case": view.reference, "answers": dict(view.answers), "decision": view.decision}
     if not evaluation.complete:
         raise UserError(f"--record: answer {evaluation.next_question} first")
     occurred = date_option(on, "--on") or today_in_london()
     service = case_service(ctx)
     view = domain_call(
-        lambda: service.record_milestone(
-            reference, evaluation.milestone, on=occurred, actor=actor_of(None), note=rationale(evaluation)
+        lambda: service.record_decision(
+            reference, evaluation.milestones, on=occurred, actor=actor_of(None),
+            note=rationale(evaluation),
         )
     )
     for warning in view.warnings:
         warn(warning)
-    return {"case": view.reference, "milestone": evaluation.milestone, "on": occurred.isoformat()}
+    recorded = {"case": view.reference, "milestone": evaluation.milestone, "on": occurred.isoformat()}
+    if evaluation.also_milestone:
+        recorded["also_milestone"] = evaluation.also_milestone
+    return recorded
 
 
 @click.command()
 @click.option("--flow", "flow_key", default="notification", show_default=True,
               help="notification, or review (the rapid review decision).")
 @click.option("--case", "case_ref", default=None, metavar="REF",
-              help="Review flow: record the decision on this case at the end.")
+              help="Record the result on this case at the end: the review flow's decision, or "
+              "the notification flow's answers and decision.")
 @click.option("--user", default=None, help="Whose conversation to resume (default: your login).")
 @click.pass_context
 def chat(ctx: click.Context, flow_key: str, case_ref: str | None, user: str | None) -> None:
@@ -164,12 +180,19 @@ def chat(ctx: click.Context, flow_key: str, case_ref: str | None, user: str | No
     def deadlines_for(aware: date) -> list[Any]:
         return notification_deadlines(settings, aware)
 
-    def record(milestone: str, on: date, note: str) -> str:
-
+    def record(milestones: Any, on: date, note: str) -> str:
         service = case_service(ctx)
+        kinds = [milestones] if isinstance(milestones, str) else list(milestones)
         view = domain_call(
-            lambda: service.record_milestone(case_ref, milestone, on=on, actor=actor, note=note)
+            lambda: service.record_decision(case_ref, kinds, on=on, actor=actor, note=note)
         )
+        for warning in view.warnings:
+            warn(warning)
+        return str(view.reference)
+
+    def record_answers(answers: Any) -> str:
+        service = case_service(ctx)
+        view = domain_call(lambda: service.assess(case_ref, answers, actor=actor))
         for warning in view.warnings:
             warn(warning)
         return str(view.reference)
@@ -183,5 +206,6 @@ def chat(ctx: click.Context, flow_key: str, case_ref: str | None, user: str | No
         stdin=sys.stdin,
         echo=click.echo,
         prompt=lambda text: click.echo(text, nl=False),
+        record_answers=record_answers if case_ref else None,
     )
     session.run()

@@ -107,6 +107,9 @@ class OutcomeSpec(_Strict):
     title: str = Field(min_length=3)
     summary: str = Field(min_length=3)
     milestone: str | None = None
+    # A second milestone the outcome records with the first (review flow): a national-review
+    # recommendation still records the local decision the rapid review concludes with.
+    also_milestone: str | None = None
 
 
 class NoteSpec(_Strict):
@@ -205,6 +208,12 @@ class Evaluation:
     grey_areas: tuple[GreyArea, ...] = ()
     milestone: str | None = None
     answers: Mapping[str, str] = field(default_factory=dict)
+    also_milestone: str | None = None
+
+    @property
+    def milestones(self) -> tuple[str, ...]:
+        """Every milestone recording this decision records (review flow), in order."""
+        return tuple(m for m in (self.milestone, self.also_milestone) if m)
 
     @property
     def decided(self) -> bool:
@@ -230,6 +239,7 @@ class Evaluation:
         }
         if self.flow == REVIEW:
             data["milestone"] = self.milestone
+            data["also_milestone"] = self.also_milestone
         return data
 
 
@@ -453,6 +463,7 @@ class Flow:
             grey_areas=grey,
             milestone=outcome.milestone,
             answers=answers,
+            also_milestone=outcome.also_milestone,
         )
 
     def _certain_rule(self, answers: Mapping[str, str], decision: str) -> RuleSpec:
@@ -558,7 +569,14 @@ def _validate_flow(name: str, flow: FlowSpec, sources: Mapping[str, SourceSpec])
             raise CriteriaConfigError(
                 f"{name}.outcome[{o.key}].milestone: expected one of {sorted(REVIEW_MILESTONES)}"
             )
-        if name == NOTIFICATION and o.milestone is not None:
+        if name == REVIEW and o.also_milestone is not None and (
+            o.also_milestone not in REVIEW_MILESTONES or o.also_milestone == o.milestone
+        ):
+            raise CriteriaConfigError(
+                f"{name}.outcome[{o.key}].also_milestone: expected another of "
+                f"{sorted(REVIEW_MILESTONES)}"
+            )
+        if name == NOTIFICATION and (o.milestone is not None or o.also_milestone is not None):
             raise CriteriaConfigError(f"{name}.outcome[{o.key}].milestone: not used here")
     if name == NOTIFICATION and outcomes != NOTIFICATION_DECISIONS:
         raise CriteriaConfigError(

@@ -9,14 +9,27 @@ derived rows for queries and reminders; it never decides them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 
 from bot.core.dates import DateError, check_date_range
 from scheduler.calendar import WorkingCalendar
 from scheduler.deadlines import ComputedDeadline, compute_deadlines
-from scheduler.timescales import Event, Milestone, Timescales
+from scheduler.timescales import (
+    AWAITED_BASES,
+    Event,
+    Milestone,
+    StepCondition,
+    Timescales,
+)
+
+# The criteria decision that rules a serious incident notification out, and the request type
+# that is not one (bot/core/criteria.py and bot/core/referral.py name them).
+DECISION_NOT_REQUIRED = "not_required"
+DECISION_NOTIFY = "notify"
+LEARNING_REQUEST = "learning_request"
+SOS_OFSTED_BODIES = frozenset({"secretary_of_state", "ofsted"})
 
 # The day the Children Act 2004 s16C duty to notify the Panel came into force.
 EARLIEST_AWARENESS = date(2018, 6, 29)
@@ -31,6 +44,8 @@ class DeadlineStatus(StrEnum):
     MET = "met"
     MISSED = "missed"
     NOT_APPLICABLE = "not_applicable"
+    # Another body's aim (the Panel's response), not the partnership's duty: never missed.
+    AWAITED = "awaited"
 
 
 @dataclass(frozen=True)
@@ -107,6 +122,53 @@ MILESTONE_RULES: dict[Milestone, MilestoneRule] = {
         requires=(M.DECISION_LOCAL_REVIEW, M.FINAL_REPORT_SENT),
         not_before=(M.DECISION_LOCAL_REVIEW, M.FINAL_REPORT_SENT),
     ),
+    M.SOS_OFSTED_NOTIFIED: MilestoneRule("Secretary of State and Ofsted notified"),
+    M.RAPID_REVIEW_DELAY_NOTIFIED: MilestoneRule(
+        "Panel Secretariat told the rapid review cannot be completed in 15 working days",
+        excludes=(M.RAPID_REVIEW_SENT, M.NOTIFICATION_NOT_REQUIRED),
+    ),
+    M.PANEL_REQUESTED_INFORMATION: MilestoneRule(
+        "Panel asked for more information",
+        requires=(M.RAPID_REVIEW_SENT,),
+        not_before=(M.RAPID_REVIEW_SENT,),
+        repeatable=True,
+    ),
+    M.PANEL_INFORMATION_SENT: MilestoneRule(
+        "Further information sent to the Panel",
+        requires=(M.PANEL_REQUESTED_INFORMATION,),
+        not_before=(M.PANEL_REQUESTED_INFORMATION,),
+        repeatable=True,
+    ),
+    M.PANEL_DECIDED_NATIONAL_REVIEW: MilestoneRule(
+        "Panel decided to hold a national review",
+        requires=(M.RAPID_REVIEW_SENT,),
+        not_before=(M.RAPID_REVIEW_SENT,),
+    ),
+    M.LCSPR_COMMISSION_NOTIFIED: MilestoneRule(
+        "Panel, Ofsted and DfE told of the local review and its reviewer",
+        requires=(M.DECISION_LOCAL_REVIEW,),
+        not_before=(M.DECISION_LOCAL_REVIEW,),
+    ),
+    M.PUBLICATION_DELAY_NOTIFIED: MilestoneRule(
+        "Panel and Secretary of State told the reasons for a publication delay",
+        requires=(M.DECISION_LOCAL_REVIEW,),
+        not_before=(M.DECISION_LOCAL_REVIEW,),
+    ),
+    M.LEARNING_REQUEST_DECIDED: MilestoneRule("Partnership decided on the learning request"),
+}
+
+# Milestones that do not meet a deadline but must be shown on one: (the milestone that meets
+# the deadline to annotate, the note). The original due date stays as it was.
+DEADLINE_NOTES: dict[Milestone, tuple[Milestone, str]] = {
+    M.RAPID_REVIEW_DELAY_NOTIFIED: (
+        M.RAPID_REVIEW_SENT,
+        (
+            "the Panel Secretariat was told on {on} that the rapid review cannot be completed "
+        "within 15 working days; the original due date stands (BSCP notification and rapid "
+        "review process, Oct 2024, timeline 'Day 15': 'If there are extenuating reasons why the "
+        "rapid review cannot be completed within 15 working days, please notify the Secretariat')"
+        ),
+    ),
 }
 
 
@@ -132,6 +194,27 @@ class CaseFacts:
 
     la_aware: date
     milestones: tuple[RecordedMilestone, ...] = field(default_factory=tuple)
+    # The case's criteria decision (notify / not_required / discuss / incomplete) and the other
+    # bodies the evaluation says to notify, as bot/core/criteria.py gave them; None and () for
+    # a case opened with no answers.
+    decision: str | None = None
+    also_notify: tuple[str, ...] = ()
+    request_type: str | None = None
+
+    def conditions(self) -> frozenset[StepCondition]:
+        """Which steps' ``runs_when`` hold for this case (late publication is derived with the
+        deadlines). ``discuss`` and ``incomplete`` keep the serious-incident steps: the decision
+        is still open."""
+        holding: set[StepCondition] = set()
+        if self.decision == DECISION_NOTIFY or (
+            self.decision != DECISION_NOT_REQUIRED and self.request_type != LEARNING_REQUEST
+        ):
+            holding.add(StepCondition.SERIOUS_INCIDENT)
+        elif self.request_type == LEARNING_REQUEST:
+            holding.add(StepCondition.LEARNING_REQUEST)
+        if SOS_OFSTED_BODIES & set(self.also_notify):
+            holding.add(StepCondition.SOS_OFSTED)
+        return frozenset(holding)
 
     def latest(self, kind: Milestone) -> RecordedMilestone | None:
         """The most recent record of ``kind`` (a repeatable milestone's latest date wins)."""
@@ -270,22 +353,38 @@ def awareness_warnings(la_aware: date, today: date | None) -> tuple[str, ...]:
 def record(facts: CaseFacts, kind: Milestone, on: date) -> CaseFacts:
     """The case after recording ``kind`` on ``on``, or LifecycleError."""
     check_milestone(facts, kind, on)
-    return CaseFacts(facts.la_aware, facts.milestones + (RecordedMilestone(kind, on),))
+    return replace(facts, milestones=facts.milestones + (RecordedMilestone(kind, on),))
 
 
 def derive_deadlines(
     facts: CaseFacts, timescales: Timescales, calendar: WorkingCalendar
 ) -> list[DeadlineState]:
-    """Every deadline that applies to the case now, with its status."""
+    """Every deadline that applies to the case now, with its status.
+
+    A deadline on an awaited basis (the Panel's aim) is ``awaited`` until met and ``met``
+    whenever it is met: it is never the partnership's to miss.
+    """
     states: list[DeadlineState] = []
-    for deadline in compute_deadlines(facts.events(), timescales, calendar):
+    for deadline in compute_deadlines(facts.events(), timescales, calendar, facts.conditions()):
         timescale = timescales.get(deadline.key)
-        done = facts.latest(timescale.met_by)
+        notes = [
+            DEADLINE_NOTES[m.kind][1].format(on=m.on.isoformat())
+            for m in facts.milestones
+            if m.kind in DEADLINE_NOTES and DEADLINE_NOTES[m.kind][0] is timescale.met_by
+        ]
+        if notes:
+            deadline = replace(deadline, warnings=deadline.warnings + tuple(notes))
+        met = [facts.latest(k) for k in (timescale.met_by, *timescale.met_by_any)]
+        done = min((m for m in met if m is not None), key=lambda m: m.on, default=None)
+        awaited = timescale.basis in AWAITED_BASES
         if done is not None:
-            status = DeadlineStatus.MET if done.on <= deadline.due else DeadlineStatus.MISSED
+            on_time = awaited or done.on <= deadline.due
+            status = DeadlineStatus.MET if on_time else DeadlineStatus.MISSED
             states.append(DeadlineState(deadline, status, done.on))
         elif any(facts.has(kind) for kind in timescale.not_applicable_when):
             states.append(DeadlineState(deadline, DeadlineStatus.NOT_APPLICABLE))
+        elif awaited:
+            states.append(DeadlineState(deadline, DeadlineStatus.AWAITED))
         else:
             states.append(DeadlineState(deadline, DeadlineStatus.OPEN))
     return states

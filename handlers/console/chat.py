@@ -9,7 +9,7 @@ terminal (or EOF on a scripted stdin) leaves the conversation where it was; the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any, TextIO
 
@@ -35,17 +35,21 @@ class TerminalChat:
         flow_key: str,
         conversation_key: str,
         deadlines_for: Callable[[date], Sequence[Any]],
-        record_decision: Callable[[str, date, str], str] | None,
+        # (the decision's milestones, its date, the rationale) -> the case reference
+        record_decision: Callable[[Sequence[str], date, str], str] | None,
         stdin: TextIO,
         echo: Callable[[str], None],
         prompt: Callable[[str], None] | None = None,
         today: Callable[[], date] = today_in_london,
+        record_answers: Callable[[Mapping[str, str]], str] | None = None,
     ) -> None:
         self.conversations = conversations
         self.flow_key = flow_key
         self.key = conversation_key
         self.deadlines_for = deadlines_for
         self.record_decision = record_decision
+        # The notification flow on a case (``chat --case REF``): the answers become the case's.
+        self.record_answers = record_answers
         self.stdin = stdin
         self.echo = echo
         self.prompt = prompt or echo
@@ -155,9 +159,15 @@ class TerminalChat:
             reply = self._read(f"\nRecord this decision ({evaluation.title}) on the case? [y/N]")
             if reply is not None and reply.lower() in {"y", "yes"}:
                 on = self._ask_date("Date of the decision (Enter for today)")
-                reference = self.record_decision(evaluation.milestone, on, rationale(evaluation))
+                reference = self.record_decision(evaluation.milestones, on, rationale(evaluation))
                 self.conversations.forget(self.key)
-                self.echo(f"Recorded {evaluation.milestone} on {on.isoformat()} for {reference}.")
+                done = " and ".join(evaluation.milestones)
+                self.echo(f"Recorded {done} on {on.isoformat()} for {reference}.")
+        if turn.flow.key == "notification" and self.record_answers is not None:
+            reply = self._read("\nRecord these answers and the decision on the case? [y/N]")
+            if reply is not None and reply.lower() in {"y", "yes"}:
+                reference = self.record_answers(evaluation.answers)
+                self.echo(f"Recorded the criteria answers ({evaluation.decision}) on {reference}.")
         reply = self._read("\nType r to start again, or press Enter to finish.")
         return reply is not None and reply.lower() in RESTART
 

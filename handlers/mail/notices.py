@@ -84,9 +84,10 @@ def _learning_note(request_type: str | None) -> list[str]:
     return [
         "",
         "You sent a learning request. The partnership will decide whether this is a serious "
-        "incident that must be notified to the Child Safeguarding Practice Review Panel. Until "
-        "that decision is recorded the notification deadlines run as a precaution; if "
-        "notification is not required they stop.",
+        "incident that must be notified to the Child Safeguarding Practice Review Panel. A "
+        "learning request does not run the Panel notification clock; if the partnership "
+        "assesses it as a serious incident, the notification deadlines run from the day the "
+        "referral arrived.",
     ]
 
 

@@ -198,6 +198,7 @@ class SlackAssistant:
             partnership_key=cleaned["partnership"],
             owner=user,
             details={"child": child, "source": "slack"} if has_child else None,
+            answers=meta.answers or None,  # the criteria answers the result came from
         )
 
     def my_open_cases(self, user: str) -> list[Any]:

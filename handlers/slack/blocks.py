@@ -35,7 +35,12 @@ from slack_sdk.models.views import View
 
 from bot.core.criteria import NOTIFICATION_DECISIONS, Evaluation, Flow, also_notify_text
 from handlers.slack import ids
-from handlers.slack.payloads import ReminderRef, answer_value, help_value
+from handlers.slack.payloads import (
+    ReminderRef,
+    answer_value,
+    help_value,
+    open_case_value,
+)
 from handlers.transports.slack import md
 
 _SECTION_MAX = 3000
@@ -153,7 +158,7 @@ def result_blocks(
             ButtonElement(
                 text=PlainTextObject(text="Open a case"),
                 action_id=ids.OPEN_CASE,
-                value=evaluation.decision,
+                value=open_case_value(evaluation.decision, evaluation.answers),
                 style="primary",
             )
         )

@@ -133,14 +133,39 @@ def parse_token(raw: object, what: str) -> str:
     return token
 
 
+def open_case_value(decision: str, answers: Mapping[str, str]) -> str:
+    """The "Open a case" button's value: the decision and the criteria answers it came from
+    (``notify|harm.died|looked_after.no``), so the case records the answers it was opened on
+    (the notification conversation itself is gone once it has its result)."""
+    return "|".join([decision, *(f"{key}.{value}" for key, value in answers.items())])
+
+
+def parse_open_case_value(raw: object) -> tuple[str, dict[str, str]]:
+    """(decision, answers) from an "Open a case" button; a bare decision has no answers. Only
+    the shape is checked here: the case service checks the answers against the criteria."""
+    if not isinstance(raw, str) or len(raw) > 2000:
+        raise PayloadError("not a decision")
+    decision, *pairs = raw.split("|")
+    parse_token(decision, "a decision")
+    answers: dict[str, str] = {}
+    for pair in pairs:
+        key, dot, value = pair.partition(".")
+        if not dot or not re.match(_TOKEN, key) or not re.match(_TOKEN, value) or key in answers:
+            raise PayloadError("not a decision")
+        answers[key] = value
+    return decision, answers
+
+
 # --- private_metadata -----------------------------------------------------------------------------
 
 class OpenCaseMeta(_Strict):
-    """The "Open a case" modal: the decision it records and the id of this one form, which makes
-    a replayed or double-clicked submission find its case instead of opening another."""
+    """The "Open a case" modal: the decision it records, the criteria answers it came from and
+    the id of this one form, which makes a replayed or double-clicked submission find its case
+    instead of opening another."""
 
     decision: Token
     submission: SubmissionId
+    answers: dict[Token, Token] = Field(default_factory=dict, max_length=100)
 
 
 class RecordDecisionMeta(_Strict):

@@ -66,6 +66,8 @@ def test_deadlines_with_every_event(cli_env: dict[str, str]) -> None:
         "panel_response": "2028-02-04",
         "lcspr_publication": "2028-07-14",
         "final_report_to_panel": "2028-06-29",
+        # Issue 10: inform the Panel, Ofsted and DfE as soon as a local review is decided.
+        "lcspr_commission_notification": "2028-01-14",
     }
 
 
@@ -118,7 +120,8 @@ def test_toml_settings_apply(cli_env: dict[str, str], tmp_path: Path) -> None:
     config.write_text('closure_days = ["2026-12-29"]\n')
     result = run(["--config", str(config), "deadlines", "--aware", "2026-12-22", "--json"], cli_env)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)[0]["due"] == "2027-01-04"
+    # Closure days never move a due date (issue 10 item 2).
+    assert json.loads(result.stdout)[0]["due"] == "2026-12-31"
 
 
 def test_case_lifecycle_through_the_cli(cli_env: dict[str, str]) -> None:

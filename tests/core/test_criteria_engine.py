@@ -239,7 +239,8 @@ def test_review_flow_asks_every_question(tree) -> None:  # type: ignore[no-untyp
         (("improvements",), "local_review", "decision_local_review"),
         (("agencies_working_together", "learning_already_identified"), "no_review", "decision_no_review"),
         (("regard_circumstances",), "no_review", "decision_no_review"),
-        (("recurrent_themes", "national_importance"), "national_review", "decision_national_review"),
+        (("recurrent_themes", "national_importance"), "national_and_local_review", "decision_national_review"),
+        (("national_importance",), "national_review", "decision_national_review"),
     ],
 )
 def test_review_decisions(tree, yes, decision, milestone) -> None:  # type: ignore[no-untyped-def]
@@ -248,6 +249,26 @@ def test_review_decisions(tree, yes, decision, milestone) -> None:  # type: igno
     result = review.evaluate(answers)
     assert (result.decision, result.milestone) == (decision, milestone)
     assert len(result.reasons) == len(answers) + 1  # a rationale line per criterion + the rule
+
+
+@pytest.mark.parametrize(
+    ("yes", "local"),
+    [
+        (("national_importance",), "decision_no_review"),
+        (("national_importance", "improvements"), "decision_local_review"),
+        (("national_importance", "agencies_working_together", "learning_already_identified"),
+         "decision_no_review"),
+    ],
+)
+def test_a_national_recommendation_still_concludes_on_a_local_review(tree, yes, local) -> None:  # type: ignore[no-untyped-def]
+    """Issue 10 item 7: BSCP (seed 002), "the rapid review should conclude with a decision about
+    whether an LCSPR should be commissioned": both are recorded."""
+    review = tree.flow("review")
+    answers = {k: ("yes" if k in yes else "no") for k in review.question_keys()}
+    result = review.evaluate(answers)
+    assert result.milestones == ("decision_national_review", local)
+    assert result.as_json()["also_milestone"] == local
+    assert any("LCSPR" in r.source or "local review" in r.text for r in result.reasons)
     assert all(r.source for r in result.reasons)
 
 

@@ -47,7 +47,8 @@ def test_full_lifecycle_through_publication() -> None:
     assert result["panel_notification"][1] is DeadlineStatus.MET
     assert result["partners_notification"][1] is DeadlineStatus.MISSED
     assert result["rapid_review"][1] is DeadlineStatus.MET
-    assert result["panel_response"] == (date(2027, 2, 4), DeadlineStatus.OPEN)
+    # The Panel's aim, not the partnership's duty: awaited, never open/overdue (issue 10 item 8).
+    assert result["panel_response"] == (date(2027, 2, 4), DeadlineStatus.AWAITED)
 
     facts = record(facts, M.DECISION_LOCAL_REVIEW, date(2027, 1, 14))
     assert states(facts)["lcspr_publication"] == (date(2027, 7, 14), DeadlineStatus.OPEN)
@@ -57,11 +58,12 @@ def test_full_lifecycle_through_publication() -> None:
     facts = record(facts, M.PUBLICATION_PLANNED, date(2027, 7, 14))
     assert states(facts)["final_report_to_panel"][0] == date(2027, 7, 5)
     facts = record(facts, M.PANEL_RESPONDED, date(2027, 2, 1))
+    facts = record(facts, M.LCSPR_COMMISSION_NOTIFIED, date(2027, 1, 14))
     facts = record(facts, M.FINAL_REPORT_SENT, date(2027, 7, 2))
     facts = record(facts, M.PUBLISHED, date(2027, 7, 14))
     final = states(facts)
     assert all(status is not DeadlineStatus.OPEN for _, status in final.values())
-    assert len(final) == 6
+    assert len(final) == 7  # with the Panel/Ofsted/DfE notice of the local review
     assert next_open_deadline(derive_deadlines(facts, TS, CAL)) is None
 
 
@@ -70,7 +72,8 @@ def test_notification_not_required_makes_panel_steps_not_applicable() -> None:
     result = states(facts)
     assert result["panel_notification"][1] is DeadlineStatus.NOT_APPLICABLE
     assert result["rapid_review"][1] is DeadlineStatus.NOT_APPLICABLE
-    assert result["partners_notification"][1] is DeadlineStatus.OPEN
+    # The partners' report concerns an event that meets the criteria (issue 10 item 3).
+    assert result["partners_notification"][1] is DeadlineStatus.NOT_APPLICABLE
 
 
 def test_partners_awareness_moves_the_rapid_review() -> None:

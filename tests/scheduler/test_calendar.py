@@ -121,11 +121,17 @@ def test_working_days_between() -> None:
     assert CAL.working_days_between(date(2026, 12, 22), date(2026, 12, 22)) == 0
 
 
-def test_partnership_closure_days() -> None:
-    cal = WorkingCalendar(closures=[date(2026, 12, 29), date(2026, 12, 30)])
-    assert not cal.is_working_day(date(2026, 12, 29))
+def test_partnership_closure_days_never_move_a_statutory_count() -> None:
+    """Issue 10 item 2: the law counts weekends and bank holidays only."""
+    cal = WorkingCalendar(closures=[date(2026, 12, 29), date(2026, 12, 30), date(2026, 12, 31)])
+    assert cal.is_working_day(date(2026, 12, 29))
+    assert not cal.is_open_day(date(2026, 12, 29))
+    assert cal.is_closed(date(2026, 12, 30))
     assert cal.holiday_name(date(2026, 12, 30)) == "partnership closure day"
-    assert cal.add_working_days(date(2026, 12, 22), 5) == date(2027, 1, 5)
+    assert cal.holiday_name(date(2026, 12, 25)) == "Christmas Day"
+    assert cal.add_working_days(date(2026, 12, 22), 5) == date(2026, 12, 31)
+    assert cal.previous_open_day(date(2026, 12, 31)) == date(2026, 12, 24)
+    assert cal.next_open_day(date(2026, 12, 29)) == date(2027, 1, 4)
 
 
 @pytest.mark.parametrize(

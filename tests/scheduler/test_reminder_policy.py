@@ -36,9 +36,18 @@ def test_default_plan_across_christmas_2026() -> None:
 
 def test_plan_skips_the_substitute_bank_holiday() -> None:
     # Due Tue 29 Dec 2026: 2 working days before is Thu 24 Dec (25 and 28 are holidays).
-    assert slots("rapid_review", date(2026, 12, 29))[:2] == [
+    assert slots("panel_notification", date(2026, 12, 29))[:2] == [
         (date(2026, 12, 23), Occasion.BEFORE),
         (date(2026, 12, 24), Occasion.BEFORE),
+    ]
+
+
+def test_rapid_review_reminded_10_5_and_2_working_days_before() -> None:
+    """Issue 10: agency reports, a meeting and three sign-offs need more than 2 days' notice."""
+    assert slots("rapid_review", date(2027, 1, 29))[:3] == [
+        (date(2027, 1, 15), Occasion.BEFORE),
+        (date(2027, 1, 22), Occasion.BEFORE),
+        (date(2027, 1, 27), Occasion.BEFORE),
     ]
 
 
@@ -46,11 +55,31 @@ def test_publication_override_and_weekend_due_date() -> None:
     # 6 calendar months can land on a Saturday: the "due" reminder goes out on the Friday.
     plan = slots("lcspr_publication", date(2027, 7, 17))
     assert plan == [
+        (date(2027, 6, 7), Occasion.BEFORE),
         (date(2027, 6, 21), Occasion.BEFORE),
         (date(2027, 7, 5), Occasion.BEFORE),
-        (date(2027, 7, 12), Occasion.BEFORE),
         (date(2027, 7, 16), Occasion.DUE),
         (date(2027, 7, 19), Occasion.OVERDUE),
+    ]
+
+
+def test_publication_reminders_never_after_the_final_report_date() -> None:
+    """Issue 10: a reminder about publishing after the final report was due is too late."""
+    final_report = date(2027, 7, 8)  # 7 working days before a planned Mon 19 Jul 2027
+    capped = plan_deadline(
+        "lcspr_publication", date(2027, 7, 19), POLICY, CAL, {"final_report_to_panel": final_report}
+    )
+    before = [p.send_on for p in capped if p.occasion is Occasion.BEFORE]
+    assert before and max(before) <= final_report
+    policy = parse_policy(
+        'source = "Local policy"\n[overrides.lcspr_publication]\nbefore = [20, 5]\n'
+        'not_after = "final_report_to_panel"\n'
+    )
+    plan = plan_deadline(
+        "lcspr_publication", date(2027, 7, 19), policy, CAL, {"final_report_to_panel": final_report}
+    )
+    assert [p.send_on for p in plan if p.occasion is Occasion.BEFORE] == [
+        date(2027, 6, 21), final_report
     ]
 
 

@@ -55,12 +55,15 @@ def test_christmas_2026_reminders_on_the_right_days(cases: CaseService, engine: 
         (date(2026, 12, 30), "partners_notification", "before"),
         (date(2026, 12, 31), "panel_notification", "due"),
         (date(2026, 12, 31), "partners_notification", "due"),
+        # The rapid review is reminded 10, 5 and 2 working days ahead (issue 10).
+        (date(2026, 12, 31), "rapid_review", "before"),
         (date(2027, 1, 4), "panel_notification", "overdue"),
         (date(2027, 1, 4), "partners_notification", "overdue"),
         (date(2027, 1, 5), "partners_notification", "overdue"),
         (date(2027, 1, 6), "partners_notification", "overdue"),
         (date(2027, 1, 7), "partners_notification", "overdue"),
         (date(2027, 1, 8), "partners_notification", "overdue"),
+        (date(2027, 1, 8), "rapid_review", "before"),
     ]
     with Session(engine) as session:
         messages = session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all()
@@ -75,7 +78,8 @@ def test_christmas_2026_reminders_on_the_right_days(cases: CaseService, engine: 
 def test_after_downtime_only_the_latest_occasion_is_sent(cases: CaseService, engine: Engine) -> None:
     cases.open_case(la_aware=date(2026, 12, 22), actor="t")
     result = sweeper(engine).sweep(london(date(2027, 1, 6), 11))
-    assert [(r.deadline, r.occasion) for r in result.sent] == [
+    sent = [(r.deadline, r.occasion) for r in result.sent if r.deadline != "rapid_review"]
+    assert sent == [
         ("panel_notification", "overdue"),
         ("partners_notification", "overdue"),
     ]
@@ -95,7 +99,8 @@ def test_no_reminders_on_weekends_or_bank_holidays(cases: CaseService, engine: E
     for day in (date(2026, 12, 25), date(2026, 12, 26), date(2026, 12, 27), date(2026, 12, 28)):
         result = sweep.sweep(london(day, 10))
         assert result.sent == [] and result.held
-    assert [r.occasion for r in sweep.sweep(london(date(2026, 12, 29), 9)).sent] == ["overdue", "overdue"]
+    sent = sweep.sweep(london(date(2026, 12, 29), 9)).sent
+    assert [r.occasion for r in sent if r.deadline != "rapid_review"] == ["overdue", "overdue"]
 
 
 def test_recording_the_milestone_cancels_its_reminders(cases: CaseService, engine: Engine) -> None:

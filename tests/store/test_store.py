@@ -55,7 +55,7 @@ def test_recording_milestones_updates_rows(cases: CaseService, engine: Engine) -
     statuses = {s.deadline.key: s.status for s in view.deadlines}
     assert statuses["panel_notification"] is DeadlineStatus.MET
     assert statuses["rapid_review"] is DeadlineStatus.MISSED
-    assert statuses["panel_response"] is DeadlineStatus.OPEN
+    assert statuses["panel_response"] is DeadlineStatus.AWAITED
     rows = _rows(engine, ref)
     assert rows["rapid_review"].status == "missed"
     assert rows["rapid_review"].completed_on == date(2027, 1, 18)
@@ -106,9 +106,10 @@ def test_partnership_settings_apply(engine: Engine, tmp_path) -> None:  # type: 
     view = service.open_case(la_aware=date(2026, 12, 22), actor="t", partnership_key="tees")
     assert view.reference == "TEES-2026-0001"
     keys = {s.deadline.key: s.deadline.due for s in view.deadlines}
-    assert keys == {"panel_notification": date(2027, 1, 5), "partners_notification": date(2027, 1, 5)}
+    # Closure days never move a due date (issue 10 item 2); the rapid review anchor does apply.
+    assert keys == {"panel_notification": date(2026, 12, 31), "partners_notification": date(2026, 12, 31)}
     view = service.record_milestone(view.reference, "panel-notified", on=date(2026, 12, 24), actor="o")
-    assert {s.deadline.key: s.deadline.due for s in view.deadlines}["rapid_review"] == date(2027, 1, 21)
+    assert {s.deadline.key: s.deadline.due for s in view.deadlines}["rapid_review"] == date(2027, 1, 19)
 
 
 def test_concurrent_openings_get_distinct_references(engine: Engine, settings) -> None:  # type: ignore[no-untyped-def]

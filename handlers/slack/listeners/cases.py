@@ -37,14 +37,14 @@ def register(app: AsyncApp, assistant: SlackAssistant) -> None:
         await ack()
         user = user_of(body)
         try:
-            decision = pl.parse_token(action.get("value"), "a decision")
+            decision, answers = pl.parse_open_case_value(action.get("value"))
             if decision not in assistant.decisions():
                 raise pl.PayloadError("not a decision")
         except pl.PayloadError:
             await cannot(respond, client, body)
             return
         # A new submission id for each modal: submitting this one again opens no second case.
-        meta = pl.OpenCaseMeta(decision=decision, submission=pl.new_submission_id())
+        meta = pl.OpenCaseMeta(decision=decision, submission=pl.new_submission_id(), answers=answers)
         view = bk.open_case_view(
             assistant.partnership_choices(), assistant.today(),
             assistant.seal.seal(ids.OPEN_CASE_VIEW, user or "", meta),
@@ -140,8 +140,9 @@ def register(app: AsyncApp, assistant: SlackAssistant) -> None:
             await ack(response_action="errors", errors={k: v[:150] for k, v in errors.items()})
             return
         try:
+            # Every milestone of the decision: a national recommendation and the local decision.
             case = await asyncio.to_thread(
-                assistant.cases.record_milestone, reference, evaluation.milestone, on=on,
+                assistant.cases.record_decision, reference, evaluation.milestones, on=on,
                 actor=f"slack:{user}", note=rationale(evaluation),
             )
         except (CaseNotFound, LifecycleError) as exc:
@@ -151,6 +152,6 @@ def register(app: AsyncApp, assistant: SlackAssistant) -> None:
         await asyncio.to_thread(assistant.talk.forget, conversation_key(team_of(body), user))
         await client.chat_postMessage(
             channel=user,
-            text=f"Recorded {evaluation.milestone} on {on.isoformat()} for {case.reference}."
+            text=f"Recorded {' and '.join(evaluation.milestones)} on {on.isoformat()} for {case.reference}."
             + warning_lines(case.warnings),
         )

@@ -268,9 +268,10 @@ def test_learning_request_opens_a_case_and_says_so(pipeline: IntakePipeline, eng
     outcome = pipeline.process(_mail(referral_mail("plain")))
     view = pipeline.cases.get(outcome.reference or "")
     assert view.request_type == "learning_request"
-    assert any(s.deadline.key == "panel_notification" for s in view.deadlines)
+    # Issue 10: a learning request runs the partnership's decision step, not the Panel clock.
+    assert [s.deadline.key for s in view.deadlines] == ["learning_request_decision"]
     ack, notice = _outbox(engine)
-    assert "learning request" in ack.body and "as a precaution" in ack.body
+    assert "learning request" in ack.body and "does not run the Panel notification clock" in ack.body
     assert "Missing or doubtful on the form" in ack.body  # the form's gaps, for the sender
     assert "decide whether notification is required" in notice.body
 

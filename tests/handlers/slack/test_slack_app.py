@@ -159,10 +159,12 @@ async def test_full_flow_resumes_after_restart_and_opens_a_case(
     assert "Source: Children Act 2004, s16C(1)" in shown
     assert "Sudden unexpected death in infancy" in shown
     assert "Thu 31 Dec 2026" in shown  # panel notification, counted from TODAY over Christmas
-    assert _button_values(result["blocks"])["Open a case"] == "notify"
+    # The button carries the decision and the answers it came from (issue 10: the case records them).
+    button = _button_values(result["blocks"])["Open a case"]
+    assert button.split("|")[0] == "notify" and "harm.died" in button.split("|")
 
     # open a case: the modal
-    status, _ = await harness.server.action(harness.fake, ids.OPEN_CASE, "notify", user=OFFICER)
+    status, _ = await harness.server.action(harness.fake, ids.OPEN_CASE, button, user=OFFICER)
     assert status == 200
     opened = await wait_for(lambda: harness.fake.of("views.open"))
     view = opened[0].body["view"]
@@ -187,6 +189,8 @@ async def test_full_flow_resumes_after_restart_and_opens_a_case(
     case = cases[0]
     assert case.la_aware == date(2026, 12, 21) and case.opened_by == f"slack:{OFFICER}"
     assert case.summary == SUMMARY and case.request_type == "criteria:notify"
+    assert case.decision == "notify"
+    assert case.answers["harm"] == "died" and case.answers["location"] == "in_area"
     with Session(engine) as session:
         subject = session.exec(select(CaseSubject)).one()
         assert (subject.name, subject.nhs_number) == (CHILD_NAME, "9434765919")
