@@ -1,7 +1,7 @@
 """mail_sync_state: the Microsoft Graph delta link per mailbox
 
-Revision ID: 0009_mail_sync_state
-Revises: 0008_slack_submission
+Revision ID: 0010_mail_sync_state
+Revises: 0009_case_answers
 Create Date: 2026-12-01
 
 The Graph backend reads a mail folder with delta queries; the delta link at the end of a
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 import sqlmodel
 
 
-revision = '0009_mail_sync_state'
-down_revision = '0008_slack_submission'
+revision = '0010_mail_sync_state'
+down_revision = '0009_case_answers'
 branch_labels = None
 depends_on = None
 
