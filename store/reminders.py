@@ -51,6 +51,11 @@ def sync_plan(
             slot = (key, occasion, send_on)
             wanted.add(slot)
             if slot in have:
+                # A slot cancelled when its deadline stopped running (met, closed, voided) is
+                # planned again when the deadline runs again (voided, reopened).
+                if have[slot].status == CANCELLED and key in changed_keys:
+                    have[slot].status = PENDING
+                    session.add(have[slot])
                 continue
             session.add(
                 ReminderRow(

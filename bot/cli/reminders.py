@@ -50,10 +50,12 @@ def _runtime(ctx: click.Context, *, writing: bool = True) -> Any:
     """The runtime; ``writing=False`` for commands that only read (status, calendar, pack)."""
     from bot.runtime import open_runtime
 
+    from bot.cli.common import require_database
+
     obj = ctx.ensure_object(dict)
     if "runtime" not in obj:
         settings = settings_of(ctx)
-        obj["database_url"] = settings.resolved_database_url()
+        obj["database_url"] = require_database(ctx) if not writing else settings.resolved_database_url()
         obj["runtime"] = open_runtime(settings, writing=writing)
     return obj["runtime"]
 
