@@ -937,7 +937,11 @@ class CaseService:
 
     @staticmethod
     def _children(session: Session, case_id: int) -> tuple[str, ...]:
-        return tuple(initials(s.name) for s in subject_repo.subjects_for(session, case_id))
+        return tuple(
+            initials(s.name)
+            for s in subject_repo.subjects_for(session, case_id)
+            if s.name or s.date_of_birth or s.nhs_number  # a row of referral details only
+        )
 
     @staticmethod
     def _referral(session: Session, case: Case) -> dict[str, Any]:

@@ -386,6 +386,15 @@ class Settings(BaseSettings):
                 self.partnership(box.partnership)
         return boxes
 
+    def partnership_for_mailbox(self, mailbox: str) -> str | None:
+        """The partnership a mailbox's mail belongs to (None: the first partnership)."""
+        for box in self.mailboxes:
+            if box.name == mailbox:
+                return box.partnership
+        if mailbox == "default":
+            return self.imap_partnership
+        return None
+
     @property
     def inbox_dir(self) -> Path:
         return self.data_dir / "inbox"

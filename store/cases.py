@@ -323,3 +323,15 @@ def audit_for(session: Session, case_id: int) -> Sequence[AuditEntry]:
     return session.exec(
         select(AuditEntry).where(AuditEntry.case_id == case_id).order_by(col(AuditEntry.id))
     ).all()
+
+
+def audit_naming(session: Session, key: str, value: str) -> list[AuditEntry]:
+    """Audit entries whose detail has ``key`` = ``value`` (e.g. every step of one quarantined
+    message), oldest first; intake actions only. The JSON detail is matched here, not in SQL:
+    JSON operators differ between SQLite and PostgreSQL."""
+    rows = session.exec(
+        select(AuditEntry)
+        .where(col(AuditEntry.action).startswith("intake."))
+        .order_by(col(AuditEntry.id))
+    ).all()
+    return [r for r in rows if (r.detail or {}).get(key) == value]

@@ -237,7 +237,7 @@ def test_reading_commands_without_a_database_say_where_they_looked(
     monkeypatch.delenv("SAFEGUARD_DATABASE_URL")
     monkeypatch.setenv("SAFEGUARD_DATA_DIR", str(tmp_path / "nowhere"))
     for args in (["case", "list"], ["case", "show", "SG-2026-0001"], ["status"], ["case", "history", "SG-2026-0001"],
-                 ["calendar"]):
+                 ["calendar"], ["intake", "list"]):
         line = cli.error(1, *args)
         assert "no database at" in line and str(tmp_path / "nowhere") in line and "safeguard-bot.toml" in line
     assert not (tmp_path / "nowhere").exists()
