@@ -73,13 +73,19 @@ def _send_time(ctx: click.Context) -> time:
 @click.command()
 @click.option("--now", "now_text", default="now", help="Sweep as if at this moment (ISO; London if no offset).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of the reminders sent.")
+@click.option("--dry-run", is_flag=True,
+              help="Show what would be sent, to whom and why; send, write and consume nothing.")
 @click.pass_context
-def remind(ctx: click.Context, now_text: str, as_json: bool) -> None:
+def remind(ctx: click.Context, now_text: str, as_json: bool, dry_run: bool) -> None:
     """One reminder sweep: send what is due at that moment, through the configured transports.
 
-    Running it twice at the same moment sends nothing the second time.
+    Running it twice at the same moment sends nothing the second time. With --dry-run nothing
+    is sent or used up: the same sweep runs and is rolled back.
     """
     now = parse_moment(now_text, _send_time(ctx))  # a bad moment opens no database
+    if dry_run:
+        _preview(ctx, now, as_json)
+        return
     runtime = _runtime(ctx)
     result = runtime.sweeper().sweep(now)
     sender = runtime.sender(console=sys.stderr if as_json else sys.stdout)
@@ -111,6 +117,26 @@ def remind(ctx: click.Context, now_text: str, as_json: bool) -> None:
             f"\n{len(report.delivered)} delivered, {len(report.retrying)} queued for retry, "
             f"{len(report.dead)} failed (see `safeguard-bot status`)."
         )
+
+
+def _preview(ctx: click.Context, now: datetime, as_json: bool) -> None:
+    """remind --dry-run: the sweep's answer, rolled back; the outbox is not drained."""
+    from bot.cli.common import require_database
+
+    require_database(ctx)  # a preview must not create a database either
+    result = _runtime(ctx).sweeper().preview(now)
+    if as_json:
+        print_json([item.as_json() for item in result.sent])
+        return
+    if result.held:
+        click.echo(f"Nothing would be sent: {result.held}.")
+        return
+    if not result.sent:
+        click.echo("No reminders due (dry run: nothing sent).")
+        return
+    rows = [[r.case, r.occasion, r.why, ", ".join(f"{t}:{to}" for t, to in r.recipients)] for r in result.sent]
+    click.echo("Dry run: nothing was sent, written or used up.\n")
+    click.echo(table(["Case", "Occasion", "Why", "Would go to"], rows))
 
 
 @click.command()
