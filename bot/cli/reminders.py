@@ -48,9 +48,8 @@ def parse_moment(text: str, send_time: time) -> datetime:
 
 def _runtime(ctx: click.Context, *, writing: bool = True) -> Any:
     """The runtime; ``writing=False`` for commands that only read (status, calendar, pack)."""
-    from bot.runtime import open_runtime
-
     from bot.cli.common import require_database
+    from bot.runtime import open_runtime
 
     obj = ctx.ensure_object(dict)
     if "runtime" not in obj:
