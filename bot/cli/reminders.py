@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -167,6 +166,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
     from store import outbox, workers
     from store import reminders as reminder_store
+    from store.db import database_label
 
     runtime = _runtime(ctx, writing=False)
     now = datetime.now(tz=UTC)
@@ -176,6 +176,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
         messages = outbox.counts_by_status(session)
         dead = outbox.recent(session, outbox.DEAD, limit=10)
         next_reminder = reminder_store.next_pending_send_at(session)
+        next_future = reminder_store.next_pending_send_at(session, after=now)
+        overdue_reminders = reminder_store.pending_due(session, now)
 
     def aware(moment: datetime | None) -> datetime | None:
         if moment is None:
@@ -199,17 +201,51 @@ def status(ctx: click.Context, as_json: bool) -> None:
             for m in dead
         ],
     }
+    data["settings_file"] = str(runtime.settings.source_file) if runtime.settings.source_file else None
+    data["database"] = database_label(runtime.settings.resolved_database_url())
     if as_json:
         print_json(data)
         return
-    click.echo(f"Workers running: {len(live)}" + "".join(
-        f"\n  {w.id} ({w.components}) last seen {aware(w.last_seen):%Y-%m-%d %H:%M:%S} UTC" for w in live))
-    click.echo(f"Reminders: {json.dumps(reminders)}; next due {data['next_reminder_at'] or '-'}")
-    click.echo(f"Outbox: {json.dumps(messages)}")
+    _print_status(runtime.settings, data["database"], live, reminders, messages, dead,
+                  overdue_reminders, next_future, now)
+
+
+def _print_status(settings: Any, database: str, live: list[Any], reminders: dict[str, int],
+                  messages: dict[str, int], dead: list[Any], waiting: tuple[int, datetime | None],
+                  next_future: datetime | None, now: datetime) -> None:
+    """status in words: London times, no JSON, and "next due" always ahead of now."""
+    from bot.cli.common import settings_label
+    from scheduler.calendar import LONDON
+
+    def when(moment: datetime) -> str:
+        aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return aware.astimezone(LONDON).strftime("%a %d %b %Y %H:%M") + " (London)"
+
+    click.echo(f"Settings: {settings_label(settings)}")
+    click.echo(f"Database: {database}")
+    if live:
+        click.echo(f"Service: running ({len(live)} worker{'s' if len(live) != 1 else ''})")
+        for w in live:
+            click.echo(f"  {w.id}: {w.components}; last seen {when(w.last_seen)}")
+    else:
+        click.echo("Service: not running (start it with `safeguard-bot run`)")
+    count, oldest = waiting
+    line = f"Reminders: {reminders.get('pending', 0) - count} planned"
+    if reminders.get("sent"):
+        line += f", {reminders['sent']} sent"
+    click.echo(line)
+    if count and oldest is not None:
+        click.echo(f"  {count} fell due since {when(oldest)} and have not gone out"
+                   + (" yet" if live else ": the service is not running; when it runs, it sends the "
+                      "latest one for each step"))
+    click.echo(f"  next due: {when(next_future)}" if next_future else "  next due: none planned")
+    queued = messages.get("pending", 0) + messages.get("retrying", 0)
+    click.echo(f"Messages: {messages.get('sent', 0)} delivered, {queued} waiting to be delivered, "
+               f"{messages.get('dead', 0)} failed")
     if dead:
-        click.echo("Failed deliveries (dead letters):")
+        click.echo("Failed deliveries (they will not be retried):")
         for m in dead:
-            click.echo(f"  #{m.id} {m.transport} to {m.recipient} after {m.attempts} attempts: {m.last_error}")
+            click.echo(f"  #{m.id} by {m.transport} to {m.recipient} after {m.attempts} attempts: {m.last_error}")
 
 
 @click.command("calendar")

@@ -241,3 +241,24 @@ def test_reading_commands_without_a_database_say_where_they_looked(
         line = cli.error(1, *args)
         assert "no database at" in line and str(tmp_path / "nowhere") in line and "safeguard-bot.toml" in line
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_status_in_plain_words(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "settings.toml"
+    config.write_text('[[partnerships]]\nkey = "north"\n')
+    monkeypatch.setenv("SAFEGUARD_CONFIG_FILE", str(config))
+    cli.open("2026-11-02")  # its reminders fell due long ago
+    from scheduler.calendar import today_in_london
+
+    cli.open(today_in_london().isoformat())  # and this one's are still to come
+    out = cli.ok("status").out
+    assert f"Settings: {config}" in out and "Database: " in out
+    assert "{" not in out and "UTC" not in out and "(London)" in out
+    assert "fell due since" in out and "not running" in out
+    next_due = next(line for line in out.splitlines() if "next due:" in line)
+    from datetime import datetime
+
+    shown = datetime.strptime(next_due.split("next due: ")[1].split(" (London)")[0], "%a %d %b %Y %H:%M")
+    assert shown.date() >= today_in_london()
+    data = cli.ok("status", "--json").json
+    assert data["settings_file"] == str(config) and data["database"]
