@@ -956,6 +956,20 @@ class CaseService:
                 origin[key] = intake[key]
         return {"type": case.request_type, "origin": origin}
 
+    def open_case_from_answers(
+        self, *, la_aware: date, answers: dict[str, str], actor: str, partnership_key: str | None = None
+    ) -> CaseView:
+        """A case opened at the end of a criteria chat whose result was "notify": the answers
+        (option values only, never free text) go with it into the audit log. (When cases carry
+        their criteria answers, they are stored on the case as well: see _answers_of.)"""
+        view = self.open_case(la_aware=la_aware, actor=actor, partnership_key=partnership_key,
+                              summary="Opened from the criteria chat (notify)")
+        with session_scope(self.engine) as session:
+            case = self._locked(session, view.reference)
+            repo.audit(session, actor=actor, action="case.criteria_answers", case_id=case.id,
+                       detail={"reference": view.reference, "answers": dict(answers), "decision": "notify"})
+        return view
+
 __all__ = [
     "CaseNotFound",
     "CaseService",

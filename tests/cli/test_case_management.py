@@ -262,3 +262,21 @@ def test_status_in_plain_words(cli: Cli, tmp_path: Path, monkeypatch: pytest.Mon
     assert shown.date() >= today_in_london()
     data = cli.ok("status", "--json").json
     assert data["settings_file"] == str(config) and data["database"]
+
+
+def test_a_chat_that_ends_in_notify_offers_to_open_the_case(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    # abuse: suspected; harm: died; context: SUDI; location: in area; looked after: yes;
+    # awareness date; open the case: yes; finish.
+    monkeypatch.setattr("sys.stdin", io.StringIO("2\n1\n1\n1\n1\n22 December 2026\ny\n\n"))
+    out = cli.ok("chat", "--user", "tester").out
+    assert "Decision: Notify the Panel (notify)" in out
+    assert "Open a case now, aware 2026-12-22, with these answers? [y/N]" in out
+    [listed] = cli.ok("case", "list", "--json").json
+    assert f"Opened case {listed['reference']}" in out
+    show = cli.ok("case", "show", listed["reference"], "--json").json
+    assert show["la_aware"] == "2026-12-22"
+    [entry] = [e for e in cli.ok("case", "history", listed["reference"], "--json").json
+               if e["action"] == "case.criteria_answers"]
+    assert entry["detail"]["answers"]["harm"] == "died" and entry["detail"]["decision"] == "notify"
