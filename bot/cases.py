@@ -933,7 +933,7 @@ class CaseService:
             if state.status is DeadlineStatus.OPEN:
                 choices.append(f"{key} ({met_by.replace('_', '-')}, \"{state.deadline.label}\")")
         listed = "; ".join(choices) or "none: the case has no open step"
-        raise LifecycleError(f"{view.reference} has no step {text!r}; open steps: {listed}")
+        raise LifecycleError(f"{view.reference} has no open deadline {text!r}; open steps: {listed}")
 
     @staticmethod
     def _children(session: Session, case_id: int) -> tuple[str, ...]:

@@ -60,6 +60,7 @@ def test_corrections_obey_the_recording_rules(cli: Cli) -> None:
     assert "no partners-notified recorded" in cli.error(
         2, "case", "void", ref, "partners-notified", "--reason", "x")
     assert "no case" in cli.error(2, "case", "void", "SG-1999-0001", "panel-notified", "--reason", "x")
+    assert "no case with reference" in cli.error(2, "case", "show", "SG-1999-0001")
     future = cli.ok("case", "amend", ref, "rapid-review-sent", "--on", "2099-01-05", "--reason", "x")
     assert "in the future" in future.err
 
