@@ -61,6 +61,7 @@ class CaseNotFound(LookupError):
 # How the closing rule marks a case it closed (so a correction that undoes the end reopens it,
 # while a case a person closed stays closed).
 _AUTO_CLOSED = "end reached: "
+_STATUS_AUDITS = "safeguard_status_audits"  # Session.info key: see CaseService._set_status
 
 
 def _require_open(case: Case, doing: str) -> None:
@@ -534,6 +535,7 @@ class CaseService:
                     "deadlines_changed": changed,
                 },
             )
+            self._audit_status(session)
             return replace(self._view(session, case, states), warnings=warnings)
 
     def snooze(self, reference: str, deadline_key: str, *, now: datetime, actor: str) -> date:
@@ -679,29 +681,42 @@ class CaseService:
         closed whose end was corrected away (voided, amended) is open again."""
         end = closes_itself(facts, states)
         if case.status == CaseStatus.OPEN and end:
-            self._set_status(session, case, CaseStatus.CLOSED, f"{_AUTO_CLOSED}{end}", actor)
+            self._set_status(session, case, CaseStatus.CLOSED, f"{_AUTO_CLOSED}{end}", actor, later=True)
         elif (
             case.status == CaseStatus.CLOSED
             and (case.status_reason or "").startswith(_AUTO_CLOSED)
             and not end
         ):
-            self._set_status(session, case, CaseStatus.OPEN, "its end was corrected", actor)
+            self._set_status(session, case, CaseStatus.OPEN, "its end was corrected", actor, later=True)
 
     @staticmethod
-    def _set_status(session: Session, case: Case, status: str, reason: str, actor: str) -> None:
+    def _set_status(
+        session: Session, case: Case, status: str, reason: str, actor: str, *, later: bool = False
+    ) -> None:
+        """Change the status, audited. ``later``: the audit entry waits for the change that
+        caused it (written by _audit_status), so the history reads "recorded, then closed"."""
         action = {"open": "case.reopened", "closed": "case.closed", "withdrawn": "case.withdrawn"}
         previous = case.status
         case.status = str(status)
         case.status_reason = reason[:500]
         case.status_changed_at = datetime.now(tz=UTC)
         repo.touch(session, case)
-        repo.audit(
-            session,
-            actor=actor,
-            action=action[str(status)],
-            case_id=case.id,
-            detail={"reference": case.reference, "from": previous, "to": str(status), "reason": reason},
-        )
+        entry = {
+            "actor": actor,
+            "action": action[str(status)],
+            "case_id": case.id,
+            "detail": {"reference": case.reference, "from": previous, "to": str(status), "reason": reason},
+        }
+        if later:
+            session.info.setdefault(_STATUS_AUDITS, []).append(entry)
+        else:
+            repo.audit(session, **entry)
+
+    @staticmethod
+    def _audit_status(session: Session) -> None:
+        """Write the status changes the closing rule made in this transaction (see _set_status)."""
+        for entry in session.info.pop(_STATUS_AUDITS, []):
+            repo.audit(session, **entry)
 
     def _locked(self, session: Session, reference: str) -> Case:
         case = repo.get_case(session, reference, for_update=True)
@@ -740,6 +755,7 @@ class CaseService:
                 detail={"reference": case.reference, **detail, "reason": reason,
                         "deadlines_changed": changed},
             )
+            self._audit_status(session)
             return replace(self._view(session, case, states), warnings=warnings)
 
     def amend_milestone(
