@@ -13,19 +13,21 @@ from slack_sdk.models.views import View
 
 from handlers.slack import case_blocks as cb
 from handlers.slack import ids
-from tests.handlers.slack.test_slack_reminder_actions import (  # noqa: F401 (fixtures)
+from tests.handlers.slack import test_slack_reminder_actions as base
+from tests.handlers.slack.test_slack_reminder_actions import (
     CHILD_NAME,
     OFFICER,
     PRACTITIONER,
     Slack,
     open_case,
     reminder_buttons,
-    slack,
-    slack_settings,
 )
 from tests.slack_harness import wait_for
 
 pytestmark = pytest.mark.integration
+# The reminder tests' harness fixtures: the same Bolt app, settings and Web API stand-in.
+slack_settings = base.slack_settings
+slack = base.slack
 
 
 def _buttons(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
