@@ -165,14 +165,19 @@ def _print_case(view: Any, today: date) -> None:
         click.echo("Criteria answers: " + ", ".join(f"{k}={v}" for k, v in view.answers.items()))
     if view.decision:
         click.echo(f"Decision:        {view.decision}")
-    click.echo(f"Opened by {view.opened_by} at {view.opened_at:%Y-%m-%d %H:%M} UTC\n")
+    from scheduler.calendar import LONDON
+
+    click.echo(f"Opened by {view.opened_by} on {view.opened_at.astimezone(LONDON):%a %d %b %Y %H:%M} (London)\n")
     if view.milestones:
         rows = []
         for m in view.milestones:
             state = "VOIDED: " + (m.void_reason or "") if m.voided else (
                 f"amended from {m.amended_from.isoformat()}" if m.amended_from else "")
             rows.append([m.key, fmt_day(m.on), m.recorded_by, m.note or "", state])
-        click.echo(table(["Milestone", "On", "Recorded by", "Note", ""], rows) + "\n")
+        headers = ["Milestone", "On", "Recorded by", "Note", "Correction"]
+        if not any(row[-1] for row in rows):
+            headers, rows = headers[:-1], [row[:-1] for row in rows]
+        click.echo(table(headers, rows) + "\n")
     click.echo(deadline_table(view.deadlines, today))
 
 
@@ -257,6 +262,8 @@ def _show_changed(view: Any, as_json: bool, headline: str) -> None:
     if as_json:
         print_json(view.as_json())
         return
+    if view.status != "open":  # e.g. the closing rule closed it just now
+        headline += f"\nThe case is {view.status}: {view.status_reason or '-'}."
     click.echo(headline + "\n")
     click.echo(deadline_table(view.deadlines, today_in_london()))
 
