@@ -24,7 +24,8 @@ from bot.cli.common import (
     table,
 )
 
-_REASON = click.option("--reason", required=True, help="Why (kept in the audit log).")
+_REASON = click.option("--reason", required=True,
+                       help="Why (kept in the audit log, which anyone who sees the case list may read: do not name the child).")
 _BY = click.option("--by", default=None, help="Who is doing this (default: your login).")
 _JSON = click.option("--json", "as_json", is_flag=True)
 

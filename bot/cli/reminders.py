@@ -201,6 +201,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
             for m in dead
         ],
     }
+    data["next_due_at"] = aware(next_future).isoformat() if next_future else None  # never in the past
     data["settings_file"] = str(runtime.settings.source_file) if runtime.settings.source_file else None
     data["database"] = database_label(runtime.settings.resolved_database_url())
     if as_json:

@@ -162,19 +162,26 @@ def case_summary_view(
     blocks.append(SectionBlock(block_id="facts", fields=[_md(f, _FIELD_MAX) for f in facts[:10]]))
     if case.summary:
         blocks.append(SectionBlock(block_id="summary", text=_md(f"*Summary*\n{escape(case.summary)}")))
-    child = dict(details.get("child") or {})
-    shown = [
-        (label, child.get(key))
-        for label, key in (("Name", "name"), ("Date of birth", "date_of_birth"), ("NHS number", "nhs_number"))
-        if child.get(key)
-    ]
-    if shown:
+    # Every child in the incident (siblings are one case); the first is the referral's.
+    children = list(details.get("children") or [details.get("child") or {}])
+    shown_any = False
+    for number, child in enumerate(children[:10], start=1):
+        shown = [
+            (label, child.get(key))
+            for label, key in (("Name", "name"), ("Date of birth", "date_of_birth"), ("NHS number", "nhs_number"))
+            if child.get(key)
+        ]
+        if not shown:
+            continue
+        shown_any = True
+        heading = "*Child*" if len(children) == 1 else f"*Child {number}*"
         blocks.append(
             SectionBlock(
-                block_id="child",
-                text=_md("*Child*\n" + "\n".join(f"{label}: {escape(str(value))}" for label, value in shown)),
+                block_id="child" if number == 1 else f"child_{number}",
+                text=_md(heading + "\n" + "\n".join(f"{label}: {escape(str(value))}" for label, value in shown)),
             )
         )
+    if shown_any:
         blocks.append(ContextBlock(elements=[_md(":lock: Personal data, shown only to you. Do not copy it into a channel.")]))
 
     blocks.append(DividerBlock())
@@ -260,7 +267,7 @@ def amend_view(case: Any, milestone_labels: Mapping[str, str], today: date, priv
                                                    initial_option=options[-1] if options else None)),
             InputBlock(block_id=AMEND_ON, label=PlainTextObject(text="The right date"),
                        element=DatePickerElement(action_id="value", initial_date=today.isoformat())),
-            _reason_input("Why the recorded date was wrong (kept in the audit log)."),
+            _reason_input("Why the recorded date was wrong (kept in the audit log: do not name the child)."),
         ],
     )
 
@@ -299,7 +306,7 @@ def close_view(case: Any, private_metadata: str) -> View:
         close=PlainTextObject(text="Cancel"),
         private_metadata=private_metadata,
         blocks=[SectionBlock(block_id="case", text=_md(text)),
-                _reason_input("Why the partnership closes it (kept in the audit log).")],
+                _reason_input("Why the partnership closes it (kept in the audit log: do not name the child).")],
     )
 
 

@@ -150,3 +150,13 @@ async def test_only_case_officers_may_amend_assign_or_close(slack: Slack) -> Non
     await wait_for(lambda: len(slack.calls("chat.postMessage")) >= 3)
     assert slack.calls("views.push") == []
     assert slack.service.get(case.reference).status == "open"
+
+
+@pytest.mark.asyncio
+async def test_the_case_modal_lists_every_child(slack: Slack) -> None:
+    case = open_case(slack)
+    slack.service.add_child(case.reference, name="Sam Fictional-Sibling", actor=f"slack:{OFFICER}")
+    modal = await _case_modal(slack, case)
+    shown = json.dumps(modal)
+    assert CHILD_NAME in shown and "Sam Fictional-Sibling" in shown and "Child 2" in shown
+    assert "Sam Fictional-Sibling" not in slack.everything_posted()
