@@ -7,9 +7,18 @@ and it has reached an end:
 - no local review was decided and the Panel has responded to the rapid review;
 - the local review was published.
 
-This is the rule issue 11 sets for the bot; no seed document defines when a partnership's
-case file is closed (Working Together 2023 chapter 5 sets the steps and their timescales, not
-a closure), so it is marked here as the bot's own rule. Anything else ends by a person's
+When a partnership's case *file* is closed is the bot's own rule (issue 11): no seed document
+defines a closure. Each end rests on what the seeds say the last step is:
+
+- notification not required: the s16C(1) duty applies only "if the child dies or is seriously
+  harmed" where abuse or neglect is known or suspected (seeds/001, Working Together chapter 4);
+  an incident that does not meet it starts no rapid review;
+- no local review: "the rapid review should conclude with a decision about whether an LCSPR
+  should be commissioned" (seeds/002, Serious Incident Notifications ... Process, October 2024)
+  and "on receipt of the information from the rapid review, the Panel will decide whether it is
+  appropriate to commission a national review" (seeds/001), hence the Panel's response too;
+- published: "the report should be completed and published as soon as possible and no later
+  than 6 months from the date of the decision to initiate a review" (seeds/001). Anything else ends by a person's
 decision: ``close`` with a reason, which marks the steps still open not applicable.
 A withdrawn case (opened by mistake, a duplicate) runs no deadlines at all.
 """
