@@ -77,3 +77,56 @@ def test_list_show_release_and_open_case(cli: Cli, monkeypatch: pytest.MonkeyPat
     assert "not an intake id" in cli.error(2, "intake", "show", "banana")
     # Nothing was deleted: both files are still on disk.
     assert (inbox.quarantine / "b.eml").exists() and (inbox.processed / "a.eml").exists()
+
+
+@pytest.fixture
+def sqlite_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
+    """The IMAP path once, on SQLite (its database side is the folder test's, on both)."""
+    from store.db import make_engine, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'imap.db'}")
+    upgrade(engine)
+    return cli_on(engine, tmp_path, monkeypatch, capsys)
+
+
+@pytest.mark.integration
+@pytest.mark.dovecot
+def test_release_from_an_imap_quarantine_folder(sqlite_cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On Dovecot: the quarantined message goes back to INBOX and is processed again there."""
+    cli = sqlite_cli
+    from handlers.mail.imap_watcher import ImapWatcher, connect
+    from tests.conftest import require_server
+    from tests.support.dovecot import DOVECOT, PASSWORD, Dovecot
+
+    require_server(DOVECOT is not None, "dovecot is not installed (apt-get install dovecot-imapd)")
+    server = Dovecot(users=1).start()
+    try:
+        user = server.add_user()
+        for name, value in (("HOST", "127.0.0.1"), ("PORT", str(server.port)), ("USERNAME", user),
+                            ("PASSWORD", PASSWORD), ("SECURITY", "plain")):
+            monkeypatch.setenv(f"SAFEGUARD_IMAP_{name}", value)
+
+        def scan() -> list:
+            from bot.runtime import open_runtime
+
+            settings = load_settings()
+            runtime = open_runtime(settings)
+            [box_settings] = settings.imap_mailboxes()
+            watcher = ImapWatcher(box_settings, IntakePipeline(runtime.engine, settings, runtime.cases, runtime.router))
+            with connect(box_settings) as box:
+                watcher.ensure_folders(box)
+                return watcher.scan(box)
+
+        server.append(user, referral_mail("docx", sender="Alex Sender <alex@partner.example.org>"))
+        assert [o.status for o in scan()] == ["quarantined"]
+        assert server.count(user, "Quarantine") == 1
+        [item] = cli.ok("intake", "list", "--json").json
+        monkeypatch.setenv("SAFEGUARD_SENDER_DOMAINS", "nhs.uk,partner.example.org")
+        assert "back in INBOX" in cli.ok("intake", "release", item["id"]).out
+        assert (server.count(user, "INBOX"), server.count(user, "Quarantine")) == (1, 0)
+        assert [o.status for o in scan()] == ["opened"]
+        assert server.count(user, "Processed") == 1
+        [after] = cli.ok("intake", "list", "--json").json
+        assert after["id"] == item["id"] and after["status"] == "opened"
+    finally:
+        server.stop()

@@ -62,6 +62,7 @@ def _team_config(tmp_path: Path, *, slack: bool = False) -> Path:
     return config
 
 
+@pytest.mark.integration  # a real SMTP server (aiosmtpd)
 def test_an_email_only_partnership_gets_its_reminders_threaded_with_the_step(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
