@@ -8,7 +8,13 @@ import pytest
 
 from bot.core.closing import CaseStatus, closes_itself, end_reached, with_status
 from bot.core.corrections import Entry, amended, check_reason, find, replay, without
-from bot.core.lifecycle import CaseFacts, DeadlineStatus, LifecycleError, RecordedMilestone, derive_deadlines
+from bot.core.lifecycle import (
+    CaseFacts,
+    DeadlineStatus,
+    LifecycleError,
+    RecordedMilestone,
+    derive_deadlines,
+)
 from scheduler.calendar import WorkingCalendar
 from scheduler.timescales import Milestone, load_timescales
 
