@@ -208,16 +208,20 @@ def _iso_or_none(value: Any) -> date | None:
         return None
 
 
-def _answers_of(case: Case) -> dict[str, Any]:
-    """The case's criteria answers. The one accessor ``case show`` reads them through: the
-    columns arrive with the criteria assessment (answers JSON, decision); until then {}."""
-    return dict(getattr(case, "answers", None) or {})
-
-
-def _decision_of(case: Case) -> str | None:
-    """The decision taken on the criteria answers (see _answers_of), or None."""
-    value = getattr(case, "decision", None)
-    return str(value) if value else None
+def _criteria_of(session: Session, case: Case) -> tuple[dict[str, Any], str | None]:
+    """The case's criteria answers and the decision taken on them: the one accessor ``case
+    show`` reads them through. From the case's own columns when it has them (the criteria
+    assessment adds ``answers``/``decision``), else from the audit entry written when a chat
+    ending in "notify" opened the case (open_case_from_answers); else ({}, None)."""
+    answers = getattr(case, "answers", None)
+    decision = getattr(case, "decision", None)
+    if answers or decision:
+        return dict(answers or {}), str(decision) if decision else None
+    assert case.id is not None
+    entry = repo.latest_audit(session, case.id, "case.criteria_answers")
+    if entry is None:
+        return {}, None
+    return dict(entry.detail.get("answers") or {}), entry.detail.get("decision")
 
 
 def _aware_utc(moment: datetime) -> datetime:
@@ -624,6 +628,7 @@ class CaseService:
         if states is None:
             timescales, calendar = self.rules_for(self._partnership_settings(partnership.key))
             states = derive_deadlines(_facts(case, milestone_rows), timescales, calendar)
+        criteria = _criteria_of(session, case)
         return CaseView(
             reference=case.reference,
             partnership=partnership.key,
@@ -646,8 +651,8 @@ class CaseService:
             status_changed_at=_aware_utc(case.status_changed_at) if case.status_changed_at else None,
             children=self._children(session, case.id),
             referral=self._referral(session, case),
-            answers=_answers_of(case),
-            decision=_decision_of(case),
+            answers=criteria[0],
+            decision=criteria[1],
         )
 
 
@@ -977,7 +982,7 @@ class CaseService:
     ) -> CaseView:
         """A case opened at the end of a criteria chat whose result was "notify": the answers
         (option values only, never free text) go with it into the audit log. (When cases carry
-        their criteria answers, they are stored on the case as well: see _answers_of.)"""
+        their criteria answers, they are stored on the case as well: see _criteria_of.)"""
         view = self.open_case(la_aware=la_aware, actor=actor, partnership_key=partnership_key,
                               summary="Opened from the criteria chat (notify)")
         with session_scope(self.engine) as session:

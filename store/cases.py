@@ -335,3 +335,13 @@ def audit_naming(session: Session, key: str, value: str) -> list[AuditEntry]:
         .order_by(col(AuditEntry.id))
     ).all()
     return [r for r in rows if (r.detail or {}).get(key) == value]
+
+
+def latest_audit(session: Session, case_id: int, action: str) -> AuditEntry | None:
+    """The case's most recent audit entry of ``action``."""
+    return session.exec(
+        select(AuditEntry)
+        .where(AuditEntry.case_id == case_id, AuditEntry.action == action)
+        .order_by(col(AuditEntry.id).desc())
+        .limit(1)
+    ).first()

@@ -278,6 +278,8 @@ def test_a_chat_that_ends_in_notify_offers_to_open_the_case(cli: Cli, monkeypatc
     assert f"Opened case {listed['reference']}" in out
     show = cli.ok("case", "show", listed["reference"], "--json").json
     assert show["la_aware"] == "2026-12-22"
+    assert show["decision"] == "notify" and show["answers"]["harm"] == "died"
+    assert "Decision:        notify" in cli.ok("case", "show", listed["reference"]).out
     [entry] = [e for e in cli.ok("case", "history", listed["reference"], "--json").json
                if e["action"] == "case.criteria_answers"]
     assert entry["detail"]["answers"]["harm"] == "died" and entry["detail"]["decision"] == "notify"
