@@ -49,6 +49,7 @@ from scheduler.reminders import ReminderPolicy, plan_deadline
 from scheduler.timescales import Milestone, Timescales
 from store import case_subjects as subject_repo
 from store import cases as repo
+from store import outbox as outbox_repo
 from store import reminders as reminder_repo
 from store.db import session_scope
 from store.models import Case, MilestoneRow
@@ -990,6 +991,27 @@ class CaseService:
             repo.audit(session, actor=actor, action="case.criteria_answers", case_id=case.id,
                        detail={"reference": view.reference, "answers": dict(answers), "decision": "notify"})
         return view
+
+    def notify_team(self, reference: str, *, subject: str, text: str, event: str,
+                    besides: tuple[str, ...] = ("slack",)) -> int:
+        """Tell the partnership's team about the case through its routes other than ``besides``
+        (the ones the calling adapter posts to itself): e.g. the Slack "Open a case" form posts
+        its notice to the channel and this queues the same notice for ``team_email``. Through
+        the outbox, once per case, event and recipient. Returns how many were queued."""
+        with session_scope(self.engine) as session:
+            case = self._locked(session, reference)
+            partnership = self._partnership_settings(repo.get_partnership(session, case.partnership_id).key)
+            queued = 0
+            for transport, recipient in Router(self.settings).team(partnership):
+                if transport in besides:
+                    continue
+                queued += outbox_repo.enqueue(
+                    session, transport=transport, recipient=recipient, subject=subject, body=text,
+                    payload={"kind": "case_notice", "reference": case.reference, "event": event},
+                    dedupe_key=f"team:{event}:{case.reference}:{transport}:{recipient}"[:200],
+                    case_id=case.id,
+                )
+            return queued
 
 __all__ = [
     "CaseNotFound",

@@ -160,3 +160,45 @@ async def test_the_case_modal_lists_every_child(slack: Slack) -> None:
     shown = json.dumps(modal)
     assert CHILD_NAME in shown and "Sam Fictional-Sibling" in shown and "Child 2" in shown
     assert "Sam Fictional-Sibling" not in slack.everything_posted()
+
+
+@pytest.mark.asyncio
+async def test_a_case_opened_in_slack_is_told_to_the_team_mailbox_too(engine: Any, tmp_path: Any) -> None:
+    from sqlmodel import Session, select
+
+    from bot.settings import load_settings
+    from store.models import OutboxMessage
+    from tests.slack_harness import SECRET
+
+    settings = load_settings(
+        data_dir=tmp_path / "var", slack_bot_token="xoxb-test-token", slack_signing_secret=SECRET,
+        slack_mode="http", slack_case_officers=[OFFICER],
+        partnerships=[{"key": "default", "name": "Testshire SCP", "slack_channel": "C0NOTICE",
+                       "team_email": "team@testshire.example.gov.uk"}],
+    )
+    harness = Slack(engine, settings)
+    await harness.start()
+    try:
+        assert harness.server is not None
+        await harness.server.action(harness.fake, ids.OPEN_CASE, "notify", user=OFFICER)
+        view = (await harness.opened_view())["view"]
+        values = {
+            "aware": {"value": {"type": "datepicker", "selected_date": "2026-12-21"}},
+            "partnership": {"value": {"type": "static_select", "selected_option": {"value": "default"}}},
+            "summary": {"value": {"type": "plain_text_input", "value": "Fictional summary"}},
+        }
+        status, body = await harness.server.view_submission(ids.OPEN_CASE_VIEW, values, view["private_metadata"])
+        assert status == 200 and "errors" not in body
+        await wait_for(lambda: [c for c in harness.calls("chat.postMessage") if c["channel"] == "C0NOTICE"])
+
+        def mailed() -> list[OutboxMessage]:
+            with Session(engine) as session:
+                return [m for m in session.exec(select(OutboxMessage)).all()
+                        if m.recipient == "team@testshire.example.gov.uk"]
+
+        [notice] = await wait_for(mailed)
+        [case] = harness.service.list()
+        assert case.reference in notice.subject and case.reference in notice.body
+        assert "Fictional summary" not in notice.body
+    finally:
+        await harness.stop()
