@@ -84,6 +84,10 @@ def remind(ctx: click.Context, now_text: str, as_json: bool, dry_run: bool) -> N
     if dry_run:
         _preview(ctx, now, as_json)
         return
+    if now > datetime.now(tz=UTC) + timedelta(minutes=5):
+        # A sweep "as if" later really sends, and what it sends is used up: say so.
+        click.echo("warning: --now is in the future: the reminders due by then are sent now and "
+                   "will not go out again on their day (remind --dry-run only shows them)", err=True)
     runtime = _runtime(ctx)
     result = runtime.sweeper().sweep(now)
     sender = runtime.sender(console=sys.stderr if as_json else sys.stdout)

@@ -39,7 +39,8 @@ def test_dry_run_shows_the_same_and_uses_nothing_up(cli: Cli, engine: Engine, tm
     assert again == preview
     human = cli.ok("remind", "--dry-run", "--now", "2026-11-10T10:00").out
     assert "nothing was sent" in human and "working day overdue" in human
-    sent = cli.ok("remind", "--now", "2026-11-10T10:00", "--json").json
+    real = cli.ok("remind", "--now", "2026-11-10T10:00", "--json")
+    sent = real.json
     assert sent == preview  # the real sweep sends exactly what the preview said
     assert cli.ok("remind", "--dry-run", "--now", "2026-11-10T10:00", "--json").json == []
     assert "not a working day" in cli.ok("remind", "--dry-run", "--now", "2026-11-14T10:00").out
@@ -118,3 +119,9 @@ def test_team_email_as_well_as_slack(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert without_slack("northtown", "channel", None) == [("folder", "safeguarding-team@northtown.gov.uk")]
     neither = Router(load_settings(data_dir=tmp_path))
     assert neither("default", "channel", None) == [("folder", "#default")]
+
+
+def test_a_real_sweep_in_the_future_warns_that_it_uses_reminders_up(cli: Cli) -> None:
+    cli.open("2026-11-02")
+    assert "--now is in the future" in cli.ok("remind", "--now", "2099-01-05T10:00", "--json").err
+    assert "--now is in the future" not in cli.ok("remind", "--dry-run", "--now", "2099-01-06T10:00").err
