@@ -7,7 +7,6 @@ entry commit together. Adapters (CLI, Slack, mail) call this and nothing below i
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
@@ -19,6 +18,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from bot.core.criteria import CriteriaTree
+from bot.core.closing import CaseStatus, closes_itself, open_steps, with_status
+from bot.core.corrections import (
+    Entry,
+    amended,
+    check_reason,
+    correction_warnings,
+    find,
+    replay,
+    without,
+)
 from bot.core.lifecycle import (
     CaseFacts,
     DeadlineState,
@@ -33,6 +42,8 @@ from bot.core.lifecycle import (
     parse_milestone,
     record,
 )
+from bot.core.owners import InvalidOwner, check_owner
+from bot.core.text import initials
 from bot.routing import Router
 from bot.settings import PartnershipSettings, Settings, SettingsError
 from scheduler.calendar import WorkingCalendar, today_in_london
@@ -40,6 +51,7 @@ from scheduler.reminders import ReminderPolicy, plan_deadline
 from scheduler.timescales import Milestone, Timescales
 from store import case_subjects as subject_repo
 from store import cases as repo
+from store import outbox as outbox_repo
 from store import reminders as reminder_repo
 from store.db import session_scope
 from store.models import Case, MilestoneRow
@@ -49,40 +61,23 @@ class CaseNotFound(LookupError):
     pass
 
 
-class InvalidOwner(ValueError):
-    """A case owner that is neither a Slack user ID nor an e-mail address; one line."""
+# How the closing rule marks a case it closed (so a correction that undoes the end reopens it,
+# while a case a person closed stays closed).
+_AUTO_CLOSED = "end reached: "
+_STATUS_AUDITS = "safeguard_status_audits"  # Session.info key: see CaseService._set_status
+
+
+def _require_open(case: Case, doing: str) -> None:
+    """Milestones are recorded on open cases only: a closed or withdrawn one is reopened first."""
+    if case.status != CaseStatus.OPEN:
+        raise LifecycleError(
+            f"{case.reference} is {case.status}: cannot {doing} it (reopen it first: case reopen)"
+        )
 
 
 class UnknownPartnership(LifecycleError):
     """A case cannot be opened for a partnership that is not configured; the one line names
     the partnerships that are."""
-
-
-# Slack user IDs: U (or W, Enterprise Grid) and at least 8 capitals and digits. Anything else
-# (U123, a channel, "<!channel>") would be routed as a name nobody receives.
-_SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{8,}")
-# A plain, ASCII addr-spec with a dotted domain: what SMTP and the folder transport can use.
-_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-_OWNER_MAX = 320  # the column's width, and RFC 5321's longest address
-
-
-def check_owner(owner: str | None) -> str | None:
-    """The owner cleaned of surrounding spaces, or InvalidOwner.
-
-    The one rule for every adapter (CLI, Slack, mail): reminders and escalations go to the
-    owner, so an owner that cannot be routed would make them vanish into the local outbox.
-    """
-    if owner is None:
-        return None
-    cleaned = owner.strip()
-    if len(cleaned) <= _OWNER_MAX and (
-        _SLACK_USER_ID.fullmatch(cleaned) or _EMAIL.fullmatch(cleaned)
-    ):
-        return cleaned
-    raise InvalidOwner(
-        f"owner {owner!r} is neither a Slack user ID (U or W and 8 or more capitals and digits, "
-        "e.g. U0123ABCD) nor an e-mail address"
-    )
 
 
 @dataclass(frozen=True)
@@ -91,13 +86,27 @@ class MilestoneView:
     on: date
     recorded_by: str
     note: str | None
+    # A milestone recorded in error stays in the record, voided (it counts for nothing).
+    voided: bool = False
+    void_reason: str | None = None
+    # The date first recorded, when the date was amended.
+    amended_from: date | None = None
+
+    @property
+    def key(self) -> str:
+        """The milestone as the command line takes it (``panel-notified``)."""
+        return self.kind.replace("_", "-")
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "key": self.key,
             "milestone": self.kind,
             "on": self.on.isoformat(),
             "recorded_by": self.recorded_by,
             "note": self.note,
+            "voided": self.voided,
+            "void_reason": self.void_reason,
+            "amended_from": self.amended_from.isoformat() if self.amended_from else None,
         }
 
 
@@ -127,6 +136,13 @@ class CaseView:
     decision: str | None = None
     also_notify: tuple[str, ...] = ()
     local_authority: str | None = None
+    # Why the status last changed (closed, withdrawn, reopened), and when.
+    status_reason: str | None = None
+    status_changed_at: datetime | None = None
+    # The children the case is about, as initials only (see CaseService.details for more).
+    children: tuple[str, ...] = ()
+    # Where the case came from: the referral's type and how it arrived (no child details).
+    referral: dict[str, Any] | None = None
 
     @property
     def next_deadline(self) -> DeadlineState | None:
@@ -150,6 +166,10 @@ class CaseView:
             "decision": self.decision,
             "also_notify": list(self.also_notify),
             "local_authority": self.local_authority,
+            "status_reason": self.status_reason,
+            "status_changed_at": self.status_changed_at.isoformat() if self.status_changed_at else None,
+            "children": list(self.children),
+            "referral": self.referral,
         }
 
 
@@ -163,7 +183,11 @@ def deadline_json(state: DeadlineState) -> dict[str, Any]:
 def _facts(case: Case, milestones: list[MilestoneRow]) -> CaseFacts:
     return CaseFacts(
         la_aware=case.la_aware_on,
-        milestones=tuple(RecordedMilestone(Milestone(m.kind), m.occurred_on) for m in milestones),
+        milestones=tuple(
+            RecordedMilestone(Milestone(m.kind), m.occurred_on)
+            for m in milestones
+            if m.voided_at is None  # recorded in error: counts for nothing
+        ),
         decision=case.decision,
         also_notify=tuple(case.also_notify or ()),
         request_type=case.request_type,
@@ -253,6 +277,7 @@ class CaseService:
             for s in states
         }
         retired = repo.retire_deadlines(session, case_id, set(plan))
+        retired += [key for key in changed if key not in plan]  # retired by the caller (_replan)
         plan.update({key: [] for key in retired})
         reminder_repo.sync_plan(session, case_id, plan, changed + retired)
 
@@ -361,7 +386,8 @@ class CaseService:
         partnership's ``local_authorities``.
         """
         partnership_settings = self.partnership_to_open(partnership_key)
-        owner = check_owner(owner)
+        # Nobody named: the partnership's default owner (cases from e-mail get one this way).
+        owner = check_owner(owner) or partnership_settings.default_owner
         check_awareness(la_aware, incident_date)
         assessed = self.assessment(answers) if answers else None
         authority = self._local_authority(partnership_settings, local_authority, details)
@@ -564,18 +590,16 @@ class CaseService:
             if case is None:
                 raise CaseNotFound(f"no case with reference {reference!r}")
             assert case.id is not None
+            _require_open(case, "record a milestone on")
             partnership = repo.get_partnership(session, case.partnership_id)
-            settings, fallback = self.partnership_of_case(partnership.key)
-            timescales, calendar = self.rules_for(settings)
+            _, fallback = self.partnership_of_case(partnership.key)
             facts = _facts(case, list(repo.milestones_for(session, case.id)))
             updated = record(facts, kind, on)
             warnings = milestone_warnings(kind, on, self.today()) + ((fallback,) if fallback else ())
             repo.add_milestone(
                 session, case, kind=kind.value, occurred_on=on, recorded_by=actor, note=note
             )
-            states = derive_deadlines(updated, timescales, calendar)
-            changed = repo.save_deadlines(session, case.id, _to_data(states))
-            self._sync_reminders(session, case.id, states, calendar, changed)
+            states, changed = self._replan(session, case, updated, actor=actor)
             repo.audit(
                 session,
                 actor=actor,
@@ -588,6 +612,7 @@ class CaseService:
                     "deadlines_changed": changed,
                 },
             )
+            self._audit_status(session)
             return replace(self._view(session, case, states), warnings=warnings)
 
     def record_decision(
@@ -610,9 +635,9 @@ class CaseService:
             if case is None:
                 raise CaseNotFound(f"no case with reference {reference!r}")
             assert case.id is not None
+            _require_open(case, "record a decision on")
             partnership = repo.get_partnership(session, case.partnership_id)
-            settings, fallback = self.partnership_of_case(partnership.key)
-            timescales, calendar = self.rules_for(settings)
+            _, fallback = self.partnership_of_case(partnership.key)
             updated = _facts(case, list(repo.milestones_for(session, case.id)))
             warnings: tuple[str, ...] = ()
             for kind in kinds:
@@ -621,9 +646,7 @@ class CaseService:
                 repo.add_milestone(
                     session, case, kind=kind.value, occurred_on=on, recorded_by=actor, note=note
                 )
-            states = derive_deadlines(updated, timescales, calendar)
-            changed = repo.save_deadlines(session, case.id, _to_data(states))
-            self._sync_reminders(session, case.id, states, calendar, changed)
+            states, changed = self._replan(session, case, updated, actor=actor)
             repo.audit(
                 session,
                 actor=actor,
@@ -636,6 +659,7 @@ class CaseService:
                     "deadlines_changed": changed,
                 },
             )
+            self._audit_status(session)
             warnings += (fallback,) if fallback else ()
             return replace(self._view(session, case, states), warnings=tuple(dict.fromkeys(warnings)))
 
@@ -656,6 +680,7 @@ class CaseService:
             if case is None:
                 raise CaseNotFound(f"no case with reference {reference!r}")
             assert case.id is not None
+            _require_open(case, "assess")
             partnership = repo.get_partnership(session, case.partnership_id)
             settings, fallback = self.partnership_of_case(partnership.key)
             assessed = self.assessment({**(case.criteria_answers or {}), **answers})
@@ -667,12 +692,9 @@ class CaseService:
                 session, case, answers=assessed.answers, decision=assessed.decision,
                 also_notify=list(assessed.also_notify), local_authority=authority,
             )
-            timescales, calendar = self.rules_for(settings)
-            states = derive_deadlines(
-                _facts(case, list(repo.milestones_for(session, case.id))), timescales, calendar
+            states, changed = self._replan(
+                session, case, _facts(case, list(repo.milestones_for(session, case.id))), actor=actor
             )
-            changed = repo.save_deadlines(session, case.id, _to_data(states))
-            self._sync_reminders(session, case.id, states, calendar, changed)
             repo.touch(session, case)
             repo.audit(
                 session,
@@ -689,6 +711,7 @@ class CaseService:
                     **({"local_authority": authority} if authority else {}),
                 },
             )
+            self._audit_status(session)
             view = self._view(session, case, states)
             return replace(view, warnings=(fallback,)) if fallback else view
 
@@ -748,6 +771,13 @@ class CaseService:
                 child.setdefault("date_of_birth", subject.date_of_birth.isoformat())
             child.setdefault("nhs_number", subject.nhs_number)
             details["child"] = child
+            # Every child in the incident (siblings): the first is the referral's.
+            details["children"] = [child] + [
+                {"name": other.name,
+                 "date_of_birth": other.date_of_birth.isoformat() if other.date_of_birth else None,
+                 "nhs_number": other.nhs_number}
+                for other in subject_repo.subjects_for(session, case.id)[1:]
+            ]
             return details
 
     def get(self, reference: str) -> CaseView:
@@ -785,15 +815,373 @@ class CaseService:
             opened_by=case.opened_by,
             opened_at=_aware_utc(case.opened_at),
             milestones=tuple(
-                MilestoneView(m.kind, m.occurred_on, m.recorded_by, m.note) for m in milestone_rows
+                MilestoneView(m.kind, m.occurred_on, m.recorded_by, m.note,
+                              voided=m.voided_at is not None, void_reason=m.void_reason,
+                              amended_from=m.amended_from)
+                for m in milestone_rows
             ),
-            deadlines=tuple(states),
             answers=dict(case.criteria_answers or {}),
             decision=case.decision,
             also_notify=tuple(case.also_notify or ()),
             local_authority=case.local_authority,
+            deadlines=tuple(with_status(states, case.status)),
+            status_reason=case.status_reason,
+            status_changed_at=_aware_utc(case.status_changed_at) if case.status_changed_at else None,
+            children=self._children(session, case.id),
+            referral=self._referral(session, case),
         )
 
+
+    # Case management (issue 11): corrections, ends, ownership, history ----------------------
+    # Every operation here runs in one transaction that locks the case, re-plans its deadlines
+    # and reminders through _replan (the same path recording takes) and writes one audit entry.
+
+    def _replan(
+        self, session: Session, case: Case, facts: CaseFacts, *, actor: str, closing_rule: bool = True
+    ) -> tuple[list[DeadlineState], list[str]]:
+        """Derive the deadlines from ``facts``, apply the closing rule (unless ``closing_rule``
+        is False: a case just reopened by hand stays open), and bring the stored deadlines and
+        reminders in step. Deadlines that no longer apply at all (a voided decision) are kept,
+        marked not applicable, and their reminders cancelled. Returns (derived, changed keys)."""
+        assert case.id is not None
+        partnership = repo.get_partnership(session, case.partnership_id)
+        timescales, calendar = self.rules_for(self._partnership_settings(partnership.key))
+        states = derive_deadlines(facts, timescales, calendar)
+        if closing_rule:
+            self._apply_closing_rule(session, case, facts, states, actor)
+        shown = with_status(states, case.status)
+        changed = repo.save_deadlines(session, case.id, _to_data(shown))
+        changed += repo.retire_deadlines(session, case.id, {s.deadline.key for s in shown})
+        self._sync_reminders(session, case.id, shown, calendar, changed)
+        return states, changed
+
+    def _apply_closing_rule(
+        self, session: Session, case: Case, facts: CaseFacts, states: list[DeadlineState], actor: str
+    ) -> None:
+        """bot.core.closing's rule: an open case that reached its end is closed; a case the rule
+        closed whose end was corrected away (voided, amended) is open again."""
+        end = closes_itself(facts, states)
+        if case.status == CaseStatus.OPEN and end:
+            self._set_status(session, case, CaseStatus.CLOSED, f"{_AUTO_CLOSED}{end}", actor, later=True)
+        elif (
+            case.status == CaseStatus.CLOSED
+            and (case.status_reason or "").startswith(_AUTO_CLOSED)
+            and not end
+        ):
+            self._set_status(session, case, CaseStatus.OPEN, "its end was corrected", actor, later=True)
+
+    @staticmethod
+    def _set_status(
+        session: Session, case: Case, status: str, reason: str, actor: str, *, later: bool = False
+    ) -> None:
+        """Change the status, audited. ``later``: the audit entry waits for the change that
+        caused it (written by _audit_status), so the history reads "recorded, then closed"."""
+        action = {"open": "case.reopened", "closed": "case.closed", "withdrawn": "case.withdrawn"}
+        previous = case.status
+        case.status = str(status)
+        case.status_reason = reason[:500]
+        case.status_changed_at = datetime.now(tz=UTC)
+        repo.touch(session, case)
+        entry = {
+            "actor": actor,
+            "action": action[str(status)],
+            "case_id": case.id,
+            "detail": {"reference": case.reference, "from": previous, "to": str(status), "reason": reason},
+        }
+        if later:
+            session.info.setdefault(_STATUS_AUDITS, []).append(entry)
+        else:
+            repo.audit(session, **entry)
+
+    @staticmethod
+    def _audit_status(session: Session) -> None:
+        """Write the status changes the closing rule made in this transaction (see _set_status)."""
+        for entry in session.info.pop(_STATUS_AUDITS, []):
+            repo.audit(session, **entry)
+
+    def _locked(self, session: Session, reference: str) -> Case:
+        case = repo.get_case(session, reference, for_update=True)
+        if case is None or case.id is None:
+            raise CaseNotFound(f"no case with reference {reference!r}")
+        return case
+
+    @staticmethod
+    def _entries(session: Session, case: Case) -> tuple[dict[int, MilestoneRow], list[Entry]]:
+        """The case's milestones that count (not voided), as rows by id and as core entries."""
+        assert case.id is not None
+        rows = {
+            m.id: m for m in repo.milestones_for(session, case.id) if m.voided_at is None and m.id
+        }
+        return rows, [Entry(i, Milestone(m.kind), m.occurred_on) for i, m in rows.items()]
+
+    def _corrected(
+        self, reference: str, reason: str, actor: str, change: Callable[[Session, Case], tuple[CaseFacts, str, dict[str, Any], tuple[str, ...]]]
+    ) -> CaseView:
+        """The frame every correction shares: a reason, the case locked and not withdrawn, the
+        change (which returns the corrected facts, its audit action, detail and warnings), the
+        re-plan, the audit entry."""
+        reason = check_reason(reason)
+        with session_scope(self.engine) as session:
+            case = self._locked(session, reference)
+            if case.status == CaseStatus.WITHDRAWN:
+                raise LifecycleError(f"{case.reference} is withdrawn: reopen it first (case reopen)")
+            facts, action, detail, warnings = change(session, case)
+            states, changed = self._replan(session, case, facts, actor=actor)
+            repo.touch(session, case)
+            repo.audit(
+                session,
+                actor=actor,
+                action=action,
+                case_id=case.id,
+                detail={"reference": case.reference, **detail, "reason": reason,
+                        "deadlines_changed": changed},
+            )
+            self._audit_status(session)
+            return replace(self._view(session, case, states), warnings=warnings)
+
+    def amend_milestone(
+        self, reference: str, milestone: str | Milestone, *, on: date, reason: str, actor: str
+    ) -> CaseView:
+        """A recorded milestone's date was wrong: it is re-dated (the first date is kept as
+        ``amended_from``), checked by the recording rules as if recorded on ``on``."""
+        kind = milestone if isinstance(milestone, Milestone) else parse_milestone(milestone)
+
+        def change(session: Session, case: Case) -> tuple[CaseFacts, str, dict[str, Any], tuple[str, ...]]:
+            rows, entries = self._entries(session, case)
+            target = find(entries, kind, case.reference)
+            if target.on == on:
+                raise LifecycleError(f"{kind.value.replace('_', '-')} is already recorded on {on.isoformat()}")
+            facts = replay(case.la_aware_on, amended(entries, target.id, on), incident=case.incident_on)
+            repo.amend_milestone(session, rows[target.id], on)
+            detail = {"milestone": kind.value, "from": target.on.isoformat(), "to": on.isoformat()}
+            return facts, "milestone.amended", detail, correction_warnings(kind, on, self.today())
+
+        return self._corrected(reference, reason, actor, change)
+
+    def void_milestone(
+        self, reference: str, milestone: str | Milestone, *, reason: str, actor: str
+    ) -> CaseView:
+        """A milestone was recorded in error: it stays in the record, voided, and counts for
+        nothing (the deadlines it met reopen; those it started no longer apply). Refused when
+        a later milestone depends on it (void that one first)."""
+        kind = milestone if isinstance(milestone, Milestone) else parse_milestone(milestone)
+
+        def change(session: Session, case: Case) -> tuple[CaseFacts, str, dict[str, Any], tuple[str, ...]]:
+            rows, entries = self._entries(session, case)
+            target = find(entries, kind, case.reference)
+            try:
+                facts = replay(case.la_aware_on, without(entries, target.id), incident=case.incident_on)
+            except LifecycleError as exc:
+                raise LifecycleError(
+                    f"cannot void {kind.value.replace('_', '-')}: without it, {exc}"
+                ) from None
+            repo.void_milestone(session, rows[target.id], reason.strip())
+            return facts, "milestone.voided", {"milestone": kind.value, "on": target.on.isoformat()}, ()
+
+        return self._corrected(reference, reason, actor, change)
+
+    def correct_awareness(self, reference: str, *, aware: date, reason: str, actor: str) -> CaseView:
+        """The LA-aware date was wrong: every deadline counted from it moves; every milestone
+        must still fit (not before awareness). The reference does not change."""
+
+        def change(session: Session, case: Case) -> tuple[CaseFacts, str, dict[str, Any], tuple[str, ...]]:
+            _, entries = self._entries(session, case)
+            if case.la_aware_on == aware:
+                raise LifecycleError(f"{case.reference} already has LA-aware date {aware.isoformat()}")
+            facts = replay(aware, entries, incident=case.incident_on)
+            detail = {"from": case.la_aware_on.isoformat(), "to": aware.isoformat()}
+            case.la_aware_on = aware
+            return facts, "case.aware_corrected", detail, correction_warnings(None, aware, self.today())
+
+        return self._corrected(reference, reason, actor, change)
+
+    def _change_status(
+        self, reference: str, status: CaseStatus, reason: str, actor: str, *, allowed_from: tuple[CaseStatus, ...]
+    ) -> CaseView:
+        reason = check_reason(reason)
+        with session_scope(self.engine) as session:
+            case = self._locked(session, reference)
+            if case.status not in allowed_from:
+                raise LifecycleError(f"{case.reference} is {case.status}: cannot make it {status}")
+            facts = _facts(case, list(repo.milestones_for(session, case.id or 0)))
+            before = self._replan(session, case, facts, actor=actor, closing_rule=False)[0]
+            still_open = open_steps(before)
+            self._set_status(session, case, status, reason, actor)
+            states, _ = self._replan(session, case, facts, actor=actor, closing_rule=False)
+            warnings: tuple[str, ...] = ()
+            if status == CaseStatus.CLOSED and still_open:
+                labels = "; ".join(s.deadline.label for s in still_open)
+                warnings = (f"{len(still_open)} step(s) still open marked not applicable: {labels}",)
+            return replace(self._view(session, case, states), warnings=warnings)
+
+    def withdraw(self, reference: str, *, reason: str, actor: str) -> CaseView:
+        """Opened by mistake or a duplicate: status withdrawn, no deadlines run, pending reminders
+        are cancelled; the record and its audit trail stay."""
+        return self._change_status(reference, CaseStatus.WITHDRAWN, reason, actor,
+                                   allowed_from=(CaseStatus.OPEN, CaseStatus.CLOSED))
+
+    def close(self, reference: str, *, reason: str, actor: str) -> CaseView:
+        """The partnership closes the case. Steps still open are marked not applicable (the
+        warning names them) and their reminders cancelled; ``reopen`` brings them back."""
+        return self._change_status(reference, CaseStatus.CLOSED, reason, actor,
+                                   allowed_from=(CaseStatus.OPEN,))
+
+    def reopen(self, reference: str, *, reason: str, actor: str) -> CaseView:
+        """A closed or withdrawn case runs again: its open deadlines and reminders return."""
+        return self._change_status(reference, CaseStatus.OPEN, reason, actor,
+                                   allowed_from=(CaseStatus.CLOSED, CaseStatus.WITHDRAWN))
+
+    def assign(self, reference: str, *, owner: str, actor: str) -> CaseView:
+        """Give the case an owner (reminders and escalations go to them)."""
+        cleaned = check_owner(owner)
+        assert cleaned is not None
+        with session_scope(self.engine) as session:
+            case = self._locked(session, reference)
+            previous = case.owner
+            case.owner = cleaned
+            repo.touch(session, case)
+            repo.audit(session, actor=actor, action="case.assigned", case_id=case.id,
+                       detail={"reference": case.reference, "from": previous, "to": cleaned})
+            view = self._view(session, case)
+        reason = Router(self.settings).fallback_reason(cleaned)
+        return replace(view, warnings=(f"owner {reason}",)) if reason else view
+
+    def list_cases(self, *, status: str = "open", partnership: str | None = None) -> list[CaseView]:
+        """Cases of one status (``all`` for every one), optionally of one partnership."""
+        from bot.core.closing import check_status
+
+        wanted = check_status(status)
+        with Session(self.engine) as session:
+            partnership_id = None
+            if partnership is not None:
+                known = {p.key: p.id for p in repo.partnerships(session)}
+                configured = {p.key for p in self.settings.partnerships}
+                if partnership not in known and partnership not in configured:
+                    raise UnknownPartnership(
+                        f"unknown partnership {partnership!r}; configured: {', '.join(sorted(configured))}"
+                    )
+                partnership_id = known.get(partnership, -1)
+            rows = repo.list_cases(session, status=None if wanted == "all" else wanted,
+                                   partnership_id=partnership_id)
+            return [self._view(session, case) for case in rows]
+
+    def history(self, reference: str) -> list[dict[str, Any]]:
+        """The case's audit trail, oldest first: when, who, what, and the detail recorded."""
+        with Session(self.engine) as session:
+            case = repo.get_case(session, reference)
+            if case is None or case.id is None:
+                raise CaseNotFound(f"no case with reference {reference!r}")
+            return [
+                {"at": _aware_utc(e.at).isoformat(), "actor": e.actor, "action": e.action,
+                 "detail": dict(e.detail or {})}
+                for e in repo.audit_for(session, case.id)
+            ]
+
+    def child_details(self, reference: str, *, actor: str) -> dict[str, Any]:
+        """What is known about the children (personal data), for a case officer who asked to
+        see it: the look is audited (who, when; never what was seen)."""
+        details = self.details(reference)
+        with session_scope(self.engine) as session:
+            case = self._locked(session, reference)
+            repo.audit(session, actor=actor, action="case.child_details_viewed", case_id=case.id,
+                       detail={"reference": case.reference})
+        return details
+
+    def add_child(
+        self,
+        reference: str,
+        *,
+        name: str | None,
+        date_of_birth: date | None = None,
+        nhs_number: str | None = None,
+        actor: str,
+    ) -> CaseView:
+        """Another child in the same incident (siblings): one case, several children."""
+        if not (name or date_of_birth or nhs_number):
+            raise LifecycleError("a child needs a name, a date of birth or an NHS number")
+        with session_scope(self.engine) as session:
+            case = self._locked(session, reference)
+            assert case.id is not None
+            count = subject_repo.add_subject(
+                session, case.id, name=name, date_of_birth=date_of_birth, nhs_number=nhs_number,
+                recorded_by=actor,
+            )
+            repo.touch(session, case)
+            repo.audit(session, actor=actor, action="subject.added", case_id=case.id,
+                       detail={"reference": case.reference, "children": count})
+            return self._view(session, case)
+
+    def resolve_step(self, reference: str, text: str) -> str:
+        """The deadline key a person means by ``text``: the step's key, the milestone that meets
+        it, or its label, as ``case show`` displays them (case, spaces, - and _ do not matter).
+        LifecycleError lists the valid ones otherwise."""
+        view = self.get(reference)
+
+        def norm(value: str) -> str:
+            return " ".join(value.lower().replace("-", " ").replace("_", " ").split())
+
+        wanted = norm(text)
+        choices: list[str] = []
+        for state in view.deadlines:
+            key = state.deadline.key
+            met_by = self.milestone_meeting(view.partnership, key).value
+            if wanted in {norm(key), norm(met_by), norm(state.deadline.label)}:
+                return key
+            if state.status is DeadlineStatus.OPEN:
+                choices.append(f"{key} ({met_by.replace('_', '-')}, \"{state.deadline.label}\")")
+        listed = "; ".join(choices) or "none: the case has no open step"
+        raise LifecycleError(f"{view.reference} has no open deadline {text!r}; open steps: {listed}")
+
+    @staticmethod
+    def _children(session: Session, case_id: int) -> tuple[str, ...]:
+        return tuple(
+            initials(s.name)
+            for s in subject_repo.subjects_for(session, case_id)
+            if s.name or s.date_of_birth or s.nhs_number  # a row of referral details only
+        )
+
+    @staticmethod
+    def _referral(session: Session, case: Case) -> dict[str, Any]:
+        """The referral's type and origin: how the case arrived (no child details)."""
+        assert case.id is not None
+        subject = subject_repo.subject_for(session, case.id)
+        intake = dict((subject.details or {}).get("intake") or {}) if subject else {}
+        channel = case.opened_by.split(":", 1)[0] if ":" in case.opened_by else "person"
+        origin: dict[str, Any] = {"channel": "e-mail" if intake else channel, "opened_by": case.opened_by}
+        for key in ("mailbox", "sender_domain", "received_at"):
+            if intake.get(key):
+                origin[key] = intake[key]
+        return {"type": case.request_type, "origin": origin}
+
+    def open_case_from_answers(
+        self, *, la_aware: date, answers: dict[str, str], actor: str, partnership_key: str | None = None
+    ) -> CaseView:
+        """A case opened at the end of a criteria chat whose result was "notify": the answers
+        (option values only, never free text) are stored on the case, and its steps follow
+        from them as for ``case open --answer``."""
+        return self.open_case(la_aware=la_aware, actor=actor, partnership_key=partnership_key,
+                              summary="Opened from the criteria chat (notify)", answers=answers)
+
+    def notify_team(self, reference: str, *, subject: str, text: str, event: str,
+                    besides: tuple[str, ...] = ("slack",)) -> int:
+        """Tell the partnership's team about the case through its routes other than ``besides``
+        (the ones the calling adapter posts to itself): e.g. the Slack "Open a case" form posts
+        its notice to the channel and this queues the same notice for ``team_email``. Through
+        the outbox, once per case, event and recipient. Returns how many were queued."""
+        with session_scope(self.engine) as session:
+            case = self._locked(session, reference)
+            partnership = self._partnership_settings(repo.get_partnership(session, case.partnership_id).key)
+            queued = 0
+            for transport, recipient in Router(self.settings).team(partnership):
+                if transport in besides:
+                    continue
+                queued += outbox_repo.enqueue(
+                    session, transport=transport, recipient=recipient, subject=subject, body=text,
+                    payload={"kind": "case_notice", "reference": case.reference, "event": event},
+                    dedupe_key=f"team:{event}:{case.reference}:{transport}:{recipient}"[:200],
+                    case_id=case.id,
+                )
+            return queued
 
 __all__ = [
     "CaseNotFound",

@@ -1,7 +1,8 @@
 """Who hears about what, and through which transport: built from settings at start-up.
 
 The sweep asks for an audience ("channel", "owner", "escalation_contact") of a partnership and
-gets (transport kind, recipient) pairs. Slack IDs go to Slack when a bot token is configured,
+gets (transport kind, recipient) pairs. "channel" is the partnership's team: its Slack channel
+and/or its ``team_email`` mailbox (Router.team). Slack IDs go to Slack when a bot token is configured,
 e-mail addresses to SMTP when a server is configured; on the embedded defaults everything goes
 to the local transport (a folder of message files, or the console).
 """
@@ -63,11 +64,21 @@ class Router:
     def __call__(self, partnership_key: str, audience: str, owner: str | None) -> list[tuple[str, str]]:
         partnership = self._partnership(partnership_key)
         if audience == "channel":
-            if self.slack and partnership.slack_channel:
-                return [("slack", partnership.slack_channel)]
-            return [(self.local, f"#{partnership.key}")]
+            return self.team(partnership)
         target = owner if audience == "owner" else partnership.escalation_contact
         return [self._address(target)] if target else []
+
+    def team(self, partnership: PartnershipSettings) -> list[tuple[str, str]]:
+        """Where the partnership's team hears things (notices, reminders, the digest): its
+        Slack channel, and its ``team_email`` mailbox as well when both are set; the mailbox
+        alone for an e-mail-only partnership; the local transport when it has neither (a
+        channel name nobody reads is not a destination)."""
+        routes: list[tuple[str, str]] = []
+        if self.slack and partnership.slack_channel:
+            routes.append(("slack", partnership.slack_channel))
+        if partnership.team_email:
+            routes.append(self._address(partnership.team_email))
+        return routes or [(self.local, f"#{partnership.key}")]
 
     def alert(self) -> tuple[str, str]:
         """Where dead letters are reported: a configured recipient, else the first channel."""

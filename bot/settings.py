@@ -19,6 +19,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -32,6 +33,7 @@ from pydantic_settings import (
 )
 
 from bot.core.dates import check_date_range
+from bot.core.owners import InvalidOwner, check_owner, is_email
 from scheduler.calendar import WorkingCalendar
 from scheduler.reminders import ReminderPolicy, load_policy
 from scheduler.timescales import Event, Timescales, load_timescales
@@ -69,6 +71,14 @@ class PartnershipSettings(BaseModel):
     # The local authorities the partnership covers (Tees: four). The DfE form wants the
     # notifying local authority, not the partnership: a case names one of these.
     local_authorities: list[str] = Field(default_factory=list)
+    # The partnership's shared mailbox: notices, reminders, escalations and the digest go here
+    # when there is no Slack channel, and as well as Slack when both are set.
+    team_email: str | None = None
+    # Who the acknowledgement e-mail names as the partnership's contact.
+    contact_name: str | None = Field(default=None, max_length=200)
+    contact_phone: str | None = Field(default=None, max_length=40)
+    # The owner (Slack user ID or e-mail) of a case opened without one, e.g. from e-mail.
+    default_owner: str | None = None
 
     @field_validator("closure_days")
     @classmethod
@@ -96,6 +106,24 @@ class PartnershipSettings(BaseModel):
         raise SettingsError(
             f"local authority {name!r} is not one of partnership {self.key!r}'s: {known}"
         )
+    @field_validator("team_email")
+    @classmethod
+    def _team_email(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not is_email(value):
+            raise ValueError(f"{value!r} is not an e-mail address")
+        return value.strip()
+
+    @field_validator("default_owner")
+    @classmethod
+    def _default_owner(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            return check_owner(value)
+        except InvalidOwner as exc:
+            raise ValueError(str(exc)) from None
 
 
 DEFAULT_SENDER_DOMAINS = ["gov.uk", "nhs.net", "nhs.uk", "police.uk", "sch.uk"]
@@ -157,6 +185,12 @@ class Settings(BaseSettings):
 
     # The TOML file read by settings_customise_sources; set by load_settings().
     _toml_file: ClassVar[Path | None] = None
+    # The file these settings were read from (None: environment and embedded defaults only).
+    _source_file: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source_file(self) -> Path | None:
+        return self._source_file
 
     data_dir: Path = Path("var")
     database_url: str | None = None
@@ -429,6 +463,15 @@ class Settings(BaseSettings):
                                     "a password with auth = password (or auth = oauth2)")
         return boxes
 
+    def partnership_for_mailbox(self, mailbox: str) -> str | None:
+        """The partnership a mailbox's mail belongs to (None: the first partnership)."""
+        for box in self.mailboxes:
+            if box.name == mailbox:
+                return box.partnership
+        if mailbox == "default":
+            return self.imap_partnership
+        return None
+
     @property
     def inbox_dir(self) -> Path:
         return self.data_dir / "inbox"
@@ -483,17 +526,49 @@ def _refuse_unknown_environment() -> None:
             raise SettingsError(f"bad setting {name}: no such setting")
 
 
-def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Read settings or raise SettingsError with one line naming the bad key."""
-    path = config_file
-    if path is None and os.environ.get(CONFIG_FILE_ENV):
+# Where a settings file is looked for when neither --config nor SAFEGUARD_CONFIG_FILE names
+# one, in order: the directory the command runs in, the user's, the machine's.
+DISCOVERED_FILES: tuple[Path, ...] = (
+    Path("safeguard-bot.toml"),
+    Path("~/.config/safeguard-bot/settings.toml"),
+    Path("/etc/safeguard-bot/settings.toml"),
+)
+
+
+def settings_file(config_file: Path | None = None) -> Path | None:
+    """The settings file to read: ``config_file`` (--config), else $SAFEGUARD_CONFIG_FILE, else
+    the first of DISCOVERED_FILES that exists, else None (embedded defaults). A file named
+    explicitly must exist; a discovered one is used only if it does."""
+    if config_file is not None:
+        if not config_file.is_file():
+            raise SettingsError(f"bad setting --config: no such file {config_file}")
+        return config_file
+    if os.environ.get(CONFIG_FILE_ENV):
         path = Path(os.environ[CONFIG_FILE_ENV])
-    if path is not None and not path.is_file():
-        raise SettingsError(f"bad setting {CONFIG_FILE_ENV}: no such file {path}")
+        if not path.is_file():
+            raise SettingsError(f"bad setting {CONFIG_FILE_ENV}: no such file {path}")
+        return path
+    for candidate in DISCOVERED_FILES:
+        path = candidate.expanduser()
+        if path.is_file():
+            return path.resolve()
+    return None
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Read settings or raise SettingsError with one line naming the bad key.
+
+    The file is found by settings_file (--config, $SAFEGUARD_CONFIG_FILE, ./safeguard-bot.toml,
+    ~/.config/safeguard-bot/settings.toml, /etc/safeguard-bot/settings.toml); the one used is
+    kept as ``Settings.source_file`` so ``status`` can name it.
+    """
+    path = settings_file(config_file)
     _refuse_unknown_environment()
     Settings._toml_file = path
     try:
-        return Settings(**overrides)
+        loaded = Settings(**overrides)
+        loaded._source_file = path
+        return loaded
     except ValidationError as exc:
         raise SettingsError(_describe(exc, path)) from None
     except ValueError as exc:  # e.g. malformed TOML or JSON in a complex env value

@@ -1,4 +1,5 @@
-"""The weekly digest: open cases, what is due this week, what is overdue. PII-free.
+"""The weekly digest: open cases, what is overdue, due this week and in the next four weeks
+(dates with their year). PII-free.
 
 Plain text: each section is a heading and its lines. How it looks in Slack (bold headings,
 bullets) is the Slack renderer's business (handlers/transports/slack.py), which escapes it.
@@ -24,6 +25,9 @@ from store import cases as case_store
 from store import outbox
 from store.db import session_scope
 from store.models import Case, DeadlineRow, Partnership
+
+
+LOOK_AHEAD_WEEKS = 4
 
 
 def first_working_day_of_week(day: date, calendar: WorkingCalendar) -> date:
@@ -63,9 +67,14 @@ def compose(session: Session, partnership: Partnership, today: date) -> Digest:
     open_cases = {case.reference for case, _ in rows}
     overdue = [(c, d) for c, d in rows if d.due < today]
     this_week = [(c, d) for c, d in rows if today <= d.due <= sunday]
+    # Four weeks ahead: a rapid review (15 working days) or a final report due next month is
+    # planned for now, not discovered the week it is due.
+    horizon = today + timedelta(weeks=LOOK_AHEAD_WEEKS)
+    coming = [(c, d) for c, d in rows if sunday < d.due <= horizon]
 
     def lines(items: list[tuple[Case, DeadlineRow]]) -> tuple[str, ...]:
-        return tuple(f"{c.reference}: {d.label} (due {d.due:%a %d %b})" for c, d in items) or ("none",)
+        # With the year: a digest in late December lists January's deadlines.
+        return tuple(f"{c.reference}: {d.label} (due {d.due:%a %d %b %Y})" for c, d in items) or ("none",)
 
     iso = today.isocalendar()
     week = f"{iso.year}-W{iso.week:02d}"
@@ -74,6 +83,8 @@ def compose(session: Session, partnership: Partnership, today: date) -> Digest:
         DigestSection(f"Open cases: {len(open_cases)}"),
         DigestSection(f"Overdue ({len(overdue)}):", lines(overdue)),
         DigestSection(f"Due this week ({len(this_week)}):", lines(this_week)),
+        DigestSection(f"Due in the next {LOOK_AHEAD_WEEKS} weeks, up to {horizon:%a %d %b %Y} "
+                      f"({len(coming)}):", lines(coming)),
     )
     text = title + "\n\n" + "\n\n".join(section.as_text() for section in sections)
     return Digest(partnership.key, week, title, sections, text)
@@ -99,6 +110,7 @@ def send_digests(
             if not force and (not due_today or local.time() < policy.send_time):
                 continue
             digest = compose(session, partnership, today)
+            # Closed and withdrawn cases are not in it (open_deadlines: open cases only).
             for transport, recipient in router(partnership.key, "channel", None):
                 added = outbox.enqueue(
                     session,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -42,6 +43,7 @@ class SentReminder:
     due: date
     send_on: date
     recipients: tuple[tuple[str, str], ...]
+    why: str = ""  # "due in 2 working days", "overdue by 1 working day": why it goes out now
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -52,6 +54,7 @@ class SentReminder:
             "due": self.due.isoformat(),
             "sent_on": self.send_on.isoformat(),
             "recipients": [{"transport": t, "recipient": r} for t, r in self.recipients],
+            "why": self.why,
         }
 
 
@@ -110,7 +113,18 @@ class Sweeper:
         self.router = router
         self.batch_size = batch_size
 
-    def sweep(self, now: datetime) -> SweepResult:
+    def preview(self, now: datetime) -> SweepResult:
+        """What a sweep at ``now`` would send, to whom and why, without sending, writing or
+        consuming anything: the same sweep, in one transaction that is rolled back."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                return self.sweep(now, session=session)
+            finally:
+                session.rollback()
+
+    def sweep(self, now: datetime, *, session: Session | None = None) -> SweepResult:
+        """Send what is due at ``now``: one committed transaction per batch, or everything in
+        ``session`` (the caller's transaction; preview rolls it back)."""
         result = SweepResult()
         local = now.astimezone(LONDON)
         today = local.date()
@@ -122,26 +136,32 @@ class Sweeper:
             return result
         held_back: set[int] = set()
         while True:
-            with session_scope(self.engine) as session:
-                ids = reminder_store.claim_due_deadlines(
-                    session, now, self.batch_size + len(held_back)
-                )
-                fresh = [i for i in ids if i not in held_back]
-                if not fresh:
+            with nullcontext(session) if session is not None else session_scope(self.engine) as batch:
+                if not self._batch(batch, now, today, held_back, result):
                     break
-                rows = reminder_store.due_reminders(session, fresh, now)
-                loaded = reminder_store.preload(session, fresh)
-                groups: dict[int, list[ReminderRow]] = defaultdict(list)
-                for row in rows:
-                    groups[row.deadline_id].append(row)
-                for deadline_id in fresh:
-                    group = groups.get(deadline_id)
-                    if not group:  # handled by another worker between our two reads
-                        continue
-                    deadline, case, partnership = loaded[deadline_id]
-                    if not self._handle(session, deadline, case, partnership, group, now, today, result):
-                        held_back.add(deadline_id)
         return result
+
+    def _batch(
+        self, session: Session, now: datetime, today: date, held_back: set[int], result: SweepResult
+    ) -> bool:
+        """One batch of due deadlines; False when there were none left."""
+        ids = reminder_store.claim_due_deadlines(session, now, self.batch_size + len(held_back))
+        fresh = [i for i in ids if i not in held_back]
+        if not fresh:
+            return False
+        rows = reminder_store.due_reminders(session, fresh, now)
+        loaded = reminder_store.preload(session, fresh)
+        groups: dict[int, list[ReminderRow]] = defaultdict(list)
+        for row in rows:
+            groups[row.deadline_id].append(row)
+        for deadline_id in fresh:
+            group = groups.get(deadline_id)
+            if not group:  # handled by another worker between our two reads
+                continue
+            deadline, case, partnership = loaded[deadline_id]
+            if not self._handle(session, deadline, case, partnership, group, now, today, result):
+                held_back.add(deadline_id)
+        return True
 
     def _handle(
         self,
@@ -231,6 +251,7 @@ class Sweeper:
                 due=deadline.due,
                 send_on=today,
                 recipients=tuple(recipients),
+                why=f"{deadline.label} is {phrase}",
             )
         )
         log.info("reminder %s for %s/%s sent to %d recipient(s)", occasion.value, case.reference, deadline.key, len(recipients))

@@ -7,10 +7,11 @@ them by accident; only code that asks for a case's subject sees them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from store.models import CaseSubject
 
@@ -25,7 +26,7 @@ def save_subject(
     recorded_by: str,
     details: dict[str, Any] | None = None,
 ) -> CaseSubject:
-    row = session.exec(select(CaseSubject).where(CaseSubject.case_id == case_id)).first()
+    row = subject_for(session, case_id)
     if row is None:
         row = CaseSubject(case_id=case_id, recorded_by=recorded_by)
     row.name, row.date_of_birth, row.nhs_number = name, date_of_birth, nhs_number
@@ -37,4 +38,30 @@ def save_subject(
 
 
 def subject_for(session: Session, case_id: int) -> CaseSubject | None:
-    return session.exec(select(CaseSubject).where(CaseSubject.case_id == case_id)).first()
+    """The case's first child (the one its referral was about)."""
+    return session.exec(
+        select(CaseSubject).where(CaseSubject.case_id == case_id).order_by(col(CaseSubject.id))
+    ).first()
+
+
+def subjects_for(session: Session, case_id: int) -> Sequence[CaseSubject]:
+    """Every child the case is about, in the order they were recorded."""
+    return session.exec(
+        select(CaseSubject).where(CaseSubject.case_id == case_id).order_by(col(CaseSubject.id))
+    ).all()
+
+
+def add_subject(
+    session: Session,
+    case_id: int,
+    *,
+    name: str | None,
+    date_of_birth: date | None,
+    nhs_number: str | None,
+    recorded_by: str,
+) -> int:
+    """Another child in the case (siblings in one incident); returns how many it now has."""
+    session.add(CaseSubject(case_id=case_id, name=name, date_of_birth=date_of_birth,
+                            nhs_number=nhs_number, recorded_by=recorded_by))
+    session.flush()
+    return len(subjects_for(session, case_id))

@@ -309,16 +309,51 @@ def set_assessment(
 
 
 def retire_deadlines(session: Session, case_id: int, keep: set[str]) -> list[str]:
-    """Mark not_applicable the stored deadlines the domain no longer derives for the case (a
-    step that stopped running: the criteria decision changed). Rows stay, so their reminders'
-    history does; returns the keys that changed."""
-    retired: list[str] = []
+    """Mark not applicable the case's stored deadlines that no longer apply at all (a voided
+    decision takes its deadlines with it); never deleted. Returns the keys changed."""
+    changed: list[str] = []
     for row in deadlines_for(session, case_id):
         if row.key not in keep and row.status != "not_applicable":
             row.status = "not_applicable"
+            row.completed_on = None
             row.updated_at = utcnow()
             session.add(row)
-            retired.append(row.key)
-    if retired:
-        session.flush()
-    return retired
+            changed.append(row.key)
+    session.flush()
+    return changed
+
+
+def amend_milestone(session: Session, row: MilestoneRow, on: date) -> None:
+    """Re-date a milestone; the date first recorded is kept in ``amended_from``."""
+    if row.amended_from is None:
+        row.amended_from = row.occurred_on
+    row.occurred_on = on
+    session.add(row)
+    session.flush()
+
+
+def void_milestone(session: Session, row: MilestoneRow, reason: str) -> None:
+    """Mark a milestone recorded in error; the row stays."""
+    row.voided_at = utcnow()
+    row.void_reason = reason[:500]
+    session.add(row)
+    session.flush()
+
+
+def audit_for(session: Session, case_id: int) -> Sequence[AuditEntry]:
+    """A case's audit trail, oldest first."""
+    return session.exec(
+        select(AuditEntry).where(AuditEntry.case_id == case_id).order_by(col(AuditEntry.id))
+    ).all()
+
+
+def audit_naming(session: Session, key: str, value: str) -> list[AuditEntry]:
+    """Audit entries whose detail has ``key`` = ``value`` (e.g. every step of one quarantined
+    message), oldest first; intake actions only. The JSON detail is matched here, not in SQL:
+    JSON operators differ between SQLite and PostgreSQL."""
+    rows = session.exec(
+        select(AuditEntry)
+        .where(col(AuditEntry.action).startswith("intake."))
+        .order_by(col(AuditEntry.id))
+    ).all()
+    return [r for r in rows if (r.detail or {}).get(key) == value]

@@ -20,12 +20,13 @@ from datetime import datetime
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
-from store.models import Case, IntakeMessage, Partnership
+from store.models import Case, IntakeMessage, Partnership, utcnow
 
 OPENED = "opened"  # a new case was opened from this message
 UPDATED = "updated"  # a re-sent form: the existing case's details were refreshed
 QUARANTINED = "quarantined"  # unreadable, or from a sender not on the allow-list: for a human
 IGNORED = "ignored"  # automatic reply, bounce or bulk mail: never answered
+RELEASED = "released"  # a human released it from quarantine: the next fetch processes it again
 
 # ``notice``: how a human heard of the message.
 NOTICE_SENT = "sent"  # a notice of its own
@@ -42,6 +43,7 @@ def by_identity(session: Session, message_id: str, message_sha256: str) -> Intak
         .where(
             IntakeMessage.message_id == message_id,
             or_(col(IntakeMessage.message_sha256) == message_sha256, col(IntakeMessage.message_sha256).is_(None)),
+            IntakeMessage.status != RELEASED,  # released from quarantine: to be processed again
         )
         .order_by(col(IntakeMessage.id))
         .limit(1)
@@ -91,6 +93,25 @@ def record(
     answered: bool = False,
     notice: str | None = None,
 ) -> IntakeMessage:
+    # A message released from quarantine keeps its one ledger row (the identity is unique):
+    # its new outcome is written over the release; the audit log has every step.
+    released = session.exec(
+        select(IntakeMessage).where(
+            IntakeMessage.message_id == message_id,
+            IntakeMessage.message_sha256 == message_sha256,
+            IntakeMessage.status == RELEASED,
+        )
+    ).first()
+    if released is not None:
+        released.status, released.case_id = status, case_id
+        released.content_hash = content_hash
+        released.reason = reason[:500] if reason else None
+        released.processed_at = utcnow()
+        released.answered, released.notice = answered, notice
+        released.sender_hash, released.thread_hash = sender_hash, thread_hash
+        session.add(released)
+        session.flush()
+        return released
     row = IntakeMessage(
         message_id=message_id,
         message_sha256=message_sha256,
@@ -143,3 +164,24 @@ def summarised_after(session: Session, sender_hash: str, after_id: int) -> list[
                col(IntakeMessage.id) > after_id)
         .order_by(col(IntakeMessage.id))
     ).all())
+
+
+def messages(session: Session, *, status: str | None = None) -> list[IntakeMessage]:
+    """The ledger, newest first (``status`` filters it)."""
+    statement = select(IntakeMessage).order_by(col(IntakeMessage.id).desc())
+    if status is not None:
+        statement = statement.where(IntakeMessage.status == status)
+    return list(session.exec(statement).all())
+
+
+def get(session: Session, row_id: int, *, for_update: bool = False) -> IntakeMessage | None:
+    return session.get(IntakeMessage, row_id, with_for_update=for_update)
+
+
+def set_status(session: Session, row: IntakeMessage, status: str, *, case_id: int | None = None) -> None:
+    """A human's decision on a message (released, a case opened by hand); never deleted."""
+    row.status = status
+    if case_id is not None:
+        row.case_id = case_id
+    session.add(row)
+    session.flush()

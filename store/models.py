@@ -69,6 +69,11 @@ class Case(SQLModel, table=True):
     also_notify: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     # The notifying local authority (one of the partnership's local_authorities).
     local_authority: str | None = Field(default=None, max_length=120)
+    # Why and when the status last changed (closed, withdrawn, reopened); the audit log has all.
+    status_reason: str | None = Field(default=None, max_length=500)
+    status_changed_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
 
 
 class MilestoneRow(SQLModel, table=True):
@@ -81,6 +86,13 @@ class MilestoneRow(SQLModel, table=True):
     recorded_by: str = Field(max_length=120)
     note: str | None = Field(default=None, max_length=2000)
     recorded_at: datetime = _timestamp(nullable=False)
+    # Recorded in error: kept (history, audit) but counts for nothing. Never deleted.
+    voided_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    void_reason: str | None = Field(default=None, max_length=500)
+    # The date first recorded, when a wrong date was amended (None if never amended).
+    amended_from: date | None = None
 
 
 class DeadlineRow(SQLModel, table=True):
@@ -215,13 +227,14 @@ class SlackEventRow(SQLModel, table=True):
 
 
 class CaseSubject(SQLModel, table=True):
-    """The child a case is about: optional identifying details, kept apart from the case row so
-    the case list, notices, reminders and the audit log can never select them by accident."""
+    """A child a case is about (one row per child: siblings in one incident are one case):
+    optional identifying details, kept apart from the case row so the case list, notices,
+    reminders and the audit log can never select them by accident."""
 
     __tablename__ = "case_subject"
 
     id: int | None = Field(default=None, primary_key=True)
-    case_id: int = Field(foreign_key="case_file.id", unique=True)
+    case_id: int = Field(foreign_key="case_file.id", index=True)
     name: str | None = Field(default=None, max_length=200)
     date_of_birth: date | None = None
     nhs_number: str | None = Field(default=None, max_length=10)

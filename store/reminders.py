@@ -232,3 +232,16 @@ def next_pending_send_at(session: Session, after: datetime | None = None) -> dat
     if after is not None:
         statement = statement.where(col(ReminderRow.send_at) > after)
     return session.exec(statement.order_by(col(ReminderRow.send_at)).limit(1)).first()
+
+
+def pending_due(session: Session, now: datetime) -> tuple[int, datetime | None]:
+    """How many pending reminders were due by ``now`` and not sent, and the oldest one's time
+    (reminders wait while no service runs)."""
+    from sqlalchemy import func
+
+    count, oldest = session.execute(
+        select(func.count(), func.min(ReminderRow.send_at)).where(
+            ReminderRow.status == PENDING, col(ReminderRow.send_at) <= now
+        )
+    ).one()
+    return int(count), oldest

@@ -26,7 +26,7 @@ __all__ = ["EXIT_ENVIRONMENT", "EXIT_USAGE", "EnvironmentFailure", "LazyGroup", 
 # ``deadlines``). Modules share only bot.cli.common's public helpers.
 LAZY_COMMANDS: dict[str, str] = {
     "deadlines": "bot.cli.deadlines:deadlines",
-    "case": "bot.cli.cases:case",
+    "case": "bot.cli.case_admin:case",  # bot.cli.cases' group with case_admin's commands
     "db": "bot.cli.db:db",
     "criteria": "bot.cli.criteria:criteria",
     "chat": "bot.cli.criteria:chat",
@@ -37,6 +37,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "digest": "bot.cli.reminders:digest",
     "calendar": "bot.cli.reminders:calendar_export",
     "pack": "bot.cli.reminders:pack",
+    "intake": "bot.cli.intake:intake",
 }
 
 

@@ -107,19 +107,25 @@ def case_open(
 
 
 @case.command("list")
-@click.option("--all", "include_closed", is_flag=True, help="Include closed cases.")
+@click.option("--status", "status", default="open", show_default=True,
+              help="open, closed, withdrawn or all.")
+@click.option("--partnership", default=None, help="Only this partnership's cases.")
+@click.option("--all", "include_closed", is_flag=True, help="Every case (same as --status all).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def case_list(ctx: click.Context, include_closed: bool, as_json: bool) -> None:
-    """Open cases with their next deadline."""
+def case_list(ctx: click.Context, status: str, partnership: str | None, include_closed: bool,
+              as_json: bool) -> None:
+    """Cases (open ones unless --status says otherwise) with their next deadline."""
     from scheduler.calendar import today_in_london
 
-    views = case_service(ctx, writing=False).list(include_closed=include_closed)
+    service = case_service(ctx, writing=False)
+    wanted = "all" if include_closed else status
+    views = domain_call(lambda: service.list_cases(status=wanted, partnership=partnership))
     if as_json:
         print_json([_case_summary_json(v) for v in views])
         return
     if not views:
-        click.echo("No open cases.")
+        click.echo("No open cases." if wanted == "open" else f"No cases ({wanted}).")
         return
     today = today_in_london()
     rows = []
@@ -130,8 +136,8 @@ def case_list(ctx: click.Context, include_closed: bool, as_json: bool) -> None:
         if nxt is not None:
             due = fmt_day(nxt.deadline.due) + (" OVERDUE" if nxt.overdue_on(today) else "")
             step = nxt.deadline.label
-        rows.append([view.reference, fmt_day(view.la_aware), step, due, view.status])
-    click.echo(table(["Reference", "LA aware", "Next step", "Due", "Status"], rows))
+        rows.append([view.reference, fmt_day(view.la_aware), step, due, view.status, view.owner or "-"])
+    click.echo(table(["Reference", "LA aware", "Next step", "Due", "Status", "Owner"], rows))
 
 
 def _case_summary_json(view: Any) -> dict[str, Any]:
@@ -140,6 +146,7 @@ def _case_summary_json(view: Any) -> dict[str, Any]:
         "reference": view.reference,
         "partnership": view.partnership,
         "status": view.status,
+        "owner": view.owner,
         "la_aware": view.la_aware.isoformat(),
         "next_deadline": (
             {"key": nxt.deadline.key, "label": nxt.deadline.label, "due": nxt.deadline.due.isoformat(),
@@ -152,37 +159,80 @@ def _case_summary_json(view: Any) -> dict[str, Any]:
 
 @case.command("show")
 @click.argument("reference")
+@click.option("--with-child-details", "with_child", is_flag=True,
+              help="Also the children's details (personal data; the look is audited).")
+@click.option("--by", default=None, help="Who is looking (for the audit; default: your login).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def case_show(ctx: click.Context, reference: str, as_json: bool) -> None:
-    """A case's milestones and deadlines."""
+def case_show(ctx: click.Context, reference: str, with_child: bool, by: str | None, as_json: bool) -> None:
+    """Everything the case holds: status, owner, milestones (voided and amended ones marked),
+    deadlines and sources, criteria answers and decision, children (initials), the referral."""
     from scheduler.calendar import today_in_london
 
-    service = case_service(ctx, writing=False)
+    # Looking at the child's details writes an audit entry, so that one needs a writer.
+    service = case_service(ctx, writing=with_child, must_exist=True)
     view = domain_call(lambda: service.get(reference))
+    details = domain_call(lambda: service.child_details(reference, actor=actor_of(by))) if with_child else None
     if as_json:
-        print_json(view.as_json())
+        data = view.as_json()
+        if details is not None:
+            data["child_details"] = details
+        print_json(data)
         return
     _print_case(view, today_in_london())
+    if details is not None:
+        _print_child_details(details)
 
 
 def _print_case(view: Any, today: date) -> None:
     click.echo(f"Case {view.reference}  ({view.partnership}, {view.status})")
+    if view.status_reason:
+        when = f" on {view.status_changed_at:%d %b %Y}" if view.status_changed_at else ""
+        click.echo(f"Status:          {view.status}{when}: {view.status_reason}")
     click.echo(f"LA became aware: {fmt_day(view.la_aware)}")
     if view.incident_date:
         click.echo(f"Incident date:   {fmt_day(view.incident_date)}")
+    click.echo(f"Owner:           {view.owner or '- (nobody: case assign REF --owner ...)'}")
     if view.summary:
         click.echo(f"Summary:         {view.summary}")
     if view.local_authority:
         click.echo(f"Notifying LA:    {view.local_authority}")
+    if view.children:
+        click.echo(f"Children:        {', '.join(view.children)}")
+    referral = view.referral or {}
+    origin = referral.get("origin") or {}
+    if referral.get("type") or origin.get("channel") == "e-mail":
+        how = f"e-mail from {origin.get('sender_domain') or 'unknown'}" if origin.get("channel") == "e-mail" else origin.get("channel")
+        click.echo(f"Referral:        {referral.get('type') or '-'} ({how})")
+    if view.answers:
+        click.echo("Criteria answers: " + ", ".join(f"{k}={v}" for k, v in view.answers.items()))
     if view.decision:
-        answered = ", ".join(f"{k}={v}" for k, v in view.answers.items())
-        click.echo(f"Criteria:        {view.decision} ({answered})")
-    click.echo(f"Opened by {view.opened_by} at {view.opened_at:%Y-%m-%d %H:%M} UTC\n")
+        click.echo(f"Decision:        {view.decision}")
+    from scheduler.calendar import LONDON
+
+    click.echo(f"Opened by {view.opened_by} on {view.opened_at.astimezone(LONDON):%a %d %b %Y %H:%M} (London)\n")
     if view.milestones:
-        rows = [[m.kind.replace("_", "-"), fmt_day(m.on), m.recorded_by] for m in view.milestones]
-        click.echo(table(["Milestone", "On", "Recorded by"], rows) + "\n")
+        rows = []
+        for m in view.milestones:
+            state = "VOIDED: " + (m.void_reason or "") if m.voided else (
+                f"amended from {m.amended_from.isoformat()}" if m.amended_from else "")
+            rows.append([m.key, fmt_day(m.on), m.recorded_by, m.note or "", state])
+        headers = ["Milestone", "On", "Recorded by", "Note", "Correction"]
+        if not any(row[-1] for row in rows):
+            headers, rows = headers[:-1], [row[:-1] for row in rows]
+        click.echo(table(headers, rows) + "\n")
     click.echo(deadline_table(view.deadlines, today))
+
+
+def _print_child_details(details: dict[str, Any]) -> None:
+    click.echo("\nChildren (personal data; this look is in the audit log):")
+    for child in details.get("children") or [details.get("child") or {}]:
+        parts = [child.get("name") or "(no name)"]
+        if child.get("date_of_birth"):
+            parts.append(f"born {child['date_of_birth']}")
+        if child.get("nhs_number"):
+            parts.append(f"NHS {child['nhs_number']}")
+        click.echo("  " + ", ".join(parts))
 
 
 @case.command("record")
@@ -255,14 +305,19 @@ def case_assess(
 
 @case.command("snooze")
 @click.argument("reference")
-@click.argument("deadline")
+@click.argument("step")
 @click.option("--by", default=None)
 @click.pass_context
-def case_snooze(ctx: click.Context, reference: str, deadline: str, by: str | None) -> None:
-    """Quieten a deadline's reminders until the next working day (the deadline does not move)."""
+def case_snooze(ctx: click.Context, reference: str, step: str, by: str | None) -> None:
+    """Quieten a step's reminders until the next working day (the deadline does not move).
+
+    STEP is what ``case show`` displays: the step's key (panel_notification), the milestone that
+    meets it (panel-notified) or its label.
+    """
     from datetime import UTC, datetime
 
     service = case_service(ctx)
+    deadline = domain_call(lambda: service.resolve_step(reference, step))
     day = domain_call(
         lambda: service.snooze(reference, deadline, now=datetime.now(tz=UTC), actor=actor_of(by))
     )
@@ -279,5 +334,8 @@ def _show_changed(view: Any, as_json: bool, headline: str) -> None:
     if as_json:
         print_json(view.as_json())
         return
+    if view.status != "open":  # e.g. the closing rule closed it just now
+        headline += f"\nThe case is {view.status}: {view.status_reason or '-'}."
     click.echo(headline + "\n")
     click.echo(deadline_table(view.deadlines, today_in_london()))
+

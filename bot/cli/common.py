@@ -55,25 +55,56 @@ def settings_of(ctx: click.Context) -> Any:
     return obj["settings"]
 
 
-def database_of(ctx: click.Context, *, writing: bool) -> Any:
+def settings_label(settings: Any) -> str:
+    """How a command names where its settings came from."""
+    source = settings.source_file
+    return str(source) if source else "no settings file (environment and embedded defaults)"
+
+
+def require_database(ctx: click.Context) -> str:
+    """The database URL, for a command that only reads: a SQLite file that does not exist is
+    not created (an empty database would answer "No open cases." for a partnership that has
+    many, somewhere else). EnvironmentFailure says where it looked; exit status 1."""
+    from bot.settings import DISCOVERED_FILES
+    from store.db import database_label, missing_sqlite_file
+
+    settings = settings_of(ctx)
+    url = settings.resolved_database_url()
+    ctx.ensure_object(dict)["database_url"] = url
+    if missing_sqlite_file(url):
+        looked = ", ".join(str(p) for p in DISCOVERED_FILES)
+        raise EnvironmentFailure(
+            f"no database at {database_label(url)} (settings: {settings_label(settings)}; "
+            f"settings are looked for in --config, $SAFEGUARD_CONFIG_FILE, {looked}): "
+            "run this where the service runs, or point --config or SAFEGUARD_DATA_DIR at it"
+        )
+    return url
+
+
+def database_of(ctx: click.Context, *, writing: bool, must_exist: bool | None = None) -> Any:
     """The engine for this command (store.db.open_database: upgraded at start-up when writing;
-    read-only, and not migrated when current, when only reading). The URL is kept so ``main``
-    can name the database in a one-line error."""
+    read-only, and not migrated when current, when only reading). A command that only reads
+    (or ``must_exist``) needs the database to exist (require_database). The URL is kept so
+    ``main`` can name the database in a one-line error."""
     from store.db import open_database
 
     obj = ctx.ensure_object(dict)
-    url = settings_of(ctx).resolved_database_url()
+    if (not writing) if must_exist is None else must_exist:
+        url = require_database(ctx)
+    else:
+        url = settings_of(ctx).resolved_database_url()
     obj["database_url"] = url
     return open_database(url, writing=writing)
 
 
-def case_service(ctx: click.Context, *, writing: bool = True) -> Any:
+def case_service(ctx: click.Context, *, writing: bool = True, must_exist: bool | None = None) -> Any:
     """The case service; ``writing=False`` for commands that only read."""
     from bot.cases import CaseService
 
     obj = ctx.ensure_object(dict)
     if "cases" not in obj:
-        obj["cases"] = CaseService(database_of(ctx, writing=writing), settings_of(ctx))
+        obj["cases"] = CaseService(database_of(ctx, writing=writing, must_exist=must_exist),
+                                   settings_of(ctx))
     return obj["cases"]
 
 
@@ -160,6 +191,8 @@ __all__ = [
     "fail",
     "fmt_day",
     "print_json",
+    "require_database",
+    "settings_label",
     "settings_of",
     "table",
     "warn",

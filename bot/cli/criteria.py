@@ -197,7 +197,15 @@ def chat(ctx: click.Context, flow_key: str, case_ref: str | None, user: str | No
             warn(warning)
         return str(view.reference)
 
+    def open_case(aware: date, answers: dict[str, str]) -> str:
+        service = case_service(ctx)
+        view = domain_call(lambda: service.open_case_from_answers(la_aware=aware, answers=answers, actor=actor))
+        for warning in view.warnings:
+            warn(warning)
+        return str(view.reference)
+
     session = TerminalChat(
+        open_case=open_case if flow_key == "notification" and not case_ref else None,
         conversations=Conversations(engine, tree),
         flow_key=flow_key,
         conversation_key=f"terminal:{actor}:{flow_key}",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -48,12 +47,13 @@ def parse_moment(text: str, send_time: time) -> datetime:
 
 def _runtime(ctx: click.Context, *, writing: bool = True) -> Any:
     """The runtime; ``writing=False`` for commands that only read (status, calendar, pack)."""
+    from bot.cli.common import require_database
     from bot.runtime import open_runtime
 
     obj = ctx.ensure_object(dict)
     if "runtime" not in obj:
         settings = settings_of(ctx)
-        obj["database_url"] = settings.resolved_database_url()
+        obj["database_url"] = require_database(ctx) if not writing else settings.resolved_database_url()
         obj["runtime"] = open_runtime(settings, writing=writing)
     return obj["runtime"]
 
@@ -71,13 +71,23 @@ def _send_time(ctx: click.Context) -> time:
 @click.command()
 @click.option("--now", "now_text", default="now", help="Sweep as if at this moment (ISO; London if no offset).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of the reminders sent.")
+@click.option("--dry-run", is_flag=True,
+              help="Show what would be sent, to whom and why; send, write and consume nothing.")
 @click.pass_context
-def remind(ctx: click.Context, now_text: str, as_json: bool) -> None:
+def remind(ctx: click.Context, now_text: str, as_json: bool, dry_run: bool) -> None:
     """One reminder sweep: send what is due at that moment, through the configured transports.
 
-    Running it twice at the same moment sends nothing the second time.
+    Running it twice at the same moment sends nothing the second time. With --dry-run nothing
+    is sent or used up: the same sweep runs and is rolled back.
     """
     now = parse_moment(now_text, _send_time(ctx))  # a bad moment opens no database
+    if dry_run:
+        _preview(ctx, now, as_json)
+        return
+    if now > datetime.now(tz=UTC) + timedelta(minutes=5):
+        # A sweep "as if" later really sends, and what it sends is used up: say so.
+        click.echo("warning: --now is in the future: the reminders due by then are sent now and "
+                   "will not go out again on their day (remind --dry-run only shows them)", err=True)
     runtime = _runtime(ctx)
     result = runtime.sweeper().sweep(now)
     sender = runtime.sender(console=sys.stderr if as_json else sys.stdout)
@@ -111,6 +121,26 @@ def remind(ctx: click.Context, now_text: str, as_json: bool) -> None:
         )
 
 
+def _preview(ctx: click.Context, now: datetime, as_json: bool) -> None:
+    """remind --dry-run: the sweep's answer, rolled back; the outbox is not drained."""
+    from bot.cli.common import require_database
+
+    require_database(ctx)  # a preview must not create a database either
+    result = _runtime(ctx).sweeper().preview(now)
+    if as_json:
+        print_json([item.as_json() for item in result.sent])
+        return
+    if result.held:
+        click.echo(f"Nothing would be sent: {result.held}.")
+        return
+    if not result.sent:
+        click.echo("No reminders due (dry run: nothing sent).")
+        return
+    rows = [[r.case, r.occasion, r.why, ", ".join(f"{t}:{to}" for t, to in r.recipients)] for r in result.sent]
+    click.echo("Dry run: nothing was sent, written or used up.\n")
+    click.echo(table(["Case", "Occasion", "Why", "Would go to"], rows))
+
+
 @click.command()
 @click.option("--now", "now_text", default="now", help="As if at this moment.")
 @click.option("--force", is_flag=True, help="Send even if today is not the digest day.")
@@ -140,6 +170,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
     from store import outbox, workers
     from store import reminders as reminder_store
+    from store.db import database_label
 
     runtime = _runtime(ctx, writing=False)
     now = datetime.now(tz=UTC)
@@ -149,6 +180,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
         messages = outbox.counts_by_status(session)
         dead = outbox.recent(session, outbox.DEAD, limit=10)
         next_reminder = reminder_store.next_pending_send_at(session)
+        next_future = reminder_store.next_pending_send_at(session, after=now)
+        overdue_reminders = reminder_store.pending_due(session, now)
 
     def aware(moment: datetime | None) -> datetime | None:
         if moment is None:
@@ -172,19 +205,54 @@ def status(ctx: click.Context, as_json: bool) -> None:
             for m in dead
         ],
     }
+    data["next_due_at"] = aware(next_future).isoformat() if next_future else None  # never in the past
     data["sender_authentication"] = _sender_authentication(runtime.settings)
+    data["settings_file"] = str(runtime.settings.source_file) if runtime.settings.source_file else None
+    data["database"] = database_label(runtime.settings.resolved_database_url())
     if as_json:
         print_json(data)
         return
-    click.echo(f"Workers running: {len(live)}" + "".join(
-        f"\n  {w.id} ({w.components}) last seen {aware(w.last_seen):%Y-%m-%d %H:%M:%S} UTC" for w in live))
-    click.echo(f"Reminders: {json.dumps(reminders)}; next due {data['next_reminder_at'] or '-'}")
-    click.echo(f"Outbox: {json.dumps(messages)}")
-    click.echo(str(data["sender_authentication"]["text"]))  # type: ignore[index]
+    _print_status(runtime.settings, data["database"], live, reminders, messages, dead,
+                  overdue_reminders, next_future, now)
+
+
+def _print_status(settings: Any, database: str, live: list[Any], reminders: dict[str, int],
+                  messages: dict[str, int], dead: list[Any], waiting: tuple[int, datetime | None],
+                  next_future: datetime | None, now: datetime) -> None:
+    """status in words: London times, no JSON, and "next due" always ahead of now."""
+    from bot.cli.common import settings_label
+    from scheduler.calendar import LONDON
+
+    def when(moment: datetime) -> str:
+        aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return aware.astimezone(LONDON).strftime("%a %d %b %Y %H:%M") + " (London)"
+
+    click.echo(f"Settings: {settings_label(settings)}")
+    click.echo(f"Database: {database}")
+    if live:
+        click.echo(f"Service: running ({len(live)} worker{'s' if len(live) != 1 else ''})")
+        for w in live:
+            click.echo(f"  {w.id}: {w.components}; last seen {when(w.last_seen)}")
+    else:
+        click.echo("Service: not running (start it with `safeguard-bot run`)")
+    count, oldest = waiting
+    line = f"Reminders: {reminders.get('pending', 0) - count} planned"
+    if reminders.get("sent"):
+        line += f", {reminders['sent']} sent"
+    click.echo(line)
+    if count and oldest is not None:
+        click.echo(f"  {count} fell due since {when(oldest)} and have not gone out"
+                   + (" yet" if live else ": the service is not running; when it runs, it sends the "
+                      "latest one for each step"))
+    click.echo(f"  next due: {when(next_future)}" if next_future else "  next due: none planned")
+    queued = messages.get("pending", 0) + messages.get("retrying", 0)
+    click.echo(f"Messages: {messages.get('sent', 0)} delivered, {queued} waiting to be delivered, "
+               f"{messages.get('dead', 0)} failed")
+    click.echo(str(_sender_authentication(settings)["text"]))
     if dead:
-        click.echo("Failed deliveries (dead letters):")
+        click.echo("Failed deliveries (they will not be retried):")
         for m in dead:
-            click.echo(f"  #{m.id} {m.transport} to {m.recipient} after {m.attempts} attempts: {m.last_error}")
+            click.echo(f"  #{m.id} by {m.transport} to {m.recipient} after {m.attempts} attempts: {m.last_error}")
 
 
 def _sender_authentication(settings) -> dict[str, object]:  # type: ignore[no-untyped-def]

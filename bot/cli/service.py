@@ -2,7 +2,8 @@
 
 The reminder clock and the outbox sender always run. Slack runs when its tokens are configured
 (Socket Mode: bot + app token; HTTP: bot token + signing secret); otherwise the criteria chat
-runs in this terminal, with the clock working in the background, until the chat ends.
+runs in this terminal, with the clock working in the background; when the chat ends the service
+keeps running until Ctrl+C or SIGTERM.
 ``--headless`` runs without the terminal chat until SIGTERM (a server, a container).
 The mail watcher always runs: one thread per configured IMAP mailbox, or, with none, the
 ``<data dir>/inbox/`` folder of .eml files (acknowledgements then go to ``<data dir>/outbox/``).
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import signal
 import tempfile
+import threading
 from pathlib import Path
 
 import click
@@ -29,7 +31,7 @@ def run(ctx: click.Context, headless: bool) -> None:
     from bot.core.criteria import CriteriaConfigError
     from bot.logs import configure_logging
     from bot.runtime import open_runtime
-    from bot.service import Component, Service, in_daemon_thread
+    from bot.service import Component, Service, threaded
 
     settings = settings_of(ctx)
     try:
@@ -59,7 +61,8 @@ def run(ctx: click.Context, headless: bool) -> None:
             "(reminders and the outbox run in the background).",
             err=True,
         )
-        components["chat"] = in_daemon_thread(lambda: ctx.invoke(chat), "terminal-chat")
+        components["chat"] = threaded(lambda flag: _chat_then_serve(ctx, chat, flag),
+                                      "terminal-chat", join=False)
     service = Service(runtime, components=components)
     from handlers.mail.component import mail_components
 
@@ -85,6 +88,17 @@ def _check_mail_sign_in(settings) -> None:  # type: ignore[no-untyped-def]
         raise UserError(str(exc).splitlines()[0]) from None
     for line in warnings:
         click.echo(f"warning: {line}", err=True)
+def _chat_then_serve(ctx: click.Context, chat: click.Command, flag: threading.Event) -> None:
+    """The terminal chat, then the service goes on: the chat ending (q, Enter at the end, the
+    end of input) is not a reason to stop sending reminders or reading the inbox. Ctrl+C (or
+    SIGTERM) stops the service; the stop flag ends this wait."""
+    ctx.invoke(chat)
+    click.echo(
+        "\nThe chat has ended; the service keeps running (reminders, outbox, mail). "
+        "Press Ctrl+C to stop it.",
+        err=True,
+    )
+    flag.wait()
 
 
 def _check_writable(directory: Path) -> None:

@@ -22,3 +22,10 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
     )
     return "\n".join(lines)
+
+
+def initials(name: str | None) -> str:
+    """'Jane Mary Doe' -> 'J.M.D.': how a child is named wherever a list is shown (issue 11:
+    initials only unless the full details are asked for, and audited). '?' when unnamed."""
+    parts = [p for p in (name or "").replace("-", " ").split() if p[:1].isalpha()]
+    return "".join(p[0].upper() + "." for p in parts) or "?"

@@ -38,6 +38,7 @@ class TerminalChat:
         # (the decision's milestones, its date, the rationale) -> the case reference
         record_decision: Callable[[Sequence[str], date, str], str] | None,
         stdin: TextIO,
+        open_case: Callable[[date, dict[str, str]], str] | None = None,
         echo: Callable[[str], None],
         prompt: Callable[[str], None] | None = None,
         today: Callable[[], date] = today_in_london,
@@ -50,6 +51,8 @@ class TerminalChat:
         self.record_decision = record_decision
         # The notification flow on a case (``chat --case REF``): the answers become the case's.
         self.record_answers = record_answers
+        # Called with (LA-aware date, the answers) when a "notify" result is to become a case.
+        self.open_case = open_case
         self.stdin = stdin
         self.echo = echo
         self.prompt = prompt or echo
@@ -155,6 +158,12 @@ class TerminalChat:
             deadlines = self.deadlines_for(aware)
         self.echo("")
         self.echo(render_evaluation(evaluation, turn.flow, deadlines, aware))
+        if evaluation.decision == "notify" and aware is not None and self.open_case is not None:
+            reply = self._read(f"\nOpen a case now, aware {aware.isoformat()}, with these answers? [y/N]")
+            if reply is not None and reply.lower() in {"y", "yes"}:
+                reference = self.open_case(aware, dict(evaluation.answers))
+                self.conversations.forget(self.key)
+                self.echo(f"Opened case {reference}; its deadlines and reminders are running.")
         if evaluation.milestone and self.record_decision is not None:
             reply = self._read(f"\nRecord this decision ({evaluation.title}) on the case? [y/N]")
             if reply is not None and reply.lower() in {"y", "yes"}:

@@ -759,9 +759,12 @@ class IntakePipeline:
     ) -> None:
         if not m.address:
             return
+        partnership = self.cases.partnership_of_case(view.partnership)[0]
         subject, body = notices.acknowledgement(
             view, partnership_name=partnership_name, request_type=referral.request_type,
             received_at=m.mail.received_at, warnings=warnings, updated=updated,
+            contact_name=partnership.contact_name, contact_phone=partnership.contact_phone,
+            team_email=partnership.team_email,
         )
         payload = self._threading(m, "ack")
         payload["reference"] = view.reference
@@ -770,6 +773,10 @@ class IntakePipeline:
                 "filename": f"{view.reference}-deadlines.ics",
                 "content_type": "text/calendar",
                 "data": deadlines_ics([view]).decode("utf-8"),
+            }, {
+                "filename": f"{view.reference}-deadlines.txt",
+                "content_type": "text/plain",
+                "data": notices.statutory_detail(view, partnership_name=partnership_name),
             }]
         transport, recipient = self.router.address(m.address)
         outbox.enqueue(

@@ -99,15 +99,20 @@ def acknowledgement(
     received_at: datetime,
     warnings: Sequence[str],
     updated: bool,
+    contact_name: str | None = None,
+    contact_phone: str | None = None,
+    team_email: str | None = None,
 ) -> tuple[str, str]:
-    """(subject, body) of the reply to the sender. No child details at all."""
+    """(subject, body) of the reply to the sender, in plain words: who has it, what happens
+    next and whom to contact. The statutory detail (each deadline's rule and source) is in the
+    attachment (statutory_detail), not here. No child details at all."""
     label = request_label(request_type)
     if updated:
         subject = f"[{view.reference}] Re-sent referral matched to case {view.reference}"
         opening = (
             f"Thank you. The form you sent on {when(received_at)} matches a referral we already "
-            f"hold as case {view.reference}, so no new case was opened; the case record has been "
-            "updated from this copy. The deadlines are unchanged."
+            f"hold as case {view.reference} at the {partnership_name}, so no new case was "
+            "opened; the case record has been updated from this copy. The deadlines are unchanged."
         )
     else:
         subject = f"[{view.reference}] Referral received: {label}"
@@ -116,25 +121,44 @@ def acknowledgement(
             f"has been opened as case {view.reference}. Please quote {view.reference} in any "
             "reply."
         )
-    lines = [opening, ""]
-    deadline_lines = _deadline_lines(view)
-    if deadline_lines:
+    lines = [opening]
+    steps = open_deadlines(view)
+    if steps and not updated:
+        lines += ["", "What happens next:"]
+        lines.append("- A case officer at the partnership reads your referral and may contact you "
+                     "for more information.")
+        for state in steps[:3]:
+            lines.append(f"- {state.deadline.label}: by {day(state.deadline.due)}.")
         lines.append(
-            f"Deadlines now running, counted from {day(view.la_aware)} (the day your referral "
-            "reached us; an officer will correct this if the partnership knew earlier):"
+            f"These dates count from {day(view.la_aware)}, the day your referral reached us; if "
+            "the partnership knew of the incident earlier, an officer will correct it."
         )
-        lines += deadline_lines
-        lines += ["", f"The attached calendar file ({view.reference}-deadlines.ics) adds them to Outlook."]
+        lines.append(
+            f"The attached {view.reference}-deadlines.txt gives each step's statutory basis, and "
+            f"{view.reference}-deadlines.ics adds the dates to a calendar."
+        )
     lines += _learning_note(request_type)
     if warnings:
         lines += ["", "Missing or doubtful on the form (please reply with what you can):"]
         lines += [f"- {w}" for w in warnings]
+    who = [p for p in (contact_name, contact_phone, team_email) if p]
+    lines += ["", f"Contact: {', '.join(who)}." if who else
+              "Contact: reply to this e-mail and the partnership team will answer."]
     lines += [
         "",
         "This is an automatic message from the partnership's referral mailbox. It repeats none "
         "of the child's details.",
     ]
     return subject, "\n".join(lines) + "\n"
+
+
+def statutory_detail(view: CaseView, *, partnership_name: str) -> str:
+    """The attachment beside the acknowledgement: every running deadline with its rule and
+    its source (document and section). Reference and steps only, no child details."""
+    lines = [f"Case {view.reference}: {partnership_name}",
+             f"Deadlines counted from {day(view.la_aware)} (the day the LA became aware).", ""]
+    lines += _deadline_lines(view) or ["No deadline is running."]
+    return "\n".join(lines) + "\n"
 
 
 def rejection(reason: str, *, received_at: datetime, quarantine_id: str) -> tuple[str, str]:

@@ -14,15 +14,20 @@ from datetime import date
 from typing import Any
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
+    ButtonElement,
     ContextBlock,
     DatePickerElement,
     DividerBlock,
     HeaderBlock,
     InputBlock,
     MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
     PlainTextObject,
     SectionBlock,
+    StaticSelectElement,
 )
 from slack_sdk.models.views import View
 
@@ -31,8 +36,8 @@ from handlers.slack import ids
 from handlers.transports.slack import escape_mrkdwn
 from handlers.slack.payloads import ReminderRef, parse_reminder_value
 
-__all__ = ["DONE_ON", "ReminderRef", "case_summary_view", "parse_reminder_value", "record_done_view",
-           "recorded_message_blocks", "recorded_message_text"]
+__all__ = ["DONE_ON", "ReminderRef", "amend_view", "assign_view", "case_summary_view", "close_view",
+           "parse_reminder_value", "record_done_view", "recorded_message_blocks", "recorded_message_text"]
 
 DONE_ON = "done_on"  # block_id of the date input; modal field errors are keyed on it
 _TEXT_MAX = 3000
@@ -157,19 +162,26 @@ def case_summary_view(
     blocks.append(SectionBlock(block_id="facts", fields=[_md(f, _FIELD_MAX) for f in facts[:10]]))
     if case.summary:
         blocks.append(SectionBlock(block_id="summary", text=_md(f"*Summary*\n{escape(case.summary)}")))
-    child = dict(details.get("child") or {})
-    shown = [
-        (label, child.get(key))
-        for label, key in (("Name", "name"), ("Date of birth", "date_of_birth"), ("NHS number", "nhs_number"))
-        if child.get(key)
-    ]
-    if shown:
+    # Every child in the incident (siblings are one case); the first is the referral's.
+    children = list(details.get("children") or [details.get("child") or {}])
+    shown_any = False
+    for number, child in enumerate(children[:10], start=1):
+        shown = [
+            (label, child.get(key))
+            for label, key in (("Name", "name"), ("Date of birth", "date_of_birth"), ("NHS number", "nhs_number"))
+            if child.get(key)
+        ]
+        if not shown:
+            continue
+        shown_any = True
+        heading = "*Child*" if len(children) == 1 else f"*Child {number}*"
         blocks.append(
             SectionBlock(
-                block_id="child",
-                text=_md("*Child*\n" + "\n".join(f"{label}: {escape(str(value))}" for label, value in shown)),
+                block_id="child" if number == 1 else f"child_{number}",
+                text=_md(heading + "\n" + "\n".join(f"{label}: {escape(str(value))}" for label, value in shown)),
             )
         )
+    if shown_any:
         blocks.append(ContextBlock(elements=[_md(":lock: Personal data, shown only to you. Do not copy it into a channel.")]))
 
     blocks.append(DividerBlock())
@@ -197,6 +209,8 @@ def case_summary_view(
         blocks.append(
             ContextBlock(elements=[_md(f"Rule: {deadline.rule}"), _md(f"Source: {deadline.source}")])
         )
+    blocks = blocks[: _MODAL_BLOCKS_MAX - 1]
+    blocks.append(case_actions(case))
     return View(
         type="modal",
         callback_id=ids.CASE_SUMMARY_VIEW,
@@ -204,6 +218,103 @@ def case_summary_view(
         close=PlainTextObject(text="Close"),
         blocks=blocks,
     )
+
+
+def case_actions(case: Any) -> ActionsBlock:
+    """What a case officer can do from the case modal: amend a milestone's date, assign an
+    owner, close the case (each opens a modal that asks for the reason where one is needed).
+    The buttons carry the reference only."""
+    value = ids.case_value(case.reference)
+    buttons = []
+    if any(not m.voided for m in case.milestones):
+        buttons.append(ButtonElement(text="Amend a date", action_id=ids.CASE_AMEND, value=value))
+    buttons.append(ButtonElement(text="Assign", action_id=ids.CASE_ASSIGN, value=value))
+    if case.status == "open":
+        buttons.append(ButtonElement(text="Close the case", action_id=ids.CASE_CLOSE, value=value, style="danger"))
+    return ActionsBlock(block_id="case_actions", elements=buttons)
+
+
+AMEND_MILESTONE, AMEND_ON, REASON, OWNER = "milestone", "on", "reason", "owner"
+
+
+def _reason_input(hint: str) -> InputBlock:
+    return InputBlock(
+        block_id=REASON,
+        label=PlainTextObject(text="Reason"),
+        element=PlainTextInputElement(action_id="value", multiline=True, max_length=500),
+        hint=PlainTextObject(text=hint),
+    )
+
+
+def amend_view(case: Any, milestone_labels: Mapping[str, str], today: date, private_metadata: str) -> View:
+    """Amend a recorded milestone's date: which one, the right date, why. The milestones are
+    the case's own (not voided); the date must still fit the recording rules."""
+    options = [
+        Option(value=m.key, text=f"{milestone_labels.get(m.kind, m.kind)} ({fmt_day(m.on)})"[:75])
+        for m in case.milestones if not m.voided
+    ][:100]
+    return View(
+        type="modal",
+        callback_id=ids.CASE_AMEND_VIEW,
+        title=PlainTextObject(text="Amend a date"),
+        submit=PlainTextObject(text="Amend"),
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=private_metadata,
+        blocks=[
+            SectionBlock(block_id="case", text=_md(f"*Case {case.reference}*")),
+            InputBlock(block_id=AMEND_MILESTONE, label=PlainTextObject(text="Milestone"),
+                       element=StaticSelectElement(action_id="value", options=options,
+                                                   initial_option=options[-1] if options else None)),
+            InputBlock(block_id=AMEND_ON, label=PlainTextObject(text="The right date"),
+                       element=DatePickerElement(action_id="value", initial_date=today.isoformat())),
+            _reason_input("Why the recorded date was wrong (kept in the audit log: do not name the child)."),
+        ],
+    )
+
+
+def assign_view(case: Any, private_metadata: str) -> View:
+    """Give the case an owner: reminders and escalations go to them."""
+    return View(
+        type="modal",
+        callback_id=ids.CASE_ASSIGN_VIEW,
+        title=PlainTextObject(text="Assign"),
+        submit=PlainTextObject(text="Assign"),
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=private_metadata,
+        blocks=[
+            SectionBlock(block_id="case", text=_md(f"*Case {case.reference}*\nOwner now: {_owner(case.owner)}")),
+            InputBlock(block_id=OWNER, label=PlainTextObject(text="New owner"),
+                       element=PlainTextInputElement(action_id="value", max_length=320),
+                       hint=PlainTextObject(text="A Slack user ID (U0123ABCD) or an e-mail address.")),
+        ],
+    )
+
+
+def close_view(case: Any, private_metadata: str) -> View:
+    """Close the case, with a reason; the steps still open are named: closing marks them not
+    applicable (reopening brings them back)."""
+    still_open = [s.deadline.label for s in case.deadlines if s.status is DeadlineStatus.OPEN]
+    text = f"*Case {case.reference}*"
+    if still_open:
+        text += "\n:warning: Still open, will be marked not applicable:\n" + "\n".join(
+            f"• {escape(label)}" for label in still_open[:20])
+    return View(
+        type="modal",
+        callback_id=ids.CASE_CLOSE_VIEW,
+        title=PlainTextObject(text="Close the case"),
+        submit=PlainTextObject(text="Close case"),
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=private_metadata,
+        blocks=[SectionBlock(block_id="case", text=_md(text)),
+                _reason_input("Why the partnership closes it (kept in the audit log: do not name the child).")],
+    )
+
+
+def _owner(owner: str | None) -> str:
+    """A Slack user ID as a mention, an e-mail address as text, or "nobody"."""
+    if owner and "@" not in owner:
+        return _who(f"slack:{owner}")
+    return escape(owner or "nobody")
 
 
 def _who(actor: str) -> str:

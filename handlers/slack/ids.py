@@ -37,6 +37,14 @@ CASE_VIEW: Final = "case_view"
 RECORD_DONE_VIEW: Final = "reminder_record_done_view"  # callback_id
 CASE_SUMMARY_VIEW: Final = "case_summary_view"  # callback_id (a read-only modal: no listener)
 
+# Putting a case right, from the case modal (case officers only) -----------------------------
+CASE_AMEND: Final = "case_amend"  # button: amend a milestone's date
+CASE_ASSIGN: Final = "case_assign"  # button: give the case an owner
+CASE_CLOSE: Final = "case_close"  # button: close the case
+CASE_AMEND_VIEW: Final = "case_amend_view"  # callback_id
+CASE_ASSIGN_VIEW: Final = "case_assign_view"  # callback_id
+CASE_CLOSE_VIEW: Final = "case_close_view"  # callback_id
+
 # What the listeners match on where one listener serves several ids.
 ANSWER_PATTERN: Final = re.compile(rf"^{ANSWER}_\d+$")
 START_PATTERN: Final = re.compile(rf"^{START}(_review)?$")
@@ -51,3 +59,8 @@ def reminder_value(reference: str, deadline: str) -> str:
     """A reminder button's value: JSON with the case reference and the deadline key, nothing
     about the child. payloads.parse_reminder_value reads it back."""
     return json.dumps({"reference": reference, "deadline": deadline})
+
+
+def case_value(reference: str) -> str:
+    """A case button's value: JSON with the case reference only (payloads.parse_case_value)."""
+    return json.dumps({"reference": reference})

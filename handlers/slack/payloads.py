@@ -127,6 +127,18 @@ def parse_help_value(raw: object) -> tuple[str, str]:
     return flow, question
 
 
+class _CaseValue(_Strict):
+    reference: Reference
+
+
+def parse_case_value(raw: object) -> str:
+    """A case button's value (ids.case_value): the reference; PayloadError for anything else."""
+    try:
+        return _CaseValue.model_validate(_json(raw, "not a case button value")).reference
+    except ValidationError:
+        raise PayloadError("not a case button value") from None
+
+
 def parse_token(raw: object, what: str) -> str:
     """A single key carried by a button (a flow to restart, a decision to open a case with)."""
     (token,) = _tokens(raw, 1, what)
@@ -183,6 +195,12 @@ class RecordDoneMeta(_Strict):
     channel: SlackId | None = None
     ts: MessageTs | None = None
     home: bool = False
+
+
+class CaseMeta(_Strict):
+    """The amend, assign and close modals: which case."""
+
+    reference: Reference
 
 
 _LOCATION = TypeAdapter(tuple[SlackId, MessageTs])

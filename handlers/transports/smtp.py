@@ -44,12 +44,20 @@ def build_email(message: OutboundMessage, default_sender: str) -> EmailMessage:
     mail["Date"] = formatdate(localtime=False)
     domain = str(mail["From"]).rsplit("@", 1)[-1].strip("> ") or "localhost"
     mail["Message-ID"] = payload.get("message_id") or f"<outbox-{message.id}@{domain}>"
+    attachments = list(payload.get("attachments") or [])
+    if payload.get("kind") == "reminder" and payload.get("reference"):
+        # Every reminder and escalation about one case is one thread in the mailbox, and each
+        # carries its step as a calendar entry.
+        thread, ics = _reminder_extras(payload, domain)
+        payload = {**payload, "in_reply_to": payload.get("in_reply_to") or thread,
+                   "references": payload.get("references") or thread}
+        attachments.append(ics)
     if payload.get("in_reply_to"):
         mail["In-Reply-To"] = payload["in_reply_to"]
         mail["References"] = payload.get("references") or payload["in_reply_to"]
     mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: auto-responders must not answer us
     mail.set_content(message.body)
-    for attachment in payload.get("attachments") or []:
+    for attachment in attachments:
         maintype, _, subtype = (attachment.get("content_type") or "application/octet-stream").partition("/")
         data = attachment.get("data", "")
         if maintype == "text":
@@ -62,6 +70,26 @@ def build_email(message: OutboundMessage, default_sender: str) -> EmailMessage:
                 filename=attachment.get("filename"),
             )
     return mail
+
+
+def case_thread_id(reference: str, domain: str) -> str:
+    """The Message-ID every e-mail about one case refers to: its thread."""
+    return f"<case-{reference.lower()}@{domain}>"
+
+
+def _reminder_extras(payload: dict[str, Any], domain: str) -> tuple[str, dict[str, Any]]:
+    """(the case's thread id, the step's .ics attachment) for a reminder's payload."""
+    from datetime import date
+
+    from bot.calendar_export import step_ics
+
+    reference = str(payload["reference"])
+    ics = step_ics(reference, str(payload.get("deadline", "step")), str(payload.get("label", "")),
+                   date.fromisoformat(str(payload["due"])), str(payload.get("rule", "")),
+                   str(payload.get("source", "")))
+    name = f"{reference}-{payload.get('deadline', 'step')}.ics"
+    return case_thread_id(reference, domain), {"filename": name, "content_type": "text/calendar",
+                                               "data": ics.decode()}
 
 
 class SmtpTransport:

@@ -95,7 +95,6 @@ def test_deadlines_needs_no_database(cli_env: dict[str, str], tmp_path: Path) ->
         (["deadlines"], "--aware"),
         (["case", "record", "SG-2026-0001", "teleported", "--on", "2026-12-23"], "unknown milestone"),
         (["case", "open", "--aware", "31/02/2026"], "not a real date"),
-        (["case", "show", "SG-1999-0001"], "no case with reference"),
     ],
 )
 def test_user_errors_exit_2_with_one_line(cli_env: dict[str, str], args: list[str], fragment: str) -> None:

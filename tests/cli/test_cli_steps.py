@@ -95,7 +95,7 @@ def test_assess_changes_the_steps_and_is_audited(cli) -> None:  # type: ignore[n
     assert again["decision"] in {"notify", "incomplete", "discuss"}
     assert "panel_notification" in {d["key"] for d in again["deadlines"]}
     code, human, _ = cli("case", "show", ref)
-    assert "Criteria:" in human
+    assert "Criteria answers: " in human and "harm=died" in human and "Decision: " in human
 
 
 @pytest.mark.parametrize(

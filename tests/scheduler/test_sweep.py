@@ -144,3 +144,17 @@ def test_weekly_digest_once_per_week(cases: CaseService, engine: Engine) -> None
     assert send_digests(engine, london(date(2026, 12, 29), 12), POLICY, cal, router) == []
     [later] = send_digests(engine, london(date(2027, 1, 4), 9), POLICY, cal, router)
     assert "Overdue (2)" in later.text
+
+
+def test_digest_shows_years_and_four_weeks_ahead(cases: CaseService, engine: Engine) -> None:
+    cal = WorkingCalendar()
+    ref = cases.open_case(la_aware=date(2026, 12, 14), actor="t").reference
+    cases.record_milestone(ref, "panel-notified", on=date(2026, 12, 15), actor="t")
+    cases.record_milestone(ref, "partners-notified", on=date(2026, 12, 15), actor="t")
+    withdrawn = cases.open_case(la_aware=date(2026, 12, 14), actor="t").reference
+    cases.withdraw(withdrawn, reason="duplicate", actor="t")
+    # Tue 29 Dec 2026: the rapid review (due Thu 07 Jan 2027) is next week, within four weeks.
+    [digest] = send_digests(engine, london(date(2026, 12, 29), 9), POLICY, lambda key: cal, router)
+    assert "Due in the next 4 weeks, up to Tue 26 Jan 2027 (1):" in digest.text
+    assert f"{ref}: Complete the rapid review and send it to the Panel (due Thu 07 Jan 2027)" in digest.text
+    assert "Open cases: 1" in digest.text and withdrawn not in digest.text

@@ -6,8 +6,8 @@ SlackAssistant method and answers Slack. handlers/slack/app.py registers every m
 
 from __future__ import annotations
 
-from handlers.slack.listeners import cases, conversation, home, reminders
+from handlers.slack.listeners import case_admin, cases, conversation, home, reminders
 
-MODULES = (conversation, cases, reminders, home)
+MODULES = (conversation, cases, reminders, home, case_admin)
 
-__all__ = ["MODULES", "cases", "conversation", "home", "reminders"]
+__all__ = ["MODULES", "case_admin", "cases", "conversation", "home", "reminders"]

@@ -87,6 +87,9 @@ def register(app: AsyncApp, assistant: SlackAssistant) -> None:
         channel = assistant.settings.partnership(case.partnership).slack_channel
         if channel:
             await client.chat_postMessage(channel=channel, blocks=notice, text=text)
+        # The partnership's shared mailbox (team_email) hears it too, through the outbox.
+        await asyncio.to_thread(assistant.cases.notify_team, case.reference, subject=f"[{case.reference}] New case",
+                                text=text, event="opened")
         warned = warning_lines(case.warnings)  # the case service's
         await client.chat_postMessage(channel=user, blocks=notice, text=f"Opened. {text}{warned}")
 

@@ -73,8 +73,11 @@ def test_docx_referral_opens_a_case_with_ack_and_notice(pipeline: IntakePipeline
     assert (ack.transport, ack.recipient) == ("folder", "priya.testwell@northtown.example.nhs.uk")
     assert ack.payload["in_reply_to"] == message_id and message_id in ack.payload["references"]
     assert view.reference in ack.subject and view.reference in ack.body
-    assert "Mon 07 Dec 2026" in ack.body and "Children Act 2004 s16C(1)" in ack.body
-    [ics] = ack.payload["attachments"]
+    assert "Mon 07 Dec 2026" in ack.body and "What happens next" in ack.body
+    # Plain words in the body; the statutory detail is attached.
+    assert "Children Act 2004 s16C(1)" not in ack.body and "Contact:" in ack.body
+    [ics, detail] = ack.payload["attachments"]
+    assert detail["filename"] == f"{view.reference}-deadlines.txt" and "Children Act 2004 s16C(1)" in detail["data"]
     assert ics["filename"] == f"{view.reference}-deadlines.ics" and "BEGIN:VEVENT" in ics["data"]
     assert "DTSTART;VALUE=DATE:20261207" in ics["data"]
     assert notice.recipient == "#default"
@@ -88,7 +91,7 @@ def test_docx_referral_opens_a_case_with_ack_and_notice(pipeline: IntakePipeline
                                        ack.payload), "safeguard-bot@localhost")
     parsed = message_from_string(mail.as_string(), policy=policy.default)
     assert parsed["In-Reply-To"] == message_id and parsed["Auto-Submitted"] == "auto-generated"
-    assert [p.get_content_type() for p in parsed.iter_attachments()] == ["text/calendar"]
+    assert [p.get_content_type() for p in parsed.iter_attachments()] == ["text/calendar", "text/plain"]
 
     with Session(engine) as session:
         [row] = session.exec(select(IntakeMessage)).all()

@@ -51,12 +51,38 @@ def test_bad_case_officer_id_names_the_key(tmp_path: Path) -> None:
 
 
 def test_run_without_tokens_falls_back_to_the_terminal_chat(cli_env: dict[str, str]) -> None:
+    """The chat runs in the terminal; when it ends the service keeps running (reminders, mail)
+    until it is told to stop."""
+    import signal
+    import threading
+    import time
+
     env = dict(cli_env)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, input="4\n2\n\n",
-        capture_output=True, text=True, timeout=60,
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    assert result.returncode == 0, result.stderr
-    assert "Slack is not configured" in result.stderr
-    assert "Decision: Discuss with the LA notifier now (discuss)" in result.stdout
+    errors: list[str] = []
+    reader = threading.Thread(target=lambda: errors.extend(iter(process.stderr.readline, "")), daemon=True)
+    reader.start()
+    try:
+        assert process.stdin is not None
+        process.stdin.write("4\n2\n\n")
+        process.stdin.close()
+        deadline = time.monotonic() + 60
+        while not any("The chat has ended" in line for line in errors):
+            assert time.monotonic() < deadline, "".join(errors)
+            assert process.poll() is None, "".join(errors)
+            reader.join(0.05)
+        assert process.poll() is None  # still serving after the chat ended
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+        assert process.stdout is not None
+        out = process.stdout.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, "".join(errors)
+    assert "Slack is not configured" in "".join(errors)
+    assert "Decision: Discuss with the LA notifier now (discuss)" in out
