@@ -47,7 +47,7 @@ def answers(**pairs: str) -> list[str]:
 
 def test_notify_prints_deadlines_from_aware(env: dict[str, str]) -> None:
     result = run(
-        env, "criteria", *answers(abuse_or_neglect="known", harm="died", location="in_area",
+        env, "criteria", *answers(age="under_18", abuse_or_neglect="known", harm="died", location="in_area",
                                   looked_after="no", care_leaver_under_25="no"),
         "--aware", "2026-12-22", "--json",
     )
@@ -67,7 +67,8 @@ def test_notify_prints_deadlines_from_aware(env: dict[str, str]) -> None:
 
 def test_looked_after_death_without_abuse(env: dict[str, str]) -> None:
     result = run(env, "criteria", *answers(abuse_or_neglect="not_suspected", harm="died",
-                                           looked_after="yes"), "--json")
+                                           looked_after="yes", location="in_area",
+                                           family_known_to_csc="no"), "--json")
     data = json.loads(result.stdout)
     assert data["decision"] == "not_required"
     assert data["also_notify"] == ["secretary_of_state", "ofsted"]
@@ -76,10 +77,10 @@ def test_looked_after_death_without_abuse(env: dict[str, str]) -> None:
 
 
 def test_incomplete_names_the_next_question(env: dict[str, str]) -> None:
-    result = run(env, "criteria", *answers(abuse_or_neglect="known", harm="died"), "--json")
+    result = run(env, "criteria", *answers(age="under_18", abuse_or_neglect="known", harm="died"), "--json")
     data = json.loads(result.stdout)
     assert (data["decision"], data["next_question"]) == ("incomplete", "location")
-    human = run(env, "criteria", *answers(abuse_or_neglect="known", harm="died"))
+    human = run(env, "criteria", *answers(age="under_18", abuse_or_neglect="known", harm="died"))
     assert "More information needed: Where did the death or serious harm happen?" in human.stdout
     assert "--answer location=in_area|" in human.stdout
 
@@ -133,13 +134,13 @@ def test_review_decision_recorded_on_a_case(env: dict[str, str]) -> None:
 
 
 def test_chat_full_conversation(env: dict[str, str]) -> None:
-    # abuse: suspected; harm: died; "?" help on context; context: SUDI; location: in area;
-    # an invalid reply; looked after: yes; awareness date; finish.
-    script = "2\n1\n?\n1\n1\n9\n1\n22 December 2026\n\n"
+    # age: under 18; abuse: suspected; harm: died; "?" help on context; context: SUDI;
+    # location: in area; an invalid reply; looked after: yes; awareness date; finish.
+    script = "1\n2\n1\n?\n1\n1\n9\n1\n22 December 2026\n\n"
     result = run(env, "chat", "--user", "tester", stdin=script)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "Is abuse or neglect of the child known or suspected?" in out
+    assert out.index("How old was the child or young person") < out.index("Is abuse or neglect")
     assert "  1) Known" in out
     assert "The Panel has seen inconsistent notification" in out  # help text for context
     assert "Source: Child Safeguarding Practice Review Panel guidance" in out
@@ -155,16 +156,17 @@ def test_chat_resumes_after_end_of_input_and_restarts(env: dict[str, str]) -> No
     first = run(env, "chat", "--user", "resumer", stdin="1\n")
     assert first.returncode == 0
     assert "answers are saved" in first.stdout
-    second = run(env, "chat", "--user", "resumer", stdin="3\n")
+    second = run(env, "chat", "--user", "resumer", stdin="3\n3\n")  # not suspected; not serious
     assert "Resuming your conversation (1 answer(s) so far" in second.stdout
     assert second.stdout.index("Resuming") < second.stdout.index("Has the child died")
     assert "Decision: No notification to the Panel from this local authority" in second.stdout
     assert "learning request" in second.stdout
     # finished conversations are forgotten; "r" mid-way starts again
-    third = run(env, "chat", "--user", "resumer", stdin="1\nr\n4\n")
+    third = run(env, "chat", "--user", "resumer", stdin="1\nr\n1\n")
     assert "Resuming" not in third.stdout
     assert "Starting again." in third.stdout
     assert third.stdout.count("Is abuse or neglect of the child known or suspected?") == 2
+    assert third.stdout.count("How old was the child or young person") == 2
 
 
 def test_chat_review_flow_records_decision(env: dict[str, str]) -> None:
@@ -177,3 +179,4 @@ def test_chat_review_flow_records_decision(env: dict[str, str]) -> None:
     assert f"Recorded decision_no_review on 2026-03-20 for {reference}" in result.stdout
     case = json.loads(run(env, "case", "show", reference, "--json").stdout)
     assert case["milestones"][-1]["milestone"] == "decision_no_review"
+
