@@ -74,10 +74,22 @@ class Extractor:
             j = i
             while j < len(rows) and rows[j].table == table:
                 j += 1
+            label = self.pending if not any(line.strip() for line in self.pending_lines) else None
             self._close_pending()
+            if label and self._answer_box(label, rows[i]):
+                i += 1  # a label paragraph, its answer in the box drawn under it
+                continue
             self._table(rows[i:j])
             i = j
         self._close_pending()
+
+    def _answer_box(self, key: str, row: Row) -> bool:
+        """A label paragraph ("Section C: Summary of the incident ...") with nothing after it,
+        then a table row holding only free text: the text is that label's answer."""
+        if row.is_blank or any(m.kind != "value" and m.kind != "empty" for m in self._classify(row)):
+            return False
+        self.set(key, "\n".join(c.text for c in row.cells if c.text.strip()))
+        return True
 
     def _classify(self, row: Row, loose: bool = False) -> list[Match]:
         return [self.book.classify(c.text, self.section, loose=loose) for c in row.cells]
