@@ -126,6 +126,11 @@ class QuestionSpec(_Strict):
     source: str
     optional: bool = False
     ask_when: Condition = Field(default_factory=dict)
+    # The answer ``safeguard-bot criteria`` (and the mail intake) takes when none is given, for a
+    # question that only adds a local consideration (Tees: a family known to children's social
+    # care). The conversations still ask it whenever it could change the outcome, and an answer
+    # that rests on the assumption says so.
+    assume: str | None = None
     option: list[OptionSpec] = Field(min_length=2)
 
 
@@ -307,7 +312,11 @@ class Flow:
         self._sources = sources
         self._questions = {q.key: q for q in spec.question}
         self._outcomes = {o.key: o for o in spec.outcome}
-        self.required = tuple(q.key for q in spec.question if not q.optional)
+        # ``decisive``: every question a rule may read. ``required``: those the one-shot
+        # ``criteria`` command demands (decisive, with no ``assume``d answer).
+        self.decisive = tuple(q.key for q in spec.question if not q.optional)
+        self.required = tuple(q.key for q in spec.question if not q.optional and q.assume is None)
+        self._assumed = {q.key: q.assume for q in spec.question if q.assume is not None}
         # Outcomes of a partial answer set, keyed by its values in ``required`` order (None for
         # a missing answer). Each entry is the union of its children's, so evaluating every
         # partial answer set costs one pass over the tree of answers, not one per call.
@@ -366,7 +375,7 @@ class Flow:
                 raise CriteriaAnswerError(f"{given} cannot both hold: {impossible.reason}")
         if self.spec.impossible and not self._outcomes_for(checked):
             # each pair is possible, but no answer to the missing questions fits them all
-            given = ", ".join(f"{k}={v}" for k, v in checked.items() if k in self.required)
+            given = ", ".join(f"{k}={v}" for k, v in checked.items() if k in self.decisive)
             why = "; ".join(
                 i.reason for i in self.spec.impossible if any(k in checked for k in i.when)
             )
@@ -393,7 +402,7 @@ class Flow:
 
     def _completions(self, answers: Mapping[str, str]) -> Iterable[dict[str, str]]:
         """Every possible completion of ``answers`` (impossible combinations left out)."""
-        missing = [k for k in self.required if k not in answers]
+        missing = [k for k in self.decisive if k not in answers]
         choices = [[o.value for o in self._questions[k].option] for k in missing]
         for combo in itertools.product(*choices):
             completed = dict(answers)
@@ -404,23 +413,23 @@ class Flow:
     def _outcomes_for(self, answers: Mapping[str, str]) -> frozenset[tuple[str, frozenset[str]]]:
         """The (decision, other notifications) pairs some possible completion reaches; empty
         when the answers cannot all hold."""
-        return self._outcomes_of(tuple(answers.get(k) for k in self.required))
+        return self._outcomes_of(tuple(answers.get(k) for k in self.decisive))
 
     def _outcomes_of(self, values: tuple[str | None, ...]) -> frozenset[tuple[str, frozenset[str]]]:
         cached = self._memo.get(values)
         if cached is not None:
             return cached
-        known = {k: v for k, v in zip(self.required, values, strict=True) if v is not None}
+        known = {k: v for k, v in zip(self.decisive, values, strict=True) if v is not None}
         if not self._possible(known):
             result: frozenset[tuple[str, frozenset[str]]] = frozenset()
-        elif len(known) == len(self.required):
+        elif len(known) == len(self.decisive):
             rule = self._decide(known)
             assert rule is not None  # load-time validation guarantees a rule decides
             result = frozenset({(rule.decision, self._also(known))})
         else:
             i = values.index(None)
             found: set[tuple[str, frozenset[str]]] = set()
-            for option in self._questions[self.required[i]].option:
+            for option in self._questions[self.decisive[i]].option:
                 found |= self._outcomes_of((*values[:i], option.value, *values[i + 1 :]))
             result = frozenset(found)
         self._memo[values] = result
@@ -438,8 +447,12 @@ class Flow:
             seen.append(outcomes)
         return False
 
-    def _required_next(self, answers: Mapping[str, str]) -> str | None:
-        unanswered = [k for k in self.required if k not in answers]
+    def _filled(self, answers: Mapping[str, str]) -> dict[str, str]:
+        """The answers with the ``assume``d answer for each such question not answered."""
+        return {**{k: v for k, v in self._assumed.items() if k not in answers}, **answers}
+
+    def _next_of(self, answers: Mapping[str, str], keys: tuple[str, ...]) -> str | None:
+        unanswered = [k for k in keys if k not in answers]
         if not unanswered:
             return None
         if self.spec.ask_all:
@@ -451,12 +464,17 @@ class Flow:
                 return key
         return unanswered[0]
 
+    def _required_next(self, answers: Mapping[str, str]) -> str | None:
+        """What ``criteria`` still needs: assumed answers count as given."""
+        return self._next_of(self._filled(answers), self.required)
+
     def next_question(self, answers: Mapping[str, str], *, include_optional: bool = False) -> str | None:
         """The next question to ask. ``include_optional`` (chat) also asks optional questions,
-        in file order, when their ``ask_when`` holds."""
-        required = self._required_next(answers)
+        in file order, when their ``ask_when`` holds, and asks a question with an assumed
+        answer whenever that answer could change the outcome."""
         if not include_optional:
-            return required
+            return self._required_next(answers)
+        required = self._next_of(answers, self.decisive)
         for spec in self.spec.question:
             if spec.key in answers:
                 continue
@@ -469,11 +487,23 @@ class Flow:
         return None
 
     def evaluate(self, answers: Mapping[str, str]) -> Evaluation:
-        """The decision so far. Raises CriteriaAnswerError for unknown keys or values."""
-        answers = self.check_answers(answers)
+        """The decision so far. Raises CriteriaAnswerError for unknown keys or values.
+
+        A question with an ``assume``d answer that was not answered is taken as that answer;
+        where the other answer would change the outcome, a reason says so."""
+        given = self.check_answers(answers)
+        answers = self._filled(given)
         reasons: list[Reason] = []
         for spec in self.spec.question:
             if spec.optional or spec.key not in answers:
+                continue
+            if spec.key not in given:
+                if self._matters(spec.key, {k: v for k, v in answers.items() if k != spec.key}):
+                    label = {o.value: o.label for o in spec.option}[answers[spec.key]]
+                    reasons.append(Reason(
+                        f"Not answered, taken as \"{label}\": {spec.text} {spec.help}",
+                        self.cite(spec.source),
+                    ))
                 continue
             option = next(o for o in spec.option if o.value == answers[spec.key])
             reasons.append(Reason(option.reason, self.cite(option.source)))
@@ -506,7 +536,7 @@ class Flow:
                 reasons=tuple(reasons),
                 next_question=next_key,
                 grey_areas=grey,
-                answers=answers,
+                answers=given,
             )
 
         decision = next(iter(decisions))
@@ -531,7 +561,7 @@ class Flow:
             next_question=next_key,
             grey_areas=grey,
             milestone=outcome.milestone,
-            answers=answers,
+            answers=given,
         )
 
     def _grey_source(self, grey: GreyAreaSpec) -> str:
@@ -630,6 +660,10 @@ def _validate_flow(name: str, flow: FlowSpec, sources: Mapping[str, SourceSpec])
             source(f"{where}.option[{o.value}]", o.source)
         if q.ask_when and not q.optional:
             raise CriteriaConfigError(f"{where}.ask_when: only optional questions may use ask_when")
+        if q.assume is not None and (q.optional or q.assume not in values):
+            raise CriteriaConfigError(
+                f"{where}.assume: must be one of its answers, on a question that is not optional"
+            )
     for q in flow.question:
         _check_condition(f"{name}.question[{q.key}].ask_when", q.ask_when, questions, True)
 

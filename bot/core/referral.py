@@ -19,6 +19,7 @@ CHILD_STATUSES = (
     "child_protection",
     "looked_after",
 )
+INCIDENT_NATURES = ("died", "serious_harm")  # "Nature of incident: Death [X] Serious harm [ ]"
 
 
 @dataclass
@@ -53,6 +54,7 @@ class Referral:
     # What the form states beside a ticked status ("Known to Early Help Services (Please State)
     # [X] Northtown Family Hub" -> {"early_help": "Northtown Family Hub"}).
     child_status_details: dict[str, str] = field(default_factory=dict)
+    incident_nature: list[str] = field(default_factory=list)
     parents_carers: list[str] = field(default_factory=list)
     siblings: list[str] = field(default_factory=list)
     gp: str | None = None
@@ -100,6 +102,7 @@ class Referral:
             "aware_date": iso(self.aware_date),
             "child_status": list(self.child_status),
             "child_status_details": dict(self.child_status_details),
+            "incident_nature": list(self.incident_nature),
             "parents_carers": list(self.parents_carers),
             "siblings": list(self.siblings),
             "gp": self.gp,
@@ -137,9 +140,11 @@ def criteria_answers(ref: Referral) -> dict[str, str]:
     - ``family_known_to_csc`` (the Tees question): yes when "Child Protection" is ticked (a plan
       exists because of a current concern about abuse or neglect); no when only "Not Known to
       Children's Social Care" is. Early help or child in need need not mean abuse or neglect.
+    - ``harm``: died or serious_harm when the form ticks exactly one of them ("Nature of
+      incident"); a date of death / incident alone does not say which.
     - A looked-after tick beside a date of birth that makes the person 18 or over cannot both
       be right: neither is kept and the referral says so.
-    Harm, abuse or neglect and location are never read from the form: they are judgements.
+    Abuse or neglect and location are never read from the form: they are judgements.
     """
     answers: dict[str, str] = {}
     on = ref.incident_date or ref.aware_date
@@ -147,6 +152,8 @@ def criteria_answers(ref: Referral) -> dict[str, str]:
         band = age_band(ref.child.date_of_birth, on)
         if band is not None:
             answers["age"] = band
+    if len(ref.incident_nature) == 1:
+        answers["harm"] = ref.incident_nature[0]
     statuses = set(ref.child_status)
     if statuses == {"not_known_to_csc"}:
         answers["looked_after"] = "no"

@@ -17,7 +17,7 @@ from bot.core import nhs
 from handlers.referral import marks
 from handlers.referral.blocks import Cell, Row
 from handlers.referral.labels import OPTION_GROUPS, LabelBook, Match, default_labels, state_and_detail
-from bot.core.referral import CHILD_STATUSES, REQUEST_TYPES, Referral, criteria_answers
+from bot.core.referral import CHILD_STATUSES, INCIDENT_NATURES, REQUEST_TYPES, Referral, criteria_answers
 
 MULTILINE = {"child.address", "summary", "parents_carers", "siblings", "gp", "agencies",
              "others.address", "agencies.contact"}
@@ -508,6 +508,9 @@ def build_referral(ex: Extractor, today: date) -> Referral:
     ref.child_status_details = {
         s: ex.details["child_status"][s] for s in ref.child_status if s in ex.details["child_status"]
     }
+    ref.incident_nature = [n for n in INCIDENT_NATURES if ex.ticks["incident_nature"].get(n)]
+    if len(ref.incident_nature) > 1:
+        ref.warn("nature of the incident: both death and serious harm are ticked")
     for group, option in ex.unticked_details:
         if group == "child_status" and option not in ref.child_status:
             ref.warn(f"child's status: text is stated beside the unticked box '{option}'")

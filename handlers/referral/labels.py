@@ -22,9 +22,9 @@ FIELD_KEYS = (
     "child.nhs_number", "child.gender", "incident_date", "aware_date", "child_status",
     "parents_carers", "siblings", "gp", "agencies", "summary",
     "agencies.name", "agencies.title", "agencies.agency", "agencies.contact",
-    "others.name", "others.address", "others.relationship",
+    "others.name", "others.address", "others.relationship", "incident_nature",
 )
-OPTION_GROUPS = ("request_type", "child_status")
+OPTION_GROUPS = ("request_type", "child_status", "incident_nature")
 ANY = "*"
 NOSECTION = "-"
 

@@ -76,7 +76,13 @@ def test_every_complete_answer_set_matches_the_law(flow) -> None:  # type: ignor
         assert result.reasons and all(r.text and r.source for r in result.reasons)
 
 
-def _consistent(partial: dict[str, str]) -> list[dict[str, str]]:
+ASSUMED = {"family_known_to_csc": "no"}  # what `criteria` takes when not told (Tees: a local rule)
+REQUIRED = [k for k in KEYS if k not in ASSUMED]
+
+
+def _consistent(partial: dict[str, str], *, assume: bool = True) -> list[dict[str, str]]:
+    if assume:
+        partial = {**{k: v for k, v in ASSUMED.items() if k not in partial}, **partial}
     missing = [k for k in KEYS if k not in partial]
     out = []
     for combo in itertools.product(*(NOTIFICATION_CONTRACT[k] for k in missing)):
@@ -93,11 +99,11 @@ def test_partial_answers_decide_only_when_certain_and_ask_what_matters(flow) -> 
     checked = 0
     for combo in itertools.product(*options):
         partial = {k: v for k, v in zip(KEYS, combo, strict=True) if v is not None}
-        consistent = _consistent(partial)
-        if not consistent:
+        if not _consistent(partial, assume=False):
             with pytest.raises(CriteriaAnswerError, match="cannot (both|all) hold"):
                 flow.evaluate(partial)
             continue
+        consistent = _consistent(partial)
         outcomes = {oracle(c) for c in consistent}
         result = flow.evaluate(partial)
         decisions = {decision for decision, _ in outcomes}
@@ -110,7 +116,7 @@ def test_partial_answers_decide_only_when_certain_and_ask_what_matters(flow) -> 
             expected = next(iter(decisions)) if len(decisions) == 1 else "incomplete"
             assert result.decision == expected, partial
             key = result.next_question
-            assert key in KEYS and key not in partial
+            assert key in REQUIRED and key not in partial
             by_value = {
                 value: frozenset(oracle(c) for c in consistent if c[key] == value)
                 for value in NOTIFICATION_CONTRACT[key]
@@ -144,6 +150,7 @@ def test_partial_answers_decide_only_when_certain_and_ask_what_matters(flow) -> 
         ),
         ({"harm": "not_serious"}, "not_required", [], None),
         ({"abuse_or_neglect": "not_suspected", "family_known_to_csc": "no"}, "not_required", [], "age"),
+        ({"abuse_or_neglect": "not_suspected", "harm": "not_serious"}, "not_required", [], None),
         ({"location": "elsewhere_in_england"}, "not_required", [], "age"),
         ({"age": "under_18", "abuse_or_neglect": "unsure", "harm": "serious_harm", "location": "in_area"},
          "discuss", [], None),
@@ -225,7 +232,7 @@ def test_looked_after_means_under_18_and_care_leaver_means_18_to_24(flow) -> Non
 def test_tees_suicide_in_a_family_known_to_csc_is_discuss(flow) -> None:  # type: ignore[no-untyped-def]
     answers = {"age": "under_18", "abuse_or_neglect": "not_suspected", "harm": "died",
                "context": "suicide", "location": "in_area", "looked_after": "no"}
-    assert flow.evaluate(answers).next_question == "family_known_to_csc"
+    assert flow.next_question(answers, include_optional=True) == "family_known_to_csc"
     result = flow.evaluate({**answers, "family_known_to_csc": "yes"})
     assert result.decision == "discuss"
     assert "Tees" in result.reasons[-1].source and "suicide or unexplained death" in result.reasons[-1].text
@@ -233,10 +240,28 @@ def test_tees_suicide_in_a_family_known_to_csc_is_discuss(flow) -> None:  # type
 
 
 def test_tees_question_asked_only_when_it_can_change_the_answer(flow) -> None:  # type: ignore[no-untyped-def]
-    base = {"age": "under_18", "harm": "died", "location": "in_area", "looked_after": "no"}
-    assert flow.evaluate({**base, "abuse_or_neglect": "known"}).next_question is None
-    assert flow.evaluate({**base, "abuse_or_neglect": "unsure"}).next_question is None
-    assert flow.evaluate({**base, "abuse_or_neglect": "not_suspected", "harm": "not_serious"}).next_question is None
+    base = {"age": "under_18", "harm": "died", "context": "suicide", "location": "in_area", "looked_after": "no"}
+    for abuse in ("known", "unsure"):
+        assert flow.next_question({**base, "abuse_or_neglect": abuse}, include_optional=True) is None
+    not_serious = {**base, "abuse_or_neglect": "not_suspected", "harm": "not_serious"}
+    assert flow.next_question(not_serious, include_optional=True) is None
+    elsewhere = {**base, "abuse_or_neglect": "not_suspected", "location": "elsewhere_in_england"}
+    assert flow.next_question(elsewhere, include_optional=True) is None
+
+
+def test_criteria_takes_the_tees_answer_as_no_and_says_what_yes_would_mean(flow) -> None:  # type: ignore[no-untyped-def]
+    """The one-shot command does not demand the local (Tees) question: not suspected settles
+    not_required, with a reason naming the question; the conversation asks it."""
+    answers = {"age": "under_18", "abuse_or_neglect": "not_suspected", "harm": "died",
+               "context": "suicide", "location": "in_area", "looked_after": "no"}
+    result = flow.evaluate(answers)
+    assert (result.decision, result.next_question) == ("not_required", None)
+    assert any(r.text.startswith('Not answered, taken as "No"') and "Tees" in r.source for r in result.reasons)
+    assert flow.next_question(answers, include_optional=True) == "family_known_to_csc"
+    assert flow.evaluate({"abuse_or_neglect": "not_suspected"}).decision == "not_required"
+    assert flow.next_question({"abuse_or_neglect": "known", "age": "under_18", "harm": "died",
+                               "context": "none", "location": "in_area", "looked_after": "no"},
+                              include_optional=True) is None
 
 
 # --- issue 10 item 6: where it happened settles it first ---------------------------------------

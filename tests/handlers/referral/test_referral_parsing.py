@@ -135,10 +135,21 @@ def test_text_beside_an_unticked_box_is_a_warning() -> None:
         ("text_pdf", {"age": "under_18", "looked_after": "yes"}),
         ("tees_early_help_stated_x", {"age": "under_18"}),  # early help says nothing more
         ("plain", {"age": "under_18"}),
+        ("multi_label_header", {"age": "under_18", "harm": "serious_harm", "family_known_to_csc": "yes"}),
+        ("labelled_body", {"age": "under_18", "harm": "died"}),  # "Nature of incident: ✓ Child Death"
+        ("eml_labelled_body", {"age": "under_18", "harm": "died"}),
     ],
 )
 def test_referral_answers_from_the_forms_ticks(name: str, answers: dict[str, str]) -> None:
     assert _parse(name)["answers"] == answers
+
+
+def test_both_natures_ticked_answers_no_harm_and_warns() -> None:
+    text = b"Child's name: A Person\nNature of incident: [X] Death [X] Serious harm\n"
+    data = parse_referral(text, "f.txt", today=TODAY).as_json()
+    assert data["incident_nature"] == ["died", "serious_harm"]
+    assert "harm" not in data["answers"]
+    assert any("both death and serious harm" in w for w in data["warnings"])
 
 
 def test_not_known_to_csc_settles_looked_after_and_the_tees_question() -> None:
