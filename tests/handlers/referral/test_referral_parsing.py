@@ -78,6 +78,14 @@ def test_a_tick_keeps_the_text_stated_beside_it(name: str) -> None:
     assert not [w for w in data["warnings"] if "status" in w]
 
 
+@pytest.mark.parametrize("style", ["glyph", "content_control", "legacy", "tick", "x"])
+def test_stated_text_after_every_kind_of_word_tick(style: str) -> None:
+    data = parse_referral(fx.tees_docx("glyph", statuses=("early_help",), status_style=style,
+                                       stated={"early_help": fx.EARLY_HELP}), "f.docx", today=TODAY).as_json()
+    assert data["child_status"] == ["early_help"]
+    assert data["child_status_details"] == {"early_help": fx.EARLY_HELP}
+
+
 @pytest.mark.parametrize("name", ["section_headings", "multi_label_header", "multi_label_header_pdf",
                                   "labelled_body", "eml_labelled_body"])
 def test_free_text_under_a_section_heading_paragraph(name: str) -> None:
