@@ -220,6 +220,12 @@ class Extractor:
             if (m.kind == "field" and not m.value) or (m.kind == "option" and m.state is None)
         ]
         others = [m for m in cls if m.kind not in ("empty",) and m not in bare]
+        filled = [m for m in cls if m.kind != "empty"]
+        if len(filled) == 2:
+            label, choice = filled
+            if label.kind == "field" and label.key in OPTION_GROUPS and choice.kind == "option" \
+                    and choice.key == label.key:
+                return False  # "Child's Status | Child Protection": one label and its value
         if bare and all(m.kind == "heading" for m in others):
             return True
         unknown = [m for m in others if m.kind == "value"]
@@ -229,7 +235,6 @@ class Extractor:
             return False
         if not all(_label_like(m.value or "") for m in unknown):
             return False
-        filled = [m for m in cls if m.kind != "empty"]
         alternating = all(
             (m in bare) == (k % 2 == 0) for k, m in enumerate(filled)
         ) and len(filled) % 2 == 0

@@ -26,7 +26,7 @@ EXPECTED = {
     "eml_docx": (SIN, ["child_protection"], "2019-03-07", "2025-11-21"),
     "eml_pdf": (SIN, ["looked_after"], "2019-03-07", "2025-11-21"),
     "eml_plain": (LEARNING, ["early_help", "child_in_need"], "2025-11-21", None),
-    "eml_html": (SIN, ["child_protection"], "2019-03-07", None),
+    "eml_html": (SIN, ["early_help", "child_protection"], "2019-03-07", None),
     "eml_cp1252": (LEARNING, ["early_help", "child_in_need"], "2025-11-21", None),
     "eml_latin1": (LEARNING, ["early_help", "child_in_need"], "2025-11-21", None),
     "eml_named_attachments_form": (SIN, ["child_protection"], "2019-03-07", "2025-11-21"),
@@ -38,7 +38,7 @@ EXPECTED = {
     "labelled_body": (SIN, ["early_help"], "2019-03-07", "2025-11-21"),
     "eml_labelled_body": (SIN, ["early_help"], "2019-03-07", "2025-11-21"),
 }
-STATED = {"tees_early_help_stated", "tees_early_help_stated_x", "section_headings", "multi_label_header",
+STATED = {"eml_html", "tees_early_help_stated", "tees_early_help_stated_x", "section_headings", "multi_label_header",
           "multi_label_header_pdf", "labelled_body", "eml_labelled_body"}
 
 
@@ -334,7 +334,8 @@ def test_html_checkboxes_entities_and_line_breaks() -> None:
     ref = parse_referral(fx.html_table_body().encode(), "body.html", today=TODAY)
     assert ref.request_type == SIN
     assert ref.child.address == "12 Imaginary Lane, Northtown"
-    assert ref.child_status == ["child_protection"]
+    assert ref.child_status == ["early_help", "child_protection"]
+    assert ref.child_status_details == {"early_help": fx.EARLY_HELP}
 
 
 def test_html_label_above_table_with_status_ticks() -> None:
