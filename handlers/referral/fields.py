@@ -113,18 +113,46 @@ class Extractor:
             self._single(cls[0])
             return i + 1
         nxt = i + 1
+        # A PDF's text layer often puts a blank line between a heading line and its values:
+        # look past up to two, but only to a line of several columns (never to prose).
+        ahead = nxt
+        while ahead < min(len(rows), nxt + 2) and rows[ahead].table is None and rows[ahead].is_blank:
+            ahead += 1
+        if ahead != nxt and ahead < len(rows) and len([c for c in rows[ahead].cells if c.text.strip()]) >= 2:
+            nxt = ahead
         if (
             self._is_header(cls)
             and nxt < len(rows)
             and rows[nxt].table is None
             and not rows[nxt].is_blank
-            and _is_value_row(ncls := self._classify(rows[nxt], loose=True))
+            and _is_value_row(ncls := self._classify(rows[nxt], loose=True), self.section in LIST_SECTIONS)
             and _choices_fit(row, cls, rows[nxt], ncls)
         ):
-            self._above(row, cls, [rows[nxt]])
-            return nxt + 1
+            values = [rows[nxt]]
+            end = nxt + 1
+            if self.section in LIST_SECTIONS:  # one record per line: the agencies under their headings
+                end = self._more_records(rows, end, row, cls, values)
+            self._above(row, cls, values)
+            return end
         self._left(row, cls)
         return i + 1
+
+    def _more_records(self, rows: Sequence[Row], i: int, header: Row, hcls: Sequence[Match],
+                      values: list[Row]) -> int:
+        """Further lines of a list under its heading line (blank lines between them allowed):
+        each of several columns, none a label."""
+        while i < len(rows):
+            j = i
+            while j < len(rows) and rows[j].table is None and rows[j].is_blank and j < i + 2:
+                j += 1
+            if j >= len(rows) or rows[j].table is not None or len([c for c in rows[j].cells if c.text.strip()]) < 2:
+                return i
+            ncls = self._classify(rows[j], loose=True)
+            if not _is_value_row(ncls, True) or not _choices_fit(header, hcls, rows[j], ncls):
+                return i
+            values.append(rows[j])
+            i = j + 1
+        return i
 
     def _single(self, m: Match) -> None:
         if m.kind == "heading":

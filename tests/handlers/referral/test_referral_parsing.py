@@ -35,10 +35,11 @@ EXPECTED = {
     "section_headings": (SIN, ["early_help"], "2019-03-07", "2025-11-21"),
     "multi_label_header": (SIN, ["early_help", "child_protection"], "2019-03-07", "2025-11-21"),
     "multi_label_header_pdf": (SIN, ["early_help"], "2019-03-07", "2025-11-21"),
+    "tees_pdf": (SIN, ["early_help", "child_protection"], "2019-03-07", "2025-11-21"),
     "labelled_body": (SIN, ["early_help"], "2019-03-07", "2025-11-21"),
     "eml_labelled_body": (SIN, ["early_help"], "2019-03-07", "2025-11-21"),
 }
-STATED = {"eml_html", "tees_early_help_stated", "tees_early_help_stated_x", "section_headings", "multi_label_header",
+STATED = {"eml_html", "tees_pdf", "tees_early_help_stated", "tees_early_help_stated_x", "section_headings", "multi_label_header",
           "multi_label_header_pdf", "labelled_body", "eml_labelled_body"}
 
 
@@ -102,6 +103,15 @@ def test_header_row_of_several_labels_over_one_row_of_values() -> None:
                                 "email": fx.REFERRER["email"], "role": None, "phone": None}
     assert data["child"]["gender"] == "Male"
     assert data["child"]["address"] == fx.CHILD["address"]
+    assert data["warnings"] == []
+
+
+def test_tees_form_printed_to_pdf_reads_the_lists_under_their_headings() -> None:
+    """Blank lines between a PDF's lines do not part a heading line from its values."""
+    data = _parse("tees_pdf")
+    assert data["agencies"] == [dict(zip(("name", "title", "agency", "contact"), a, strict=True))
+                                for a in fx.AGENCIES]
+    assert data["parents_carers"] == fx.PARENTS
     assert data["warnings"] == []
 
 
