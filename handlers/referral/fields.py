@@ -2,8 +2,11 @@
 
 One extractor serves every format. It keeps the current section (so "Name" means the referrer's
 or the child's name), reads label-left rows ("Name | Ann"), label-above rows (a heading row, then
-the values or tick marks under each heading), "Label: value" lines with values running onto the
-next lines, and tick boxes however they were written.
+the values or tick marks under each heading, even with a heading the label book does not know
+or, in a PDF's text layer, a blank line between), "Label: value" lines with values running onto
+the next lines, free text under a section-heading paragraph ("Section C: Summary of the incident
+and rationale ..."), and tick boxes however they were written, with any text stated beside a
+ticked box ("Known to Early Help Services (Please State) [X] Northtown Family Hub") kept.
 """
 
 from __future__ import annotations
