@@ -272,7 +272,10 @@ class LabelBook:
         return None
 
 
-_SECTION_MARKER = re.compile(r"^\s*(?:section|part)\s+[A-Za-z0-9]{1,3}\s*[:.)\-–—]?\s+", re.IGNORECASE)
+# "Section C:", "Part 2 -", "SECTION 3a." (one letter, or a number): never "Part of an ...".
+_SECTION_MARKER = re.compile(
+    r"^\s*(?:section|part)\s+(?:[A-Za-z]|\d{1,2}[A-Za-z]?)\s*[:.)\-–—]?\s+", re.IGNORECASE
+)
 
 
 def state_and_detail(text: str) -> tuple[bool | None, str | None]:
