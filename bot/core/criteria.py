@@ -317,7 +317,7 @@ class Flow:
         self.decisive = tuple(q.key for q in spec.question if not q.optional)
         self.required = tuple(q.key for q in spec.question if not q.optional and q.assume is None)
         self._assumed = {q.key: q.assume for q in spec.question if q.assume is not None}
-        # Outcomes of a partial answer set, keyed by its values in ``required`` order (None for
+        # Outcomes of a partial answer set, keyed by its values in ``decisive`` order (None for
         # a missing answer). Each entry is the union of its children's, so evaluating every
         # partial answer set costs one pass over the tree of answers, not one per call.
         self._memo: dict[tuple[str | None, ...], frozenset[tuple[str, frozenset[str]]]] = {}
