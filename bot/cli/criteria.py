@@ -57,8 +57,8 @@ def notification_deadlines(settings: Any, aware: date, partnership: str | None =
     "answers",
     multiple=True,
     metavar="KEY=VALUE",
-    help="An answer, e.g. harm=died (repeat for each). Keys: abuse_or_neglect, harm, location, "
-    "looked_after, care_leaver_under_25.",
+    help="An answer, e.g. harm=died (repeat for each). Keys: age, abuse_or_neglect, harm, location, "
+    "looked_after, care_leaver_under_25, family_known_to_csc.",
 )
 @click.option("--aware", default=None, help="Date the LA became aware (default: today, London).")
 @click.option("--flow", "flow_key", default="notification", show_default=True,

@@ -25,6 +25,13 @@ _REQUEST_NAMES = {
     "serious_incident_notification": "Serious incident notification request",
     "learning_request": "Learning request",
 }
+def _status(key: str, stated: dict[str, str]) -> str:
+    """A ticked status with the text the form states beside it: "Known to Early Help (Northtown
+    Family Hub)"."""
+    name = _STATUS_NAMES[key]
+    return f"{name} ({stated[key]})" if stated.get(key) else name
+
+
 _STATUS_NAMES = {
     "not_known_to_csc": "Not known to children's social care",
     "early_help": "Known to early help services",
@@ -115,7 +122,8 @@ def _human(data: dict[str, Any], name: str) -> str:
         f"  Address:           {val(child['address'])}",
         f"  Date of death / incident: {val(data['incident_date'])}",
         "  Status at the time: "
-        + (", ".join(_STATUS_NAMES[s] for s in data["child_status"]) or "(none ticked)"),
+        + (", ".join(_status(s, data.get("child_status_details", {})) for s in data["child_status"])
+           or "(none ticked)"),
         f"  Parents / carers:  {val('; '.join(data['parents_carers']))}",
         f"  Siblings:          {val('; '.join(data['siblings']))}",
         f"  GP:                {val(data['gp'])}",

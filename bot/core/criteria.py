@@ -10,7 +10,12 @@ knows how to read that data:
   they all agree (same decision, same other notifications) the answer is given now: a decision
   that is already certain is never held back for a question that cannot change it. Otherwise
   the next question is the first, in file order, whose answer can change the outcome. Routing
-  is therefore derived from the rules and cannot drift from them.
+  is therefore derived from the rules and cannot drift from them;
+* answers that cannot hold together (``[[<flow>.impossible]]``: a looked-after child is under
+  18, a care leaver 18 or over) are refused when given and never counted as a completion, so
+  a question whose only "other" answer is impossible is not asked;
+* every source says whether a seed document supports it; one that no seed supports is cited
+  with "[not in the seed guidance: ...]" (``SourceSpec.cite``), so every renderer shows it.
 """
 
 from __future__ import annotations
@@ -44,6 +49,10 @@ NOTIFICATION_CONTRACT: dict[str, tuple[str, ...]] = {
     ),
     "looked_after": ("yes", "no"),
     "care_leaver_under_25": ("yes", "no"),
+    # Added for issue 10: s16C concerns a child (under 18), and Tees's "family known to
+    # children's social care" rule needs its own question.
+    "age": ("under_18", "18_to_24", "25_or_over"),
+    "family_known_to_csc": ("yes", "no"),
 }
 NOTIFICATION_DECISIONS = frozenset({"notify", "not_required", "discuss"})
 REVIEW_MILESTONES = frozenset(
@@ -70,22 +79,40 @@ class CriteriaAnswerError(ValueError):
 
 Condition = dict[str, list[str]]
 _KEY = r"^[a-z][a-z0-9_]*$"
+_VALUE = r"^[a-z0-9][a-z0-9_]*$"  # an answer may start with a digit: age = 18_to_24
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+NOT_IN_SEEDS = "not in the seed guidance"
+
+
 class SourceSpec(_Strict):
+    """Where a rule comes from. ``seed`` names the seed document(s) whose text supports it (for
+    the reviewer; not shown). A source with no ``seed``, or with an ``unverified`` note saying
+    which part no seed supports, is shown with "[not in the seed guidance: ...]" wherever it is
+    cited, so an adviser can see at once what rests on the seeds and what does not."""
+
     document: str = Field(min_length=3)
     section: str = Field(min_length=3)
+    seed: str | None = Field(default=None, pattern=r"^00[0-9](, 00[0-9])*$")
+    unverified: str | None = Field(default=None, min_length=3)
+
+    @property
+    def in_seeds(self) -> bool:
+        return self.seed is not None and self.unverified is None
 
     def cite(self) -> str:
-        return f"{self.document}, {self.section}"
+        text = f"{self.document}, {self.section}"
+        if self.in_seeds:
+            return text
+        return f"{text} [{NOT_IN_SEEDS}: {self.unverified or 'unverified'}]"
 
 
 class OptionSpec(_Strict):
-    value: str = Field(pattern=_KEY)
+    value: str = Field(pattern=_VALUE)
     label: str = Field(min_length=1, max_length=75)  # Slack button text limit
     reason: str = Field(min_length=3)
     source: str
@@ -99,6 +126,11 @@ class QuestionSpec(_Strict):
     source: str
     optional: bool = False
     ask_when: Condition = Field(default_factory=dict)
+    # The answer ``safeguard-bot criteria`` (and the mail intake) takes when none is given, for a
+    # question that only adds a local consideration (Tees: a family known to children's social
+    # care). The conversations still ask it whenever it could change the outcome, and an answer
+    # that rests on the assumption says so.
+    assume: str | None = None
     option: list[OptionSpec] = Field(min_length=2)
 
 
@@ -150,6 +182,17 @@ class GreyAreaSpec(_Strict):
     when_any: list[Condition] = Field(default_factory=list)
     text: str = Field(min_length=3)
     source: str
+    also_source: str | None = None  # a second document the text rests on
+
+
+class ImpossibleSpec(_Strict):
+    """Answers that cannot all hold together (a looked-after child is under 18): refused when
+    given, and never considered when working out what a missing answer could change."""
+
+    id: str = Field(pattern=_KEY)
+    when: Condition = Field(min_length=2)
+    reason: str = Field(min_length=3)
+    source: str
 
 
 class FlowSpec(_Strict):
@@ -162,6 +205,7 @@ class FlowSpec(_Strict):
     also_notify_rule: list[AlsoNotifyRuleSpec] = Field(default_factory=list)
     learning_route: LearningRouteSpec | None = None
     grey_area: list[GreyAreaSpec] = Field(default_factory=list)
+    impossible: list[ImpossibleSpec] = Field(default_factory=list)
 
 
 class CriteriaFile(_Strict):
@@ -278,7 +322,15 @@ class Flow:
         self._sources = sources
         self._questions = {q.key: q for q in spec.question}
         self._outcomes = {o.key: o for o in spec.outcome}
-        self.required = tuple(q.key for q in spec.question if not q.optional)
+        # ``decisive``: every question a rule may read. ``required``: those the one-shot
+        # ``criteria`` command demands (decisive, with no ``assume``d answer).
+        self.decisive = tuple(q.key for q in spec.question if not q.optional)
+        self.required = tuple(q.key for q in spec.question if not q.optional and q.assume is None)
+        self._assumed = {q.key: q.assume for q in spec.question if q.assume is not None}
+        # Outcomes of a partial answer set, keyed by its values in ``decisive`` order (None for
+        # a missing answer). Each entry is the union of its children's, so evaluating every
+        # partial answer set costs one pass over the tree of answers, not one per call.
+        self._memo: dict[tuple[str | None, ...], frozenset[tuple[str, frozenset[str]]]] = {}
 
     # Introspection --------------------------------------------------------------------------
 
@@ -327,7 +379,21 @@ class Flow:
                     f"unknown answer {value!r} for {key}; expected one of: {', '.join(values)}"
                 )
             checked[key] = value
+        for impossible in self.spec.impossible:
+            if _matches(impossible.when, checked):
+                given = " and ".join(f"{k}={checked[k]}" for k in impossible.when)
+                raise CriteriaAnswerError(f"{given} cannot both hold: {impossible.reason}")
+        if self.spec.impossible and not self._outcomes_for(checked):
+            # each pair is possible, but no answer to the missing questions fits them all
+            given = ", ".join(f"{k}={v}" for k, v in checked.items() if k in self.decisive)
+            why = "; ".join(
+                i.reason for i in self.spec.impossible if any(k in checked for k in i.when)
+            )
+            raise CriteriaAnswerError(f"{given} cannot all hold: {why}")
         return checked
+
+    def _possible(self, answers: Mapping[str, str]) -> bool:
+        return not any(_matches(i.when, answers) for i in self.spec.impossible)
 
     # Evaluation -----------------------------------------------------------------------------
 
@@ -345,32 +411,58 @@ class Flow:
         return frozenset(found)
 
     def _completions(self, answers: Mapping[str, str]) -> Iterable[dict[str, str]]:
-        missing = [k for k in self.required if k not in answers]
+        """Every possible completion of ``answers`` (impossible combinations left out)."""
+        missing = [k for k in self.decisive if k not in answers]
         choices = [[o.value for o in self._questions[k].option] for k in missing]
         for combo in itertools.product(*choices):
             completed = dict(answers)
             completed.update(zip(missing, combo, strict=True))
-            yield completed
+            if self._possible(completed):
+                yield completed
 
-    def _outcomes_for(self, answers: Mapping[str, str]) -> set[tuple[str, frozenset[str]]]:
-        outcomes: set[tuple[str, frozenset[str]]] = set()
-        for completed in self._completions(answers):
-            rule = self._decide(completed)
+    def _outcomes_for(self, answers: Mapping[str, str]) -> frozenset[tuple[str, frozenset[str]]]:
+        """The (decision, other notifications) pairs some possible completion reaches; empty
+        when the answers cannot all hold."""
+        return self._outcomes_of(tuple(answers.get(k) for k in self.decisive))
+
+    def _outcomes_of(self, values: tuple[str | None, ...]) -> frozenset[tuple[str, frozenset[str]]]:
+        cached = self._memo.get(values)
+        if cached is not None:
+            return cached
+        known = {k: v for k, v in zip(self.decisive, values, strict=True) if v is not None}
+        if not self._possible(known):
+            result: frozenset[tuple[str, frozenset[str]]] = frozenset()
+        elif len(known) == len(self.decisive):
+            rule = self._decide(known)
             assert rule is not None  # load-time validation guarantees a rule decides
-            outcomes.add((rule.decision, self._also(completed)))
-        return outcomes
+            result = frozenset({(rule.decision, self._also(known))})
+        else:
+            i = values.index(None)
+            found: set[tuple[str, frozenset[str]]] = set()
+            for option in self._questions[self.decisive[i]].option:
+                found |= self._outcomes_of((*values[:i], option.value, *values[i + 1 :]))
+            result = frozenset(found)
+        self._memo[values] = result
+        return result
 
     def _matters(self, key: str, answers: Mapping[str, str]) -> bool:
-        seen: list[set[tuple[str, frozenset[str]]]] = []
+        """Some possible answer to ``key`` leads to other outcomes than another one does."""
+        seen: list[frozenset[tuple[str, frozenset[str]]]] = []
         for option in self._questions[key].option:
             outcomes = self._outcomes_for({**answers, key: option.value})
+            if not outcomes:
+                continue  # this answer cannot hold with the others (a looked-after adult)
             if seen and outcomes != seen[0]:
                 return True
             seen.append(outcomes)
         return False
 
-    def _required_next(self, answers: Mapping[str, str]) -> str | None:
-        unanswered = [k for k in self.required if k not in answers]
+    def _filled(self, answers: Mapping[str, str]) -> dict[str, str]:
+        """The answers with the ``assume``d answer for each such question not answered."""
+        return {**{k: v for k, v in self._assumed.items() if k not in answers}, **answers}
+
+    def _next_of(self, answers: Mapping[str, str], keys: tuple[str, ...]) -> str | None:
+        unanswered = [k for k in keys if k not in answers]
         if not unanswered:
             return None
         if self.spec.ask_all:
@@ -382,12 +474,17 @@ class Flow:
                 return key
         return unanswered[0]
 
+    def _required_next(self, answers: Mapping[str, str]) -> str | None:
+        """What ``criteria`` still needs: assumed answers count as given."""
+        return self._next_of(self._filled(answers), self.required)
+
     def next_question(self, answers: Mapping[str, str], *, include_optional: bool = False) -> str | None:
         """The next question to ask. ``include_optional`` (chat) also asks optional questions,
-        in file order, when their ``ask_when`` holds."""
-        required = self._required_next(answers)
+        in file order, when their ``ask_when`` holds, and asks a question with an assumed
+        answer whenever that answer could change the outcome."""
         if not include_optional:
-            return required
+            return self._required_next(answers)
+        required = self._next_of(answers, self.decisive)
         for spec in self.spec.question:
             if spec.key in answers:
                 continue
@@ -400,17 +497,29 @@ class Flow:
         return None
 
     def evaluate(self, answers: Mapping[str, str]) -> Evaluation:
-        """The decision so far. Raises CriteriaAnswerError for unknown keys or values."""
-        answers = self.check_answers(answers)
+        """The decision so far. Raises CriteriaAnswerError for unknown keys or values.
+
+        A question with an ``assume``d answer that was not answered is taken as that answer;
+        where the other answer would change the outcome, a reason says so."""
+        given = self.check_answers(answers)
+        answers = self._filled(given)
         reasons: list[Reason] = []
         for spec in self.spec.question:
             if spec.optional or spec.key not in answers:
+                continue
+            if spec.key not in given:
+                if self._matters(spec.key, {k: v for k, v in answers.items() if k != spec.key}):
+                    label = {o.value: o.label for o in spec.option}[answers[spec.key]]
+                    reasons.append(Reason(
+                        f"Not answered, taken as \"{label}\": {spec.text} {spec.help}",
+                        self.cite(spec.source),
+                    ))
                 continue
             option = next(o for o in spec.option if o.value == answers[spec.key])
             reasons.append(Reason(option.reason, self.cite(option.source)))
 
         grey = tuple(
-            GreyArea(g.key, g.title, g.text, self.cite(g.source))
+            GreyArea(g.key, g.title, g.text, self._grey_source(g))
             for g in self.spec.grey_area
             if _rule_matches(g.when, g.when_any, answers)
         )
@@ -437,7 +546,7 @@ class Flow:
                 reasons=tuple(reasons),
                 next_question=next_key,
                 grey_areas=grey,
-                answers=answers,
+                answers=given,
             )
 
         decision = next(iter(decisions))
@@ -462,9 +571,13 @@ class Flow:
             next_question=next_key,
             grey_areas=grey,
             milestone=outcome.milestone,
-            answers=answers,
+            answers=given,
             also_milestone=outcome.also_milestone,
         )
+
+    def _grey_source(self, grey: GreyAreaSpec) -> str:
+        cited = self.cite(grey.source)
+        return f"{cited}; {self.cite(grey.also_source)}" if grey.also_source else cited
 
     def _certain_rule(self, answers: Mapping[str, str], decision: str) -> RuleSpec:
         """The rule to explain a decision with: the first one the known answers alone satisfy."""
@@ -558,6 +671,10 @@ def _validate_flow(name: str, flow: FlowSpec, sources: Mapping[str, SourceSpec])
             source(f"{where}.option[{o.value}]", o.source)
         if q.ask_when and not q.optional:
             raise CriteriaConfigError(f"{where}.ask_when: only optional questions may use ask_when")
+        if q.assume is not None and (q.optional or q.assume not in values):
+            raise CriteriaConfigError(
+                f"{where}.assume: must be one of its answers, on a question that is not optional"
+            )
     for q in flow.question:
         _check_condition(f"{name}.question[{q.key}].ask_when", q.ask_when, questions, True)
 
@@ -603,9 +720,17 @@ def _validate_flow(name: str, flow: FlowSpec, sources: Mapping[str, SourceSpec])
     for grey in flow.grey_area:
         where = f"{name}.grey_area[{grey.key}]"
         source(where, grey.source)
+        source(f"{where}.also", grey.also_source)
         _check_condition(f"{where}.when", grey.when, questions, True)
         for condition in grey.when_any:
             _check_condition(f"{where}.when_any", condition, questions, True)
+    for impossible in flow.impossible:
+        where = f"{name}.impossible[{impossible.id}]"
+        if impossible.id in rule_ids:
+            raise CriteriaConfigError(f"{where}: duplicate rule id")
+        rule_ids.add(impossible.id)
+        source(where, impossible.source)
+        _check_condition(f"{where}.when", impossible.when, questions, False)
     if flow.learning_route is not None:
         source(f"{name}.learning_route", flow.learning_route.source)
         source(f"{name}.learning_route.also", flow.learning_route.also_source)

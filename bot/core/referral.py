@@ -19,6 +19,7 @@ CHILD_STATUSES = (
     "child_protection",
     "looked_after",
 )
+INCIDENT_NATURES = ("died", "serious_harm")  # "Nature of incident: Death [X] Serious harm [ ]"
 
 
 @dataclass
@@ -50,6 +51,10 @@ class Referral:
     incident_date: date | None = None
     aware_date: date | None = None
     child_status: list[str] = field(default_factory=list)
+    # What the form states beside a ticked status ("Known to Early Help Services (Please State)
+    # [X] Northtown Family Hub" -> {"early_help": "Northtown Family Hub"}).
+    child_status_details: dict[str, str] = field(default_factory=dict)
+    incident_nature: list[str] = field(default_factory=list)
     parents_carers: list[str] = field(default_factory=list)
     siblings: list[str] = field(default_factory=list)
     gp: str | None = None
@@ -64,6 +69,9 @@ class Referral:
     source_format: str = ""
     content_sha256: str = ""
     fields_found: int = 0
+    # The criteria answers the form settles (the keys of ``safeguard-bot criteria --answer``),
+    # so the mail intake can record them on the case: see ``criteria_answers``.
+    answers: dict[str, str] = field(default_factory=dict)
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
@@ -93,6 +101,8 @@ class Referral:
             "incident_date": iso(self.incident_date),
             "aware_date": iso(self.aware_date),
             "child_status": list(self.child_status),
+            "child_status_details": dict(self.child_status_details),
+            "incident_nature": list(self.incident_nature),
             "parents_carers": list(self.parents_carers),
             "siblings": list(self.siblings),
             "gp": self.gp,
@@ -103,4 +113,59 @@ class Referral:
             "attachments": [dict(a) for a in self.attachments],
             "source_format": self.source_format,
             "content_sha256": self.content_sha256,
+            "answers": dict(self.answers),
         }
+
+
+def age_band(born: date, on: date) -> str | None:
+    """The criteria's ``age`` answer for someone born on ``born``, on the day ``on``: under_18,
+    18_to_24 or 25_or_over (None when ``on`` is before the birth)."""
+    if on < born:
+        return None
+    years = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+    if years < 18:
+        return "under_18"
+    return "18_to_24" if years < 25 else "25_or_over"
+
+
+def criteria_answers(ref: Referral) -> dict[str, str]:
+    """The criteria answers a form's own fields settle without doubt; anything else is left for
+    a person to answer, because a wrong answer here would silently decide a statutory question.
+
+    - ``age``: from the date of birth, on the date of death / incident (else the date of
+      awareness), since what counts is the age when the child died or was harmed.
+    - ``looked_after``: yes when "Looked After Child" is ticked; no when only "Not Known to
+      Children's Social Care" is (a looked-after child is known to it). Other statuses say
+      nothing about it: a form may tick one status of several.
+    - ``family_known_to_csc`` (the Tees question): yes when "Child Protection" is ticked (a plan
+      exists because of a current concern about abuse or neglect); no when only "Not Known to
+      Children's Social Care" is. Early help or child in need need not mean abuse or neglect.
+    - ``harm``: died or serious_harm when the form ticks exactly one of them ("Nature of
+      incident"); a date of death / incident alone does not say which.
+    - A looked-after tick beside a date of birth that makes the person 18 or over cannot both
+      be right: neither is kept and the referral says so.
+    Abuse or neglect and location are never read from the form: they are judgements.
+    """
+    answers: dict[str, str] = {}
+    on = ref.incident_date or ref.aware_date
+    if ref.child.date_of_birth is not None and on is not None:
+        band = age_band(ref.child.date_of_birth, on)
+        if band is not None:
+            answers["age"] = band
+    if len(ref.incident_nature) == 1:
+        answers["harm"] = ref.incident_nature[0]
+    statuses = set(ref.child_status)
+    if statuses == {"not_known_to_csc"}:
+        answers["looked_after"] = "no"
+        answers["family_known_to_csc"] = "no"
+    elif "not_known_to_csc" not in statuses:
+        if "looked_after" in statuses:
+            answers["looked_after"] = "yes"
+        if "child_protection" in statuses:
+            answers["family_known_to_csc"] = "yes"
+    if answers.get("looked_after") == "yes" and answers.get("age", "under_18") != "under_18":
+        del answers["looked_after"]
+        del answers["age"]
+        ref.warn("'Looked After Child' is ticked but the date of birth makes the person 18 or over: "
+                 "neither is recorded as a criteria answer")
+    return answers

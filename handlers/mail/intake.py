@@ -71,6 +71,7 @@ from sqlmodel import Session
 
 from bot.calendar_export import deadlines_ics
 from bot.cases import CaseService, CaseView
+from bot.core.criteria import CriteriaAnswerError
 from bot.core.lifecycle import LifecycleError
 from bot.routing import Router
 from bot.settings import Settings
@@ -715,11 +716,12 @@ class IntakePipeline:
         # form's own summary is in the case subject's details, for officers only).
         summary = f"{notices.request_label(referral.request_type).capitalize()} by e-mail from " \
                   f"{referral.referrer.agency or domain or 'unknown sender'}"
+        answers = self._answers(referral, details)
         try:
             return self.cases.open_case(
                 la_aware=aware, actor=actor, summary=summary[:2000], incident_date=incident,
                 request_type=referral.request_type, partnership_key=partnership_key,
-                details=details, session=session,
+                details=details, session=session, answers=answers,
             )
         except LifecycleError:
             # Only an impossible incident date can get here (awareness is today): keep it in
@@ -728,8 +730,23 @@ class IntakePipeline:
             return self.cases.open_case(
                 la_aware=aware, actor=actor, summary=summary[:2000], incident_date=None,
                 request_type=referral.request_type, partnership_key=partnership_key,
-                details=details, session=session,
+                details=details, session=session, answers=answers,
             )
+
+    def _answers(self, referral: Referral, details: dict[str, Any]) -> dict[str, str] | None:
+        """The criteria answers the form's ticks settle, for the case (its steps follow from
+        them). A partnership's own criteria file may not know a key or value the reader gives:
+        the case then opens without answers (today's steps) and an officer is told, rather
+        than the referral being lost."""
+        answers = dict(referral.answers)
+        if not answers:
+            return None
+        try:
+            self.cases.assessment(answers)
+        except CriteriaAnswerError:
+            details["warnings"].append("the form's ticks could not be used as criteria answers")
+            return None
+        return answers
 
     def _threading(self, m: _Message, kind: str) -> dict[str, Any]:
         """Reply headers for a message to the sender. Our Message-ID is derived from the

@@ -2,8 +2,11 @@
 
 One extractor serves every format. It keeps the current section (so "Name" means the referrer's
 or the child's name), reads label-left rows ("Name | Ann"), label-above rows (a heading row, then
-the values or tick marks under each heading), "Label: value" lines with values running onto the
-next lines, and tick boxes however they were written.
+the values or tick marks under each heading, even with a heading the label book does not know
+or, in a PDF's text layer, a blank line between), "Label: value" lines with values running onto
+the next lines, free text under a section-heading paragraph ("Section C: Summary of the incident
+and rationale ..."), and tick boxes however they were written, with any text stated beside a
+ticked box ("Known to Early Help Services (Please State) [X] Northtown Family Hub") kept.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from bot.core.dates import search_date
 from bot.core import nhs
 from handlers.referral import marks
 from handlers.referral.blocks import Cell, Row
-from handlers.referral.labels import OPTION_GROUPS, LabelBook, Match, default_labels
-from bot.core.referral import CHILD_STATUSES, REQUEST_TYPES, Referral
+from handlers.referral.labels import OPTION_GROUPS, LabelBook, Match, default_labels, state_and_detail
+from bot.core.referral import CHILD_STATUSES, INCIDENT_NATURES, REQUEST_TYPES, Referral, criteria_answers
 
 MULTILINE = {"child.address", "summary", "parents_carers", "siblings", "gp", "agencies",
              "others.address", "agencies.contact"}
@@ -54,6 +57,8 @@ class Extractor:
         self.section: str | None = None
         self.values: dict[str, str] = {}
         self.ticks: dict[str, dict[str, bool]] = {g: {} for g in OPTION_GROUPS}
+        self.details: dict[str, dict[str, str]] = {g: {} for g in OPTION_GROUPS}
+        self.unticked_details: list[tuple[str, str]] = []
         self.records: dict[str, list[dict[str, str]]] = {s: [] for s in LIST_SECTIONS}
         self.summary_parts: list[str] = []
         self.pending: str | None = None
@@ -72,10 +77,22 @@ class Extractor:
             j = i
             while j < len(rows) and rows[j].table == table:
                 j += 1
+            label = self.pending if not any(line.strip() for line in self.pending_lines) else None
             self._close_pending()
+            if label and self._answer_box(label, rows[i]):
+                i += 1  # a label paragraph, its answer in the box drawn under it
+                continue
             self._table(rows[i:j])
             i = j
         self._close_pending()
+
+    def _answer_box(self, key: str, row: Row) -> bool:
+        """A label paragraph ("Section C: Summary of the incident ...") with nothing after it,
+        then a table row holding only free text: the text is that label's answer."""
+        if row.is_blank or any(m.kind != "value" and m.kind != "empty" for m in self._classify(row)):
+            return False
+        self.set(key, "\n".join(c.text for c in row.cells if c.text.strip()))
+        return True
 
     def _classify(self, row: Row, loose: bool = False) -> list[Match]:
         return [self.book.classify(c.text, self.section, loose=loose) for c in row.cells]
@@ -99,18 +116,46 @@ class Extractor:
             self._single(cls[0])
             return i + 1
         nxt = i + 1
+        # A PDF's text layer often puts a blank line between a heading line and its values:
+        # look past up to two, but only to a line of several columns (never to prose).
+        ahead = nxt
+        while ahead < min(len(rows), nxt + 2) and rows[ahead].table is None and rows[ahead].is_blank:
+            ahead += 1
+        if ahead != nxt and ahead < len(rows) and len([c for c in rows[ahead].cells if c.text.strip()]) >= 2:
+            nxt = ahead
         if (
             self._is_header(cls)
             and nxt < len(rows)
             and rows[nxt].table is None
             and not rows[nxt].is_blank
-            and _is_value_row(ncls := self._classify(rows[nxt], loose=True))
+            and _is_value_row(ncls := self._classify(rows[nxt], loose=True), self.section in LIST_SECTIONS)
             and _choices_fit(row, cls, rows[nxt], ncls)
         ):
-            self._above(row, cls, [rows[nxt]])
-            return nxt + 1
+            values = [rows[nxt]]
+            end = nxt + 1
+            if self.section in LIST_SECTIONS:  # one record per line: the agencies under their headings
+                end = self._more_records(rows, end, row, cls, values)
+            self._above(row, cls, values)
+            return end
         self._left(row, cls)
         return i + 1
+
+    def _more_records(self, rows: Sequence[Row], i: int, header: Row, hcls: Sequence[Match],
+                      values: list[Row]) -> int:
+        """Further lines of a list under its heading line (blank lines between them allowed):
+        each of several columns, none a label."""
+        while i < len(rows):
+            j = i
+            while j < len(rows) and rows[j].table is None and rows[j].is_blank and j < i + 2:
+                j += 1
+            if j >= len(rows) or rows[j].table is not None or len([c for c in rows[j].cells if c.text.strip()]) < 2:
+                return i
+            ncls = self._classify(rows[j], loose=True)
+            if not _is_value_row(ncls, True) or not _choices_fit(header, hcls, rows[j], ncls):
+                return i
+            values.append(rows[j])
+            i = j + 1
+        return i
 
     def _single(self, m: Match) -> None:
         if m.kind == "heading":
@@ -125,10 +170,16 @@ class Extractor:
                 self.pending = m.key
                 self.pending_lines = []
         elif m.kind == "option" and m.state is not None and m.key and m.option:
-            self.tick(m.key, m.option, m.state)
+            self.tick(m.key, m.option, m.state, m.value)
         elif m.kind == "options":
-            for group, option, state in m.picks:
-                self.tick(group, option, state)
+            self._picks(m)
+
+    def _picks(self, m: Match, only: str | None = None) -> None:
+        """The boxes of an "options" match, with any text stated beside them."""
+        stated = {(g, o): text for g, o, text in m.details}
+        for group, option, state in m.picks:
+            if only is None or group == only:
+                self.tick(group, option, state, stated.get((group, option)))
 
     def _continuation(self, text: str) -> None:
         text = text.strip()
@@ -189,12 +240,36 @@ class Extractor:
 
     @staticmethod
     def _is_header(cls: Sequence[Match]) -> bool:
+        """A row of labels with nothing filled in: the values are in the row(s) under it.
+
+        A header row may also hold a label this book does not know ("Referrer Name | Agency |
+        Email | Date" read before any section heading): with two or more known labels, no more
+        unknown than known, the unknown ones short and label-like, and the labels not each
+        followed by a value (that is a label-left row: "Name | Ann | Agency | Health")."""
         bare = [
             m for m in cls
             if (m.kind == "field" and not m.value) or (m.kind == "option" and m.state is None)
         ]
         others = [m for m in cls if m.kind not in ("empty",) and m not in bare]
-        return bool(bare) and all(m.kind == "heading" for m in others)
+        filled = [m for m in cls if m.kind != "empty"]
+        if len(filled) == 2:
+            label, choice = filled
+            if label.kind == "field" and label.key in OPTION_GROUPS and choice.kind == "option" \
+                    and choice.key == label.key:
+                return False  # "Child's Status | Child Protection": one label and its value
+        if bare and all(m.kind == "heading" for m in others):
+            return True
+        unknown = [m for m in others if m.kind == "value"]
+        if len(bare) < 2 or len(unknown) > len(bare) or any(
+            m.kind not in ("heading", "value") for m in others
+        ):
+            return False
+        if not all(_label_like(m.value or "") for m in unknown):
+            return False
+        alternating = all(
+            (m in bare) == (k % 2 == 0) for k, m in enumerate(filled)
+        ) and len(filled) % 2 == 0
+        return not alternating
 
     def _above(self, header: Row, cls: Sequence[Match], value_rows: Sequence[Row]) -> None:
         """Values (or tick marks) sit under their headings, one record per row in list sections."""
@@ -226,9 +301,9 @@ class Extractor:
             if m.kind == "field" and m.key and text:
                 self.set(m.key, text)
             elif m.kind == "option" and m.key and m.option and not list_section:
-                state = marks.mark_state(text)
+                state, detail = _cell_state(text)
                 if state is not None:
-                    self.tick(m.key, m.option, state)
+                    self.tick(m.key, m.option, state, detail)
 
     def _left(self, row: Row, cls: Sequence[Match]) -> None:
         """Label then value, left to right: "Name | Ann | Date: | 07/03/2019"."""
@@ -250,25 +325,29 @@ class Extractor:
                     k += 1
             elif m.kind == "option" and m.key and m.option:
                 if m.state is not None:
-                    self.tick(m.key, m.option, m.state)
+                    self.tick(m.key, m.option, m.state, m.value)
                 elif nxt is not None and nxt.kind in ("value", "empty"):
-                    state = marks.mark_state(row.cells[k + 1].text)
+                    state, detail = _cell_state(row.cells[k + 1].text)
                     if state is not None:
-                        self.tick(m.key, m.option, state)
+                        self.tick(m.key, m.option, state, detail)
                         k += 1
             elif m.kind == "options":
-                for group, option, state in m.picks:
-                    self.tick(group, option, state)
+                self._picks(m)
             elif m.kind == "value" and self.section == "reasons" and m.value:
                 self.set("summary", m.value)
             k += 1
 
     # --- recording ----------------------------------------------------------------------------
 
-    def tick(self, group: str, option: str, state: bool) -> None:
+    def tick(self, group: str, option: str, state: bool, detail: str | None = None) -> None:
         self.hits += 1
         current = self.ticks[group].get(option, False)
         self.ticks[group][option] = current or state
+        detail = _clean(detail or "")
+        if detail and state:
+            self.details[group].setdefault(option, detail)
+        elif detail:
+            self.unticked_details.append((group, option))
 
     def set(self, key: str, value: str) -> None:
         value = _clean(value)
@@ -294,12 +373,10 @@ class Extractor:
         if marks.has_box(value):
             m = self.book.classify(value, self.section)
             if m.kind == "options":
-                for g, option, state in m.picks:
-                    if g == group:
-                        self.tick(g, option, state)
+                self._picks(m, only=group)
                 return
             if m.kind == "option" and m.key == group and m.option and m.state is not None:
-                self.tick(group, m.option, m.state)
+                self.tick(group, m.option, m.state, m.value)
                 return
         for option in self.book.options_in(group, value):
             self.tick(group, option, True)
@@ -371,6 +448,24 @@ def _best_column(cell: Cell, columns: Sequence[tuple[int, float]]) -> int | None
         distances = [abs(cell.x0 - start) for start, _ in columns]
         best = distances.index(min(distances)) if distances else None
     return best
+
+
+def _label_like(text: str) -> bool:
+    """Short, no digits, no e-mail address, not a tick: could be a column heading."""
+    return (
+        0 < len(text.split()) <= 5
+        and not re.search(r"[\d@]", text)
+        and marks.mark_state(text) is None
+        and not marks.has_box(text)
+    )
+
+
+def _cell_state(text: str) -> tuple[bool | None, str | None]:
+    """A cell beside or under a choice: an empty cell is an unticked box; otherwise its mark
+    and any text stated with it (see ``labels.state_and_detail``)."""
+    if not text.strip():
+        return False, None
+    return state_and_detail(text)
 
 
 def _clean(text: str) -> str:
@@ -446,6 +541,15 @@ def build_referral(ex: Extractor, today: date) -> Referral:
         ref.request_type = "serious_incident_notification"
         ref.warn("both request types are ticked: read as a serious incident notification request")
     ref.child_status = [s for s in CHILD_STATUSES if ex.ticks["child_status"].get(s)]
+    ref.child_status_details = {
+        s: ex.details["child_status"][s] for s in ref.child_status if s in ex.details["child_status"]
+    }
+    ref.incident_nature = [n for n in INCIDENT_NATURES if ex.ticks["incident_nature"].get(n)]
+    if len(ref.incident_nature) > 1:
+        ref.warn("nature of the incident: both death and serious harm are ticked")
+    for group, option in ex.unticked_details:
+        if group == "child_status" and option not in ref.child_status:
+            ref.warn(f"child's status: text is stated beside the unticked box '{option}'")
     if "not_known_to_csc" in ref.child_status and len(ref.child_status) > 1:
         ref.warn("child's status says both 'not known to children's social care' and known to a service")
 
@@ -460,6 +564,7 @@ def build_referral(ex: Extractor, today: date) -> Referral:
 
     _check_dates(ref, today)
     _missing(ref)
+    ref.answers = criteria_answers(ref)
     return ref
 
 

@@ -22,9 +22,9 @@ FIELD_KEYS = (
     "child.nhs_number", "child.gender", "incident_date", "aware_date", "child_status",
     "parents_carers", "siblings", "gp", "agencies", "summary",
     "agencies.name", "agencies.title", "agencies.agency", "agencies.contact",
-    "others.name", "others.address", "others.relationship",
+    "others.name", "others.address", "others.relationship", "incident_nature",
 )
-OPTION_GROUPS = ("request_type", "child_status")
+OPTION_GROUPS = ("request_type", "child_status", "incident_nature")
 ANY = "*"
 NOSECTION = "-"
 
@@ -51,6 +51,9 @@ class Match:
     option: str | None = None
     state: bool | None = None  # an option's mark
     picks: tuple[tuple[str, str, bool], ...] = ()  # for "options": (group, option, ticked)
+    # Text stated beside a ticked box ("Known to Early Help Services (Please State) [X]
+    # Northtown Family Hub"): for "option" in ``value``, for "options" here as (group, option, text).
+    details: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def is_label(self) -> bool:
@@ -140,6 +143,9 @@ class LabelBook:
         whole = self._whole(stripped, section)
         if whole:
             return whole
+        numbered = self._numbered_heading(stripped, section)
+        if numbered:
+            return numbered
         # "Label: value" or "Label\nvalue" in one cell.
         split = self._split(stripped, section)
         if split:
@@ -186,7 +192,10 @@ class LabelBook:
                 return Match("field", key=key, value=_drop_hint(rest))
             if n in self.options:
                 group, option = self.options[n]
-                return Match("option", key=group, option=option, state=marks.mark_state(rest))
+                if not rest.strip():  # "Learning Request:" with nothing after it: not ticked
+                    return Match("option", key=group, option=option, state=False)
+                state, detail = state_and_detail(rest)
+                return Match("option", key=group, option=option, state=state, value=detail)
             if n in self.headings and not rest.strip():
                 return Match("heading", key=self.headings[n])
         return None
@@ -195,11 +204,14 @@ class LabelBook:
         if not marks.has_box(text):
             return None
         best: tuple[tuple[str, str, bool], ...] = ()
+        best_details: tuple[tuple[str, str, str], ...] = ()
         starts_with_mark = bool(re.match(r"\s*(?:\[|\(|\||[☒☑☐□■⌧✓✔✗✘]|[xX]\s)", text))
         for marks_first in ((True, False) if starts_with_mark else (False, True)):
             picks: list[tuple[str, str, bool]] = []
+            details: list[tuple[str, str, str]] = []
             unknown = 0
-            for label, state in marks.segments(text, marks_first):
+            segments = marks.segments(text, marks_first)
+            for k, (label, state) in enumerate(segments):
                 nl = norm(label)
                 if not nl:
                     continue
@@ -208,11 +220,39 @@ class LabelBook:
                     picks.append((group, option, state))
                 elif nl in self.fields or nl in self.headings:
                     continue
+                elif not marks_first and state is None and k == len(segments) - 1 and picks:
+                    # the text after the last box, beside the choice it follows: "(Please State)"
+                    group, option, _ = picks[-1]
+                    details.append((group, option, label.strip()))
                 else:
                     unknown += 1
             if picks and not unknown and len(picks) > len(best):
-                best = tuple(picks)
-        return Match("options", picks=best) if best else None
+                best, best_details = tuple(picks), tuple(details)
+        return Match("options", picks=best, details=best_details) if best else None
+
+    def _numbered_heading(self, text: str, section: str | None) -> Match | None:
+        """"Section C: Summary of the incident and rationale for the request" (or "Part 3 -
+        ..."): a heading that starts with a known section or field label and goes on to describe
+        what the free text under it should say. The text after the known label is not a value."""
+        marker = _SECTION_MARKER.match(text)
+        if marker is None:
+            return None
+        rest = text[marker.end() :].strip()
+        if not rest:
+            return None
+        whole = self._whole(rest, section)
+        if whole and whole.kind in ("heading", "field"):
+            return whole
+        n = norm(rest)
+        words = n.split()
+        for k in range(min(len(words), self.max_words), 0, -1):
+            label = " ".join(words[:k])
+            if label in self.headings:
+                return Match("heading", key=self.headings[label])
+            key = self.field_for(label, section)
+            if key:
+                return Match("field", key=key)
+        return None
 
     def _prefix(self, text: str, section: str | None) -> Match | None:
         words = list(re.finditer(r"\S+", text))
@@ -230,6 +270,28 @@ class LabelBook:
                 if rest:
                     return Match("field", key=key, value=rest)
         return None
+
+
+# "Section C:", "Part 2 -", "SECTION 3a." (one letter, or a number): never "Part of an ...".
+_SECTION_MARKER = re.compile(
+    r"^\s*(?:section|part)\s+(?:[A-Za-z]|\d{1,2}[A-Za-z]?)\s*[:.)\-–—]?\s+", re.IGNORECASE
+)
+
+
+def state_and_detail(text: str) -> tuple[bool | None, str | None]:
+    """A box's state and any text stated beside it: "☒ Northtown Family Hub" -> (True, "Northtown
+    Family Hub"); "X" -> (True, None); "Northtown Family Hub" (no box) -> (True, the text: a choice
+    whose name is followed by what it asks to be stated); "" -> (None, None)."""
+    stripped = text.strip()
+    if not stripped:
+        return None, None
+    state = marks.mark_state(stripped)
+    if state is not None:
+        return state, None
+    bare, state = marks.strip_marks(stripped)
+    if state is not None:
+        return state, (bare or None)
+    return True, stripped
 
 
 def _drop_hint(rest: str) -> str:

@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.conversation import RESUMED, STARTED_AGAIN, ConversationEngine, ConversationState
+from bot.core.conversation import (
+    RESUMED,
+    STARTED_AGAIN,
+    ConversationEngine,
+    ConversationState,
+)
 from bot.core.criteria import CriteriaAnswerError, load_criteria
 
 
@@ -31,9 +36,26 @@ def test_a_new_conversation_asks_the_first_question(engine: ConversationEngine) 
 
 def test_an_answer_moves_on_and_is_kept_with_its_order(engine: ConversationEngine) -> None:
     q1 = first_question(engine)
-    turn = engine.answer(None, "notification", q1, "known")
+    value = engine.flow("notification").question(q1).options[0][0]
+    turn = engine.answer(None, "notification", q1, value)
     assert turn.question != q1
-    assert turn.state == ConversationState("notification", {q1: "known"}, {"history": [q1]})
+    assert turn.state == ConversationState("notification", {q1: value}, {"history": [q1]})
+
+
+def test_age_is_asked_first_and_an_adult_is_asked_only_what_matters(engine: ConversationEngine) -> None:
+    """Issue 10 item 1: the conversations (terminal, Slack) ask the age first; for a young
+    person of 18 to 24 only the harm and the care-leaver question can still change anything."""
+    turn = engine.start(None)
+    assert turn.question == "age"
+    asked = []
+    answers = {"age": "18_to_24", "harm": "died", "care_leaver_under_25": "yes"}
+    while not turn.finished:
+        asked.append(turn.question)
+        turn = engine.answer(turn.state, "notification", turn.question, answers[turn.question])  # type: ignore[index]
+    assert asked == ["age", "harm", "care_leaver_under_25"]
+    assert turn.evaluation is not None
+    assert turn.evaluation.decision == "not_required"
+    assert list(turn.evaluation.also_notify) == ["secretary_of_state", "ofsted"]
 
 
 def test_start_resumes_a_saved_conversation_at_the_same_question(engine: ConversationEngine) -> None:

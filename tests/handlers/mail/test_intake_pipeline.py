@@ -507,3 +507,16 @@ def test_notices_about_looping_mail_are_bounded_and_the_rest_summarised(
     assert "5 more" in summary.body and all(o.quarantine_id in summary.body for o in outcomes[1:])
     assert summary.status == "pending" and summary.next_attempt_at.replace(tzinfo=UTC) > datetime.now(UTC) + timedelta(minutes=50)
     assert_no_pii(summary.body)
+
+
+def test_the_forms_ticks_become_the_cases_criteria_answers(pipeline: IntakePipeline, engine: Engine) -> None:
+    """Issue 10 item 4: the intake records on the case the answers the form settles (age from
+    the date of birth, the looked-after tick); the steps follow from the decision they give."""
+    outcome = pipeline.process(_mail(referral_mail("pdf", message_id=new_message_id())))
+    view = pipeline.cases.get(outcome.reference or "")
+    assert view.answers == {"age": "under_18", "looked_after": "yes"}
+    assert view.decision == "incomplete"  # abuse or neglect and harm are for an officer to answer
+    assert {"panel_notification", "rapid_review"} <= {s.deadline.key for s in view.deadlines}
+    with Session(engine) as session:
+        [opened] = session.exec(select(AuditEntry).where(AuditEntry.action == "case.opened")).all()
+    assert opened.detail["answers"] == {"age": "under_18", "looked_after": "yes"}

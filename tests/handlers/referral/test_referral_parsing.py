@@ -26,11 +26,21 @@ EXPECTED = {
     "eml_docx": (SIN, ["child_protection"], "2019-03-07", "2025-11-21"),
     "eml_pdf": (SIN, ["looked_after"], "2019-03-07", "2025-11-21"),
     "eml_plain": (LEARNING, ["early_help", "child_in_need"], "2025-11-21", None),
-    "eml_html": (SIN, ["child_protection"], "2019-03-07", None),
+    "eml_html": (SIN, ["early_help", "child_protection"], "2019-03-07", None),
     "eml_cp1252": (LEARNING, ["early_help", "child_in_need"], "2025-11-21", None),
     "eml_latin1": (LEARNING, ["early_help", "child_in_need"], "2025-11-21", None),
     "eml_named_attachments_form": (SIN, ["child_protection"], "2019-03-07", "2025-11-21"),
+    "tees_early_help_stated": (SIN, ["early_help", "child_protection"], "2019-03-07", "2025-11-21"),
+    "tees_early_help_stated_x": (SIN, ["early_help"], "2019-03-07", "2025-11-21"),
+    "section_headings": (SIN, ["early_help"], "2019-03-07", "2025-11-21"),
+    "multi_label_header": (SIN, ["early_help", "child_protection"], "2019-03-07", "2025-11-21"),
+    "multi_label_header_pdf": (SIN, ["early_help"], "2019-03-07", "2025-11-21"),
+    "tees_pdf": (SIN, ["early_help", "child_protection"], "2019-03-07", "2025-11-21"),
+    "labelled_body": (SIN, ["early_help"], "2019-03-07", "2025-11-21"),
+    "eml_labelled_body": (SIN, ["early_help"], "2019-03-07", "2025-11-21"),
 }
+STATED = {"eml_html", "tees_pdf", "tees_early_help_stated", "tees_early_help_stated_x", "section_headings", "multi_label_header",
+          "multi_label_header_pdf", "labelled_body", "eml_labelled_body"}
 
 
 def _parse(name: str) -> dict:
@@ -57,6 +67,153 @@ def test_every_fixture_reads_the_core_fields(name: str) -> None:
     if name != "plain":  # a bare text file has no sender to fall back on
         assert data["referrer"]["email"] == fx.REFERRER["email"]
     assert not [w for w in data["warnings"] if w.startswith("missing:") and "referrer.email" not in w]
+
+
+@pytest.mark.parametrize("name", sorted(STATED))
+def test_a_tick_keeps_the_text_stated_beside_it(name: str) -> None:
+    """Issue 10 item 11: "Known to Early Help Services (Please State) [X] Northtown Family Hub"
+    is early help, with the family hub kept, in every layout."""
+    data = _parse(name)
+    assert "early_help" in data["child_status"]
+    assert data["child_status_details"] == {"early_help": fx.EARLY_HELP}
+    assert not [w for w in data["warnings"] if "status" in w]
+
+
+@pytest.mark.parametrize("style", ["glyph", "content_control", "legacy", "tick", "x"])
+def test_stated_text_after_every_kind_of_word_tick(style: str) -> None:
+    data = parse_referral(fx.tees_docx("glyph", statuses=("early_help",), status_style=style,
+                                       stated={"early_help": fx.EARLY_HELP}), "f.docx", today=TODAY).as_json()
+    assert data["child_status"] == ["early_help"]
+    assert data["child_status_details"] == {"early_help": fx.EARLY_HELP}
+
+
+@pytest.mark.parametrize("name", ["section_headings", "multi_label_header", "multi_label_header_pdf",
+                                  "labelled_body", "eml_labelled_body"])
+def test_free_text_under_a_section_heading_paragraph(name: str) -> None:
+    data = _parse(name)
+    assert data["summary"].startswith(fx.SUMMARY[:60])
+    assert "rationale for the request" not in data["summary"]  # the heading is not the answer
+    if name == "section_headings":
+        assert data["summary"].endswith("The family moved to Northtown in 2018.")
+
+
+def test_header_row_of_several_labels_over_one_row_of_values() -> None:
+    data = _parse("multi_label_header")
+    assert data["referrer"] == {"name": fx.REFERRER["name"], "agency": fx.REFERRER["agency"],
+                                "email": fx.REFERRER["email"], "role": None, "phone": None}
+    assert data["child"]["gender"] == "Male"
+    assert data["child"]["address"] == fx.CHILD["address"]
+    assert data["warnings"] == []
+
+
+def test_tees_form_printed_to_pdf_reads_the_lists_under_their_headings() -> None:
+    """Blank lines between a PDF's lines do not part a heading line from its values."""
+    data = _parse("tees_pdf")
+    assert data["agencies"] == [dict(zip(("name", "title", "agency", "contact"), a, strict=True))
+                                for a in fx.AGENCIES]
+    assert data["parents_carers"] == fx.PARENTS
+    assert data["warnings"] == []
+
+
+def test_a_label_left_row_is_not_read_as_a_header_row() -> None:
+    """"Name | Ann | Agency | Health" is two label/value pairs, not four headings."""
+    import io
+
+    import docx
+
+    d = docx.Document()
+    d.add_paragraph("Referral Details")
+    t = d.add_table(rows=2, cols=4)
+    for r, row in enumerate([["Name", "Priya Testwell", "Agency", "Northtown Health"],
+                             ["Email Address", fx.REFERRER["email"], "Date", "21/11/2025"]]):
+        for k, text in enumerate(row):
+            t.cell(r, k).text = text
+    buf = io.BytesIO()
+    d.save(buf)
+    data = parse_referral(buf.getvalue(), "f.docx", today=TODAY).as_json()
+    assert (data["referrer"]["name"], data["referrer"]["agency"]) == ("Priya Testwell", "Northtown Health")
+    assert data["submission_date"] == "2025-11-21"
+
+
+def test_text_beside_an_unticked_box_is_a_warning() -> None:
+    text = (b"Child's name: A Person\nChild's status: Known to Early Help Services (Please State) "
+            b"[ ] Northtown Family Hub\n")
+    data = parse_referral(text, "f.txt", today=TODAY).as_json()
+    assert data["child_status"] == [] and data["child_status_details"] == {}
+    assert any("unticked box 'early_help'" in w for w in data["warnings"])
+
+
+# --- the criteria answers a form's ticks settle (issue 10: the bridge to the case) ---------------
+
+
+@pytest.mark.parametrize(
+    ("name", "answers"),
+    [
+        ("tees_glyph", {"age": "under_18", "family_known_to_csc": "yes"}),  # CP plan: current concern
+        ("text_pdf", {"age": "under_18", "looked_after": "yes"}),
+        ("tees_early_help_stated_x", {"age": "under_18"}),  # early help says nothing more
+        ("plain", {"age": "under_18"}),
+        ("multi_label_header", {"age": "under_18", "harm": "serious_harm", "family_known_to_csc": "yes"}),
+        ("labelled_body", {"age": "under_18", "harm": "died"}),  # "Nature of incident: ✓ Child Death"
+        ("eml_labelled_body", {"age": "under_18", "harm": "died"}),
+    ],
+)
+def test_referral_answers_from_the_forms_ticks(name: str, answers: dict[str, str]) -> None:
+    assert _parse(name)["answers"] == answers
+
+
+def test_both_natures_ticked_answers_no_harm_and_warns() -> None:
+    text = b"Child's name: A Person\nNature of incident: [X] Death [X] Serious harm\n"
+    data = parse_referral(text, "f.txt", today=TODAY).as_json()
+    assert data["incident_nature"] == ["died", "serious_harm"]
+    assert "harm" not in data["answers"]
+    assert any("both death and serious harm" in w for w in data["warnings"])
+
+
+def test_not_known_to_csc_settles_looked_after_and_the_tees_question() -> None:
+    data = parse_referral(fx.tees_docx("glyph", statuses=("not_known_to_csc",)), "f.docx", today=TODAY).as_json()
+    assert data["answers"] == {"age": "under_18", "looked_after": "no", "family_known_to_csc": "no"}
+
+
+def _form(dob: str, incident: str | None, status: str = "[X] Child in Need", aware: str | None = None) -> bytes:
+    lines = ["Child's name: A Person", f"Date of birth: {dob}", f"Child's status: {status}"]
+    if incident:
+        lines.append(f"Date of incident: {incident}")
+    if aware:
+        lines.append(f"Date agency became aware: {aware}")
+    return "\n".join(lines).encode()
+
+
+@pytest.mark.parametrize(
+    ("dob", "incident", "aware", "age"),
+    [
+        ("08/03/2001", "07/03/2019", None, "under_18"),  # the day before the 18th birthday
+        ("07/03/2001", "07/03/2019", None, "18_to_24"),  # the 18th birthday
+        ("08/03/1994", "07/03/2019", None, "18_to_24"),
+        ("07/03/1994", "07/03/2019", None, "25_or_over"),
+        ("04/01/2004", None, "20/11/2025", "18_to_24"),  # no incident date: the awareness date
+        ("04/01/2004", None, None, None),  # no date to count to: not answered
+    ],
+)
+def test_age_from_date_of_birth_on_the_incident_date(dob: str, incident: str | None, aware: str | None,
+                                                    age: str | None) -> None:
+    data = parse_referral(_form(dob, incident, aware=aware), "f.txt", today=TODAY).as_json()
+    assert data["answers"].get("age") == age
+
+
+def test_looked_after_tick_with_an_adults_date_of_birth_answers_neither() -> None:
+    data = parse_referral(_form("04/01/1990", "07/03/2019", "[X] Looked After Child"), "f.txt",
+                          today=TODAY).as_json()
+    assert data["answers"] == {}
+    assert any("Looked After Child" in w and "18 or over" in w for w in data["warnings"])
+
+
+def test_answers_are_ones_the_criteria_accept() -> None:
+    from bot.core.criteria import load_criteria
+
+    flow = load_criteria().flow("notification")
+    for name in sorted(EXPECTED):
+        flow.check_answers(_parse(name)["answers"])  # raises on an unknown or impossible answer
 
 
 def test_tees_form_uses_sections_for_the_reused_name_label() -> None:
@@ -187,7 +344,8 @@ def test_html_checkboxes_entities_and_line_breaks() -> None:
     ref = parse_referral(fx.html_table_body().encode(), "body.html", today=TODAY)
     assert ref.request_type == SIN
     assert ref.child.address == "12 Imaginary Lane, Northtown"
-    assert ref.child_status == ["child_protection"]
+    assert ref.child_status == ["early_help", "child_protection"]
+    assert ref.child_status_details == {"early_help": fx.EARLY_HELP}
 
 
 def test_html_label_above_table_with_status_ticks() -> None:

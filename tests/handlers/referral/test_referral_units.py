@@ -132,3 +132,35 @@ def test_a_partnership_can_add_its_own_wording(tmp_path: Path) -> None:
     book = load_labels(custom)
     ref = parse_referral(b"Child's name: A\nPupil sex as recorded: F\n", "f.txt", book=book)
     assert ref.child.gender == "F"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "key"),
+    [
+        ("Section C: Summary of the incident and rationale for the request", "field", "summary"),
+        ("Part 2 - Child / Young Person Details", "heading", "child"),
+        ("SECTION 3a. Reasons for Consideration Request", "heading", "reasons"),
+        ("Part of an agency review was shared", "value", None),  # prose, not a heading
+        ("Section 47 enquiries were started in May", "value", None),
+    ],
+)
+def test_section_heading_paragraphs(text: str, kind: str, key: str | None) -> None:
+    match = load_labels().classify(text, None)
+    assert (match.kind, match.key) == (kind, key)
+
+
+@pytest.mark.parametrize(
+    ("text", "state", "detail"),
+    [
+        ("☒ Northtown Family Hub", True, "Northtown Family Hub"),
+        ("[X] Northtown Family Hub", True, "Northtown Family Hub"),
+        ("X", True, None),
+        ("☐", False, None),
+        ("Northtown Family Hub", True, "Northtown Family Hub"),  # written in the box: stated
+        ("", None, None),
+    ],
+)
+def test_state_and_detail(text: str, state: bool | None, detail: str | None) -> None:
+    from handlers.referral.labels import state_and_detail
+
+    assert state_and_detail(text) == (state, detail)

@@ -117,6 +117,12 @@ async def test_slash_command_asks_privately_with_buttons(harness: Harness) -> No
     for block in message["blocks"]:
         Block.parse(block)  # valid Block Kit
     buttons = _button_values(message["blocks"])
+    # issue 10 item 1: the age comes first (s16C concerns a child)
+    assert {"Under 18", "18 to 24", "25 or over", "What does this mean?", "Start again"} <= set(buttons)
+    assert buttons["Under 18"] == "notification|age|under_18"
+    assert "How old was the child or young person" in texts(message["blocks"])
+    message = await harness.answer("age", "under_18")
+    buttons = _button_values(message["blocks"])
     assert {"Known", "Suspected", "Not suspected", "Unsure", "What does this mean?", "Start again"} <= set(buttons)
     assert buttons["Known"] == "notification|abuse_or_neglect|known"
     assert "Is abuse or neglect of the child known or suspected?" in texts(message["blocks"])
@@ -129,6 +135,7 @@ async def test_full_flow_resumes_after_restart_and_opens_a_case(
 ) -> None:
     await harness.server.command(harness.fake, user=OFFICER)
     await harness.next_response(0)
+    await harness.answer("age", "under_18", user=OFFICER)
     await harness.answer("abuse_or_neglect", "suspected", user=OFFICER)
     message = await harness.answer("harm", "died", user=OFFICER)
     assert "Does any of these describe the incident?" in texts(message["blocks"])
@@ -142,7 +149,7 @@ async def test_full_flow_resumes_after_restart_and_opens_a_case(
     await harness.server.stop()
     with Session(engine) as session:
         row = session.exec(select(ConversationRow)).one()
-        assert row.answers == {"abuse_or_neglect": "suspected", "harm": "died"}
+        assert row.answers == {"age": "under_18", "abuse_or_neglect": "suspected", "harm": "died"}
     harness.server = await _start(harness.fake, engine, slack_settings)
     before = len(harness.responses())
     await harness.server.command(harness.fake, user=OFFICER)
@@ -153,7 +160,6 @@ async def test_full_flow_resumes_after_restart_and_opens_a_case(
     await harness.answer("context", "sudi", user=OFFICER)
     await harness.answer("location", "in_area", user=OFFICER)
     result = await harness.answer("looked_after", "no", user=OFFICER)
-    result = await harness.answer("care_leaver_under_25", "no", user=OFFICER)
     shown = texts(result["blocks"])
     assert "Notify the Panel" in shown and "`notify`" in shown
     assert "Source: Children Act 2004, s16C(1)" in shown
@@ -268,7 +274,7 @@ async def test_direct_message_and_rate_limit_retry(harness: Harness) -> None:
     attempts = [c for c in harness.fake.calls if c.method == "chat.postMessage"]
     assert [c.status for c in attempts] == [429, 200]
     assert delivered[0].body["channel"] == "D0DM"
-    assert "Is abuse or neglect of the child known or suspected?" in texts(delivered[0].body["blocks"])
+    assert "How old was the child or young person" in texts(delivered[0].body["blocks"])
     # the bot's own messages are ignored
     await harness.server.event({**dm, "bot_id": "BBOT", "ts": "2.2"}, "Ev0DM2")
     await harness.server.event({**dm, "ts": "2.3", "text": "review"}, "Ev0DM3")
@@ -356,6 +362,7 @@ async def test_back_undoes_the_latest_answer_through_the_engine(harness: Harness
     await harness.server.command(harness.fake)
     first = await harness.next_response(0)
     assert "Back" not in _button_values(first["blocks"])  # nothing to undo yet
+    await harness.answer("age", "under_18")
     await harness.answer("abuse_or_neglect", "suspected")
     second = await harness.answer("harm", "died")
     assert _button_values(second["blocks"])["Back"] == "notification"
@@ -363,5 +370,5 @@ async def test_back_undoes_the_latest_answer_through_the_engine(harness: Harness
     assert "Has the child died or been seriously harmed?" in texts(back["blocks"])
     with Session(engine) as session:
         row = session.exec(select(ConversationRow)).one()
-        assert row.answers == {"abuse_or_neglect": "suspected"}
-        assert row.context["history"] == ["abuse_or_neglect"]
+        assert row.answers == {"age": "under_18", "abuse_or_neglect": "suspected"}
+        assert row.context["history"] == ["age", "abuse_or_neglect"]
