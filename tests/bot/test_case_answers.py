@@ -14,7 +14,7 @@ from bot.cases import CaseService
 from bot.core.criteria import CriteriaAnswerError
 from store.models import AuditEntry, Case, DeadlineRow, ReminderRow
 
-NOTIFY = {"abuse_or_neglect": "known", "harm": "died", "location": "in_area",
+NOTIFY = {"age": "under_18", "abuse_or_neglect": "known", "harm": "died", "location": "in_area",
           "looked_after": "no", "care_leaver_under_25": "no"}
 
 

@@ -268,9 +268,9 @@ def test_status_in_plain_words(cli: Cli, tmp_path: Path, monkeypatch: pytest.Mon
 def test_a_chat_that_ends_in_notify_offers_to_open_the_case(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     import io
 
-    # abuse: suspected; harm: died; context: SUDI; location: in area; looked after: yes;
-    # awareness date; open the case: yes; finish.
-    monkeypatch.setattr("sys.stdin", io.StringIO("2\n1\n1\n1\n1\n22 December 2026\ny\n\n"))
+    # age: under 18; abuse: suspected; harm: died; context: SUDI; location: in area; looked
+    # after: yes; awareness date; open the case: yes; finish.
+    monkeypatch.setattr("sys.stdin", io.StringIO("1\n2\n1\n1\n1\n1\n22 December 2026\ny\n\n"))
     out = cli.ok("chat", "--user", "tester").out
     assert "Decision: Notify the Panel (notify)" in out
     assert "Open a case now, aware 2026-12-22, with these answers? [y/N]" in out

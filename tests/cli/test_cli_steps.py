@@ -18,7 +18,7 @@ TEES = (
 LAC_DEATH = ["--answer", "harm=died", "--answer", "looked_after=yes"]
 NOTIFY = [
     "--answer", "abuse_or_neglect=known", "--answer", "harm=died", "--answer", "location=in_area",
-    "--answer", "looked_after=no", "--answer", "care_leaver_under_25=no",
+    "--answer", "looked_after=no", "--answer", "care_leaver_under_25=no", "--answer", "age=under_18",
 ]
 
 

@@ -68,7 +68,7 @@ def test_run_without_tokens_falls_back_to_the_terminal_chat(cli_env: dict[str, s
     reader.start()
     try:
         assert process.stdin is not None
-        process.stdin.write("4\n2\n\n")
+        process.stdin.write("1\n4\n2\n6\n1\n\n")  # under 18, unsure, serious, none, in area: discuss
         process.stdin.close()
         deadline = time.monotonic() + 60
         while not any("The chat has ended" in line for line in errors):
