@@ -526,6 +526,10 @@ class CaseService:
                 **({"local_authority": local_authority} if local_authority else {}),
             },
         )
+        # A case whose answers already settle it with nothing left to do (an adult's death,
+        # say) is closed by the same rule as any other, audited after its opening.
+        self._apply_closing_rule(session, case, _facts(case, []), states, actor)
+        self._audit_status(session)
         return self._view(session, case, states)
 
     @staticmethod
@@ -680,7 +684,11 @@ class CaseService:
             if case is None:
                 raise CaseNotFound(f"no case with reference {reference!r}")
             assert case.id is not None
-            _require_open(case, "assess")
+            if not (case.status == CaseStatus.CLOSED
+                    and (case.status_reason or "").startswith(_AUTO_CLOSED)):
+                # A case the rule closed on its answers may be re-assessed (the rule reopens it
+                # if the new answers leave work to do); one a person closed or withdrew may not.
+                _require_open(case, "assess")
             partnership = repo.get_partnership(session, case.partnership_id)
             settings, fallback = self.partnership_of_case(partnership.key)
             assessed = self.assessment({**(case.criteria_answers or {}), **answers})

@@ -3,7 +3,8 @@
 A case is closed once every deadline is done (met, missed, i.e. done late, or not applicable)
 and it has reached an end:
 
-- the incident did not meet the notification criteria (notification-not-required);
+- the incident did not meet the notification criteria (notification-not-required, or the
+  case's criteria answers give the decision not_required);
 - no local review was decided and the Panel has responded to the rapid review;
 - the local review was published.
 
@@ -45,6 +46,10 @@ def end_reached(facts: CaseFacts) -> str | None:
     """The end the case has reached, in words, or None."""
     if facts.has(Milestone.NOTIFICATION_NOT_REQUIRED):
         return "notification not required"
+    if facts.decision == "not_required":
+        # The case's criteria answers settle it (case open/assess --answer): the same end,
+        # reached by the recorded assessment rather than the milestone.
+        return "notification not required (criteria answers)"
     if facts.has(Milestone.DECISION_NO_REVIEW) and facts.has(Milestone.PANEL_RESPONDED):
         return "no local review decided and the Panel has responded"
     if facts.has(Milestone.PUBLISHED):

@@ -75,3 +75,20 @@ def test_open_case_once_records_the_answers(cases: CaseService) -> None:
     view, opened = cases.open_case_once("a" * 32, la_aware=date(2026, 12, 22), actor="t",
                                         answers={"harm": "not_serious"})
     assert opened and view.decision == "not_required" and keys(view) == set()
+
+
+def test_a_case_the_answers_settle_closes_once_nothing_is_left(cases: CaseService) -> None:
+    """Not required by its answers is an end like the notification-not-required milestone: an
+    adult's case with nothing to do closes when opened; a looked-after child's death stays
+    open until the Secretary of State and Ofsted are notified, then closes (audited)."""
+    adult = cases.open_case(la_aware=date(2026, 11, 23), actor="t",
+                            answers={"age": "25_or_over", "harm": "died"})
+    assert (adult.decision, adult.status) == ("not_required", "closed")
+    assert not [s for s in adult.deadlines if s.status.value == "open"]
+    lac = cases.open_case(la_aware=date(2026, 11, 23), actor="t",
+                          answers={"age": "under_18", "harm": "died", "looked_after": "yes",
+                                   "abuse_or_neglect": "not_suspected"})
+    assert (lac.decision, lac.status) == ("not_required", "open")
+    done = cases.record_milestone(lac.reference, "sos-ofsted-notified", on=date(2026, 11, 25), actor="t")
+    assert done.status == "closed"
+    assert [e["action"] for e in cases.history(lac.reference)][-1] == "case.closed"
