@@ -588,36 +588,9 @@ class CaseService:
         actor: str,
         note: str | None = None,
     ) -> CaseView:
-        kind = milestone if isinstance(milestone, Milestone) else parse_milestone(milestone)
-        with session_scope(self.engine) as session:
-            case = repo.get_case(session, reference, for_update=True)
-            if case is None:
-                raise CaseNotFound(f"no case with reference {reference!r}")
-            assert case.id is not None
-            _require_open(case, "record a milestone on")
-            partnership = repo.get_partnership(session, case.partnership_id)
-            _, fallback = self.partnership_of_case(partnership.key)
-            facts = _facts(case, list(repo.milestones_for(session, case.id)))
-            updated = record(facts, kind, on)
-            warnings = milestone_warnings(kind, on, self.today()) + ((fallback,) if fallback else ())
-            repo.add_milestone(
-                session, case, kind=kind.value, occurred_on=on, recorded_by=actor, note=note
-            )
-            states, changed = self._replan(session, case, updated, actor=actor)
-            repo.audit(
-                session,
-                actor=actor,
-                action="milestone.recorded",
-                case_id=case.id,
-                detail={
-                    "reference": case.reference,
-                    "milestone": kind.value,
-                    "on": on.isoformat(),
-                    "deadlines_changed": changed,
-                },
-            )
-            self._audit_status(session)
-            return replace(self._view(session, case, states), warnings=warnings)
+        """Record one milestone: checked by the lifecycle, deadlines and reminders re-planned,
+        the closing rule applied, audited (``milestone.recorded``)."""
+        return self.record_decision(reference, [milestone], on=on, actor=actor, note=note)
 
     def record_decision(
         self,
@@ -639,7 +612,7 @@ class CaseService:
             if case is None:
                 raise CaseNotFound(f"no case with reference {reference!r}")
             assert case.id is not None
-            _require_open(case, "record a decision on")
+            _require_open(case, "record a milestone on" if len(kinds) == 1 else "record a decision on")
             partnership = repo.get_partnership(session, case.partnership_id)
             _, fallback = self.partnership_of_case(partnership.key)
             updated = _facts(case, list(repo.milestones_for(session, case.id)))
@@ -651,14 +624,16 @@ class CaseService:
                     session, case, kind=kind.value, occurred_on=on, recorded_by=actor, note=note
                 )
             states, changed = self._replan(session, case, updated, actor=actor)
+            # One milestone is audited as it always was; a decision of several as one entry.
+            which = {"milestone": kinds[0].value} if len(kinds) == 1 else {"milestones": [k.value for k in kinds]}
             repo.audit(
                 session,
                 actor=actor,
-                action="decision.recorded",
+                action="milestone.recorded" if len(kinds) == 1 else "decision.recorded",
                 case_id=case.id,
                 detail={
                     "reference": case.reference,
-                    "milestones": [k.value for k in kinds],
+                    **which,
                     "on": on.isoformat(),
                     "deadlines_changed": changed,
                 },
