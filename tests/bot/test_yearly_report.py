@@ -229,3 +229,74 @@ def test_default_period_is_the_last_complete_reporting_year() -> None:
     assert period_from(None, date(2026, 3, 31), date(2026, 12, 1)) == YEAR
     with pytest.raises(ReportPeriodError):
         period_from(date(2026, 4, 1), date(2026, 3, 31), date(2026, 12, 1))
+
+
+# --- The command line and the renderers ----------------------------------------------------
+
+@pytest.fixture
+def cli(built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    from tests.support.cli import cli_on
+
+    return cli_on(built[0].engine, tmp_path, monkeypatch, capsys)
+
+
+def test_report_json_is_the_contract(cli, report) -> None:  # type: ignore[no-untyped-def]
+    data = cli.ok("report", "--json", "--from", "2025-04-01", "--to", "31/03/2026").json
+    assert data["period"] == {"from": "2025-04-01", "to": "2026-03-31"}
+    assert data["cases"] == report.as_json()["cases"]
+    for key in ("panel_notification", "rapid_review", "lcspr_publication", "final_report_to_panel",
+                "sos_ofsted_notification"):
+        assert set(data[key]) == {"due", "on_time", "late", "open_overdue", "median_working_days"}
+        assert data[key] == report.as_json()[key]
+    assert cli.ok("report", "--format", "json", "--from", "2025-04-01").json == data
+
+
+def test_report_default_period_and_partnership(cli) -> None:  # type: ignore[no-untyped-def]
+    from scheduler.calendar import today_in_london
+
+    data = cli.ok("report", "--json").json
+    assert data["period"] == default_period(today_in_london()).as_json()
+    one = cli.ok("report", "--json", "--from", "2025-04-01", "--partnership", "default").json
+    assert one["cases"]["considered"] == 6 and one["partnership"] == "default"
+
+
+def test_report_refuses_bad_input_in_one_line(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert "--from" in cli.error(2, "report", "--from", "2025-02-30")
+    assert "before its start date" in cli.error(2, "report", "--from", "2026-04-01", "--to", "2026-03-31")
+    assert "unknown partnership" in cli.error(2, "report", "--partnership", "nowhere")
+    assert "cannot write" in cli.error(2, "report", "-o", str(tmp_path / "missing" / "r.html"))
+    assert "disagree" in cli.error(2, "report", "--json", "--format", "csv")
+
+
+def test_report_csv_one_row_per_case_and_step(cli, built, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import csv
+
+    _, refs = built
+    out = tmp_path / "r.csv"
+    cli.ok("report", "--format", "csv", "--from", "2025-04-01", "-o", str(out))
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert {(r["reference"], r["step"]) for r in rows} >= {(refs["A"], "rapid_review"), (refs["H"], "lcspr_publication")}
+    assert len({(r["reference"], r["step"]) for r in rows}) == len(rows)
+    assert not any(refs["D"] == r["reference"] for r in rows)  # withdrawn
+    late = next(r for r in rows if r["reference"] == refs["A"] and r["step"] == "rapid_review")
+    assert (late["outcome"], late["working_days"], late["working_days_late"]) == ("late", "20", "5")
+
+
+def test_csv_cells_never_run_as_formulas() -> None:
+    from handlers.report.csv_report import _cell
+
+    assert _cell("=HYPERLINK(\"x\")") == "'=HYPERLINK(\"x\")" and _cell("-1") == "'-1" and _cell("ok") == "ok"
+
+
+def test_html_is_self_contained_escaped_and_has_the_charts(report) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from handlers.report import render
+
+    hostile = replace(report, partnership="<script>alert(1)</script>")
+    page = render(hostile, "html")
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert page.count("<svg") == 5 and "<?xml" not in page
+    assert "http://" not in page.split("<svg")[0] and "<link" not in page
+    assert "Police disclosure awaited" in page and "Ann" not in page
+    assert "@media print" in page and "width=device-width" in page
