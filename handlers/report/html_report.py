@@ -32,7 +32,7 @@ padding:1rem;line-height:1.45;color:#1a1a1a}
 h1{font-size:1.5rem;margin:.2rem 0}h2{font-size:1.15rem;margin-top:1.6rem;border-bottom:1px solid #ccc}
 .scroll{overflow-x:auto}table{border-collapse:collapse;width:100%;font-size:.9rem;margin:.4rem 0}
 th,td{border:1px solid #ccc;padding:.25rem .45rem;text-align:right;vertical-align:top}
-th:first-child,td:first-child,td.text{text-align:left}thead th{background:#f0f0f0}
+th:first-child,td:first-child,td.text{text-align:left}td:first-child{white-space:nowrap}thead th{background:#f0f0f0}
 .headline{display:flex;flex-wrap:wrap;gap:.5rem}.headline div{flex:1 1 9rem;border:1px solid #ccc;
 border-radius:.3rem;padding:.5rem}.headline b{display:block;font-size:1.6rem}
 figure{margin:.6rem 0}svg{max-width:100%;height:auto}.source{font-size:.8rem;color:#444}

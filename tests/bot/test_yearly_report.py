@@ -300,3 +300,49 @@ def test_html_is_self_contained_escaped_and_has_the_charts(report) -> None:  # t
     assert "http://" not in page.split("<svg")[0] and "<link" not in page
     assert "Police disclosure awaited" in page and "Ann" not in page
     assert "@media print" in page and "width=device-width" in page
+
+
+def _chromium() -> str | None:
+    import shutil
+
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def screenshot(page: Path, png: Path, browser: str) -> None:
+    """The first page (a 1000 x 1600 viewport) of ``page`` as headless Chromium draws it."""
+    import subprocess
+
+    subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+         "--disable-dev-shm-usage", "--no-first-run", "--window-size=1000,1600",
+         f"--screenshot={png}", page.resolve().as_uri()],
+        check=True, capture_output=True, timeout=90,
+    )
+
+
+@pytest.mark.integration
+@pytest.mark.subprocess
+def test_the_html_report_draws_its_charts_in_chromium(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """docs/report-screenshot.png was taken this way (see docs/README in the report's note)."""
+    from PIL import Image
+
+    from handlers.report.charts import LATE, ON_TIME
+    from tests.conftest import require_server
+
+    browser = _chromium()
+    require_server(browser is not None, "Chromium is not installed (Debian: apt-get install chromium)")
+    assert browser is not None
+    page = tmp_path / "report.html"
+    cli.ok("report", "--from", "2025-04-01", "-o", str(page))
+    png = tmp_path / "report.png"
+    screenshot(page, png, browser)
+    image = Image.open(png).convert("RGB")
+    assert image.size == (1000, 1600)
+    colours = image.getcolors(maxcolors=1 << 20) or []
+
+    def pixels(hex_colour: str) -> int:
+        want = tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+        return sum(n for n, rgb in colours if max(abs(a - b) for a, b in zip(rgb, want, strict=True)) <= 6)
+
+    # The first chart's bars are drawn: on-time green and late red, in solid areas.
+    assert pixels(ON_TIME) > 200 and pixels(LATE) > 200
