@@ -44,8 +44,24 @@ def report(ctx: click.Context, start: str | None, end: str | None, partnership: 
         click.echo(text, nl=False)
         return
     try:
-        output.write_text(text, encoding="utf-8")
+        _write_whole(output, text)
     except OSError as exc:
         fail(f"-o {output}: cannot write: {exc.strerror or exc}")
     click.echo(f"wrote the {chosen} report for {period.start.isoformat()} to {period.end.isoformat()} to {output}",
                err=True)
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """Write ``text`` beside ``path`` and move it into place: a failed write (a full disk)
+    leaves the report that was there before, never half of one."""
+    import os
+    import tempfile
+
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -346,3 +346,17 @@ def test_the_html_report_draws_its_charts_in_chromium(cli, tmp_path: Path) -> No
 
     # The first chart's bars are drawn: on-time green and late red, in solid areas.
     assert pixels(ON_TIME) > 200 and pixels(LATE) > 200
+
+
+def test_the_loader_on_both_databases(cases: CaseService) -> None:
+    """store/report.py's queries on SQLite and PostgreSQL: voided milestones count for nothing."""
+    ref = cases.open_case(la_aware=date(2025, 6, 2), actor="t", answers=NOTIFY).reference
+    cases.record_milestone(ref, "panel-notified", on=date(2025, 6, 4), actor="t")
+    cases.void_milestone(ref, "panel-notified", reason="wrong case", actor="t")
+    cases.record_milestone(ref, "panel-notified", on=date(2025, 6, 16), actor="t", note="late: =cmd")
+    data = cases.yearly_report(YEAR).as_json()
+    assert data["cases"]["notified"] == 1
+    assert data["panel_notification"] == {
+        "due": 1, "on_time": 0, "late": 1, "open_overdue": 0, "median_working_days": 10,
+    }
+    assert data["late_steps"][0]["reason"] == "late: =cmd"
