@@ -279,7 +279,7 @@ class Figures:
         return {
             "rapid_review_extensions_notified": self.rapid_review_extensions,
             "panel_responses_received": self.panel_responses,
-            "panel_responses_within_15_working_days": self.panel_responses_within_aim,
+            "panel_responses_within_aim": self.panel_responses_within_aim,
             "panel_agreement": None,
             "lcspr_commissioned": self.lcspr_commissioned,
             "lcspr_published": self.lcspr_published,
@@ -300,6 +300,17 @@ class Report:
     rules: dict[str, StepRule]
     outcomes: tuple[StepOutcome, ...]
     rapid_review_anchors: tuple[str, ...]
+
+    def within(self, key: str) -> str:
+        """How a reader says "on time" for ``key``, from the partnership's own rule: "within 5
+        working days", "7 working days before", "within 6 calendar months"."""
+        rule = self.rules.get(key)
+        if rule is None:
+            return "on time"
+        if rule.backward:
+            return f"{rule.amount} working days before"
+        unit = "calendar months" if rule.kind == "calendar_months_after" else "working days"
+        return f"within {rule.amount} {unit}"
 
     @property
     def late_steps(self) -> list[StepOutcome]:

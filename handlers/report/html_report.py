@@ -105,9 +105,12 @@ def _others(report: Report) -> str:
              _num(f.panel_national_reviews)] for f in _spans(report)]
     return (
         "<h2 id='panel'>Panel responses, LCSPRs and national reviews</h2>"
-        + _table(["", "Panel responses received", "Within the Panel's 15 working days",
-                  "LCSPRs commissioned", "LCSPRs published", "Published within 6 months",
-                  "Final report ≥7 working days before", "National reviews recommended",
+        + _table(["", "Panel responses received",
+                  f"Within the Panel's aim ({escape(report.within('panel_response'))})",
+                  "LCSPRs commissioned", "LCSPRs published",
+                  f"Published {escape(report.within('lcspr_publication'))}",
+                  f"Final report sent {escape(report.within('final_report_to_panel'))}",
+                  "National reviews recommended",
                   "Panel decided a national review"], rows)
         + "<p>The Panel's agreement with the partnership's decision is not recorded by safeguard-bot "
           "(no milestone holds it), so it is not counted here.</p>"
@@ -136,8 +139,8 @@ def render_html(report: Report) -> str:
         for value, label in (
             (t.cases.considered, "incidents considered"),
             (t.cases.notified, "notified to the Panel"),
-            (f"{notified.on_time}/{notified.due}", "notifications within 5 working days"),
-            (f"{reviews.on_time}/{reviews.due}", "rapid reviews within 15 working days"),
+            (f"{notified.on_time}/{notified.due}", f"notifications {report.within('panel_notification')}"),
+            (f"{reviews.on_time}/{reviews.due}", f"rapid reviews {report.within('rapid_review')}"),
             (t.lcspr_published, "LCSPRs published"),
         )
     )

@@ -21,13 +21,13 @@ def headline(report: Report) -> str:
         f"Yearly report, {period} ({report.partnership or 'all partnerships'})",
         (f"Incidents considered: {c.considered} (notified to the Panel {c.notified}, notification not "
         f"required {c.not_required}, learning requests {c.learning_requests}); withdrawn, not counted: {c.withdrawn}"),
-        (f"Panel notifications within 5 working days: {_of(pn.on_time, pn.due)} "
+        (f"Panel notifications {report.within('panel_notification')}: {_of(pn.on_time, pn.due)} "
         f"(late {pn.late}, overdue {pn.open_overdue}, median {pn.median_working_days if pn.median_working_days is not None else '-'} working days)"),
-        (f"Rapid reviews within 15 working days: {_of(rr.on_time, rr.due)} "
+        (f"Rapid reviews {report.within('rapid_review')}: {_of(rr.on_time, rr.due)} "
         f"(late {rr.late}, overdue {rr.open_overdue}; extensions notified {t.rapid_review_extensions})"),
         (f"LCSPRs: commissioned {t.lcspr_commissioned}, published {t.lcspr_published} "
-        f"({t.lcspr_published_within_6_months} within 6 months); publication steps on time {_of(lp.on_time, lp.due)}; "
-        f"final reports 7 working days before {_of(fr.on_time, fr.due)}"),
+        f"({t.lcspr_published_within_6_months} {report.within('lcspr_publication')}); publication steps on time {_of(lp.on_time, lp.due)}; "
+        f"final reports {report.within('final_report_to_panel')} {_of(fr.on_time, fr.due)}"),
         f"SoS/Ofsted notifications on time: {_of(so.on_time, so.due)}",
         f"Open cases: {t.open_not_yet_due} not yet due, {t.open_overdue} overdue; late steps: {len(report.late_steps)}",
     ]

@@ -160,7 +160,7 @@ def test_sos_ofsted_and_panel_responses(report) -> None:  # type: ignore[no-unty
     }
     other = data["other_figures"]
     # A: 9 working days after the rapid review; B: asked for information after 26.
-    assert (other["panel_responses_received"], other["panel_responses_within_15_working_days"]) == (2, 1)
+    assert (other["panel_responses_received"], other["panel_responses_within_aim"]) == (2, 1)
     assert other["panel_agreement"] is None  # no milestone records it: never guessed
 
 
