@@ -31,13 +31,18 @@ def _svg(figure: Figure) -> str:
     return text
 
 
-def duty_chart(report: Report, key: str, title: str) -> str:
-    """Two panels for one duty: by quarter against its limit, and working days taken."""
+def duty_charts(report: Report, key: str, title: str) -> tuple[str, str]:
+    """Two charts for one duty (each its own SVG, so a phone shows them one under the other at
+    full width): by quarter against its limit, and the working days taken."""
+    return _by_quarter(report, key, title), _distribution(report, key)
+
+
+def _by_quarter(report: Report, key: str, title: str) -> str:
     rule: StepRule | None = report.rules.get(key)
     quarters = report.by_quarter
     with rc_context(_RC):
-        figure = Figure(figsize=(8, 2.8), layout="constrained")
-        by_q, spread = figure.subplots(1, 2, width_ratios=(3, 2))
+        figure = Figure(figsize=(5, 3), layout="constrained")
+        by_q = figure.subplots()
         names = [q.label.split(" ")[0] for q in quarters]
         on_time = [q.steps[key].on_time for q in quarters]
         late = [q.steps[key].late for q in quarters]
@@ -47,15 +52,23 @@ def duty_chart(report: Report, key: str, title: str) -> str:
         by_q.bar(names, overdue, bottom=[a + b for a, b in zip(on_time, late, strict=True)],
                  color=OVERDUE, label="overdue, open")
         limit_text = f"limit: {rule.describe()}" if rule else "limit: not configured"
-        by_q.set_title(f"{title} by quarter ({limit_text})", loc="left")
+        by_q.set_title(f"{title}\nby quarter ({limit_text})", loc="left")
         by_q.set_ylabel("steps due")
         by_q.yaxis.get_major_locator().set_params(integer=True)
         by_q.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        return _svg(figure)
+
+
+def _distribution(report: Report, key: str) -> str:
+    rule: StepRule | None = report.rules.get(key)
+    with rc_context(_RC):
+        figure = Figure(figsize=(5, 3), layout="constrained")
+        spread = figure.subplots()
         taken = report.total.steps[key].working_days
         if taken:
             top = max(max(taken), rule.amount if rule else 0)
-            bins = range(0, top + 2, max(1, (top + 1) // 20 or 1))
-            spread.hist(taken, bins=list(bins), color="#4393c3", edgecolor="white")
+            step = max(1, (top + 1) // 20)
+            spread.hist(taken, bins=list(range(0, top + step + 1, step)), color="#4393c3", edgecolor="white")
         else:
             spread.text(0.5, 0.5, "none completed", ha="center", va="center", transform=spread.transAxes)
         if rule is not None and rule.kind != "calendar_months_after":
@@ -63,9 +76,9 @@ def duty_chart(report: Report, key: str, title: str) -> str:
             where = "at least" if rule.backward else "limit"
             spread.annotate(f"{where} {rule.amount}", (rule.amount, 1), xycoords=("data", "axes fraction"),
                             xytext=(3, -10), textcoords="offset points", fontsize=8)
-        unit = "working days before publication" if rule is not None and rule.backward else "working days taken"
-        spread.set_xlabel(unit)
+        backward = rule is not None and rule.backward
+        spread.set_xlabel("working days before publication" if backward else "working days taken")
         spread.set_ylabel("steps")
         spread.yaxis.get_major_locator().set_params(integer=True)
-        spread.set_title("Distribution", loc="left")
+        spread.set_title("Working days, whole period", loc="left")
         return _svg(figure)

@@ -13,7 +13,7 @@ from datetime import date
 from html import escape
 
 from bot.core.report import REPORTED_STEPS, Figures, Report
-from handlers.report.charts import duty_chart
+from handlers.report.charts import duty_charts
 
 TITLES = {
     "panel_notification": "Notifications to the Panel",
@@ -35,7 +35,8 @@ th,td{border:1px solid #ccc;padding:.25rem .45rem;text-align:right;vertical-alig
 th:first-child,td:first-child,td.text{text-align:left}td:first-child{white-space:nowrap}thead th{background:#f0f0f0}
 .headline{display:flex;flex-wrap:wrap;gap:.5rem}.headline div{flex:1 1 9rem;border:1px solid #ccc;
 border-radius:.3rem;padding:.5rem}.headline b{display:block;font-size:1.6rem}
-figure{margin:.6rem 0}svg{max-width:100%;height:auto}.source{font-size:.8rem;color:#444}
+figure{margin:.6rem 0}svg{max-width:100%;height:auto}.charts{display:flex;flex-wrap:wrap;gap:.5rem}
+.charts>div{flex:1 1 20rem;min-width:0}.source{font-size:.8rem;color:#444}
 @media print{body{max-width:none;padding:0}thead th{background:none}figure,table{break-inside:avoid}
 h2{break-after:avoid}}
 """
@@ -90,7 +91,8 @@ def _duty(report: Report, key: str) -> str:
         parts.append(f"<p>Counted from {counted} (the anchor this partnership uses). "
                      f"Extensions notified to the Panel Secretariat: {report.total.rapid_review_extensions}.</p>")
     parts.append(_table(["", "Due", "On time", "Late", "Late by (working days)", "Overdue, open", median], rows))
-    parts.append(f"<figure>{duty_chart(report, key, TITLES[key])}"
+    by_quarter, spread = duty_charts(report, key, TITLES[key])
+    parts.append(f"<figure><div class='charts'><div>{by_quarter}</div><div>{spread}</div></div>"
                  f"<figcaption class='source'>{escape(TITLES[key])}: timeliness by quarter and working "
                  "days taken, the limit drawn dashed.</figcaption></figure>")
     if rule is not None:

@@ -296,7 +296,7 @@ def test_html_is_self_contained_escaped_and_has_the_charts(report) -> None:  # t
     hostile = replace(report, partnership="<script>alert(1)</script>")
     page = render(hostile, "html")
     assert "<script>" not in page and "&lt;script&gt;" in page
-    assert page.count("<svg") == 5 and "<?xml" not in page
+    assert page.count("<svg") == 10 and "<?xml" not in page
     assert "http://" not in page.split("<svg")[0] and "<link" not in page
     assert "Police disclosure awaited" in page and "Ann" not in page
     assert "@media print" in page and "width=device-width" in page
@@ -323,7 +323,7 @@ def screenshot(page: Path, png: Path, browser: str) -> None:
 @pytest.mark.integration
 @pytest.mark.subprocess
 def test_the_html_report_draws_its_charts_in_chromium(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """docs/report-screenshot.png was taken this way (see docs/README in the report's note)."""
+    """The first page as a reader sees it: docs/report-screenshot.png is this test's screenshot."""
     from PIL import Image
 
     from handlers.report.charts import LATE, ON_TIME

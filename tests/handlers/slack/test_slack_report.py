@@ -65,7 +65,7 @@ async def test_an_officer_gets_the_figures_privately_and_the_html_in_their_dm(sl
     assert asked["filename"] == "safeguarding-report-2025-04-01-to-2026-03-31.html"
     page = harness.fake.uploads[complete[0]["files"][0]["id"]].decode("utf-8")
     assert int(asked["length"]) == len(page.encode("utf-8"))
-    assert page.startswith("<!DOCTYPE html>") and page.count("<svg") == 5 and ref in page
+    assert page.startswith("<!DOCTYPE html>") and page.count("<svg") == 10 and ref in page
     # Nothing identifying the child, in the chat or the file; the reference only in the file.
     posted = harness.everything_posted() + json.dumps(complete)
     assert CHILD not in posted and "Robin" not in page and ref not in posted
