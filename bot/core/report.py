@@ -355,7 +355,7 @@ class Report:
         data["limits"] = {
             key: {"rule": rule.describe(), "basis": rule.basis, "source": rule.source}
             for key, rule in self.rules.items()
-            if key in REPORTED_STEPS
+            if key in REPORTED_STEPS or key == "panel_response"  # the Panel's aim, for its figure
         }
         data["rapid_review_counts_from"] = list(self.rapid_review_anchors)
         return data
@@ -446,10 +446,11 @@ def _case_figures(cases: Sequence[ReportCase], withdrawn: Sequence[ReportCase], 
         m = case.milestone(kind)
         return m is not None and m.on <= end
 
-    notified = [c for c in cases if has(c, "panel_notified")]
+    notified = {c.reference for c in cases if has(c, "panel_notified")}
     not_required = [
         c for c in cases
-        if c not in notified and (has(c, "notification_not_required") or c.decision == "not_required")
+        if c.reference not in notified
+        and (has(c, "notification_not_required") or c.decision == "not_required")
     ]
     return CaseFigures(
         considered=len(cases),
