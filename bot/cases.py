@@ -1166,6 +1166,23 @@ class CaseService:
                 )
             return queued
 
+    def yearly_report(self, period: Any, *, partnership: str | None = None) -> Any:
+        """The yearly report's figures for ``period`` (bot.core.report.Period), of one
+        partnership or all: the cases as store/report.py reads them, counted by the pure core
+        on the partnership's (or the default) timescales and statutory calendar."""
+        from bot.core.report import StepRule, compute_report
+        from store.report import report_cases
+
+        settings = (self.partnership_to_open(partnership) if partnership is not None
+                    else self.settings.partnership())
+        timescales, calendar = self.rules_for(settings)
+        rules = [StepRule(t.key, t.label, t.rule.kind, t.rule.amount, t.basis.value, t.source.cite(),
+                          tuple(m.value for m in (t.met_by, *t.met_by_any)))
+                 for t in timescales]
+        with Session(self.engine) as session:
+            cases = report_cases(session, until=period.end, partnership_key=partnership)
+        return compute_report(cases, period, rules, calendar, partnership=partnership)
+
 __all__ = [
     "CaseNotFound",
     "CaseService",

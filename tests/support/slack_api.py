@@ -10,6 +10,11 @@ subprocesses and async tests running a Bolt app all use the same one), that:
 - records every call (method, decoded body, headers, the HTTP status it answered with and
   whether the answer was ``ok``), and every post to a response_url (``/response/<name>``, as
   method ``response_url``);
+- takes file uploads the documented way (files_upload_v2): ``files.getUploadURLExternal``
+  (``filename`` and ``length`` required) answers an ``upload_url`` on this server and a
+  ``file_id``; the bytes POSTed there are kept in ``uploads`` (a length other than the one
+  announced is refused, as Slack does); ``files.completeUploadExternal`` shares only files whose
+  bytes arrived (else ``file_not_found``) and answers their ``files`` objects;
 - can be told to fail the next calls of a method: ``fail_next("chat.postMessage", 429,
   {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})`` for a rate limit, or status
   200 with ``ok: false`` for the way Slack refuses most calls (``channel_not_found``...).
@@ -52,6 +57,8 @@ class SlackApi:
     failures: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = field(default_factory=dict)
     usergroups: dict[str, list[str]] = field(default_factory=dict)  # usergroup ID -> user IDs
     delay: float = 0.0  # seconds to wait before answering each call (to widen race windows)
+    uploads: dict[str, bytes] = field(default_factory=dict)  # file_id -> the bytes uploaded
+    _announced: dict[str, tuple[str, int]] = field(default_factory=dict)  # file_id -> (name, length)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -95,7 +102,7 @@ class SlackApi:
             return dict(json.loads(raw or "{}"))
         body: dict[str, Any] = {k: v[0] for k, v in parse_qs(request.query_string).items()}
         body.update({k: v[0] for k, v in parse_qs(raw).items()})
-        for key in ("blocks", "view", "attachments"):
+        for key in ("blocks", "view", "attachments", "files"):
             if isinstance(body.get(key), str):
                 try:
                     body[key] = json.loads(body[key])
@@ -135,6 +142,22 @@ class SlackApi:
             return {"ok": True, "view": {**view, "id": "V0VIEW01"}}
         if method == "users.info":
             return {"ok": True, "user": {"id": body.get("user"), "tz": "Europe/London"}}
+        if method == "files.getUploadURLExternal":
+            filename, length = body.get("filename"), str(body.get("length", ""))
+            if not filename or not length.isdigit():
+                return {"ok": False, "error": "invalid_arguments"}
+            with self._lock:
+                file_id = f"F{len(self._announced) + 1:08d}"
+                self._announced[file_id] = (str(filename), int(length))
+            return {"ok": True, "upload_url": f"http://127.0.0.1:{self.port}/upload/{file_id}", "file_id": file_id}
+        if method == "files.completeUploadExternal":
+            wanted = body.get("files") if isinstance(body.get("files"), list) else []
+            with self._lock:
+                if not wanted or any(f.get("id") not in self.uploads for f in wanted):
+                    return {"ok": False, "error": "file_not_found"}
+                shared = [{"id": f["id"], "name": self._announced[f["id"]][0], "title": f.get("title"),
+                           "size": len(self.uploads[f["id"]])} for f in wanted]
+            return {"ok": True, "files": shared}
         if method == "usergroups.users.list":
             return {"ok": True, "users": self.usergroups.get(str(body.get("usergroup", "")), [])}
         return {"ok": True}
@@ -145,6 +168,19 @@ class SlackApi:
             self.calls.append(Call("response_url", dict(body), dict(request.headers)))
         return web.Response(text="ok")
 
+    async def _upload(self, request: web.Request) -> web.Response:
+        """The upload_url: the file's raw bytes, of the length announced, once."""
+        file_id = request.match_info["file_id"]
+        data = await request.read()
+        with self._lock:
+            announced = self._announced.get(file_id)
+            ok = announced is not None and announced[1] == len(data) and file_id not in self.uploads
+            if ok:
+                self.uploads[file_id] = data
+            self.calls.append(Call("file_upload", {"file_id": file_id, "length": len(data)},
+                                   dict(request.headers), 200 if ok else 400, ok))
+        return web.Response(text="OK - " + str(len(data)) if ok else "bad upload", status=200 if ok else 400)
+
     def start(self) -> SlackApi:
         ready = threading.Event()
 
@@ -154,6 +190,7 @@ class SlackApi:
             app = web.Application()
             app.router.add_route("*", "/api/{method}", self._api)
             app.router.add_post("/response/{name}", self._response_url)
+            app.router.add_post("/upload/{file_id}", self._upload)
             runner = web.AppRunner(app)
             loop.run_until_complete(runner.setup())
             loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())

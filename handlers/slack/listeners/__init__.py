@@ -6,8 +6,16 @@ SlackAssistant method and answers Slack. handlers/slack/app.py registers every m
 
 from __future__ import annotations
 
-from handlers.slack.listeners import case_admin, cases, conversation, home, reminders
+from handlers.slack.listeners import (
+    case_admin,
+    cases,
+    conversation,
+    home,
+    reminders,
+    report,
+)
 
-MODULES = (conversation, cases, reminders, home, case_admin)
+# ``report`` before ``conversation``: its matcher takes ``/safeguarding report`` first.
+MODULES = (report, conversation, cases, reminders, home, case_admin)
 
-__all__ = ["MODULES", "case_admin", "cases", "conversation", "home", "reminders"]
+__all__ = ["MODULES", "case_admin", "cases", "conversation", "home", "reminders", "report"]
