@@ -38,6 +38,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "calendar": "bot.cli.reminders:calendar_export",
     "pack": "bot.cli.reminders:pack",
     "intake": "bot.cli.intake:intake",
+    "rapid-review": "bot.cli.rapid_review:rapid_review",
 }
 
 
