@@ -211,13 +211,16 @@ class RapidReviewService:
 
     def proposed_agencies(self, reference: str) -> list[str]:
         """The agencies to ask when none are named: those the referral names (by key or name),
-        else every agency the partnership has."""
+        else every agency the partnership has (what a Slack or Teams start form proposes)."""
         with Session(self.engine) as session:
             case = self._case(session, reference)
-            partnership = self._partnership(session, case)
-            subject = subject_repo.subject_for(session, case.id or 0)
-            named = " ".join(" ".join(str(v) for v in (a.values() if isinstance(a, dict) else [a]))
-                             for a in ((subject.details or {}).get("agencies") or [])) if subject else ""
+            return self._proposed(session, case, self._partnership(session, case))
+
+    @staticmethod
+    def _proposed(session: Session, case: Case, partnership: PartnershipSettings) -> list[str]:
+        subject = subject_repo.subject_for(session, case.id or 0)
+        listed = ((subject.details or {}).get("agencies") or []) if subject else []
+        named = " ".join(" ".join(str(v) for v in (a.values() if isinstance(a, dict) else [a])) for a in listed)
         keys = [a.key for a in partnership.agencies]
         if named:
             lowered = named.casefold()
@@ -240,7 +243,7 @@ class RapidReviewService:
             if repo.for_case(session, case.id) is not None:
                 raise RapidReviewError(f"{case.reference}'s rapid review has already started")
             partnership = self._partnership(session, case)
-            chosen = check_agencies(list(agencies) if agencies else self.proposed_agencies(reference),
+            chosen = check_agencies(list(agencies) if agencies else self._proposed(session, case, partnership),
                                     [a.key for a in partnership.agencies])
             timeline = self.timeline_for(partnership)
             _, calendar = self.cases.rules_for(partnership)
