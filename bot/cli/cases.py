@@ -180,6 +180,7 @@ def case_show(ctx: click.Context, reference: str, with_child: bool, by: str | No
         print_json(data)
         return
     _print_case(view, today_in_london())
+    _print_rapid_review(service, view.reference)
     if details is not None:
         _print_child_details(details)
 
@@ -222,6 +223,15 @@ def _print_case(view: Any, today: date) -> None:
             headers, rows = headers[:-1], [row[:-1] for row in rows]
         click.echo(table(headers, rows) + "\n")
     click.echo(deadline_table(view.deadlines, today))
+
+
+def _print_rapid_review(service: Any, reference: str) -> None:
+    """The rapid review's progress at a glance (issue 14), when the case has one."""
+    from bot.rapid_review import RapidReviewService
+
+    progress = RapidReviewService(service).progress_of(reference)
+    if progress:
+        click.echo(f"\nRapid review:    {progress} (rapid-review status {reference})")
 
 
 def _print_child_details(details: dict[str, Any]) -> None:
