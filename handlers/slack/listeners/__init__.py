@@ -6,8 +6,15 @@ SlackAssistant method and answers Slack. handlers/slack/app.py registers every m
 
 from __future__ import annotations
 
-from handlers.slack.listeners import case_admin, cases, conversation, home, reminders
+from handlers.slack.listeners import (
+    case_admin,
+    cases,
+    conversation,
+    home,
+    rapid_review,
+    reminders,
+)
 
-MODULES = (conversation, cases, reminders, home, case_admin)
+MODULES = (conversation, cases, reminders, home, case_admin, rapid_review)
 
-__all__ = ["MODULES", "case_admin", "cases", "conversation", "home", "reminders"]
+__all__ = ["MODULES", "case_admin", "cases", "conversation", "home", "rapid_review", "reminders"]
