@@ -27,11 +27,7 @@ from handlers.slack import payloads as pl
 from handlers.slack.assistant import SlackAssistant
 from handlers.slack.context import tell, user_of, warning_lines
 from handlers.slack.officers import officers_only
-from handlers.slack.reminder_actions import (
-    StepClosed,
-    original_message,
-    update_reminder,
-)
+from handlers.slack.reminder_actions import StepClosed, original_message, update_reminder
 
 log = logging.getLogger(__name__)
 
