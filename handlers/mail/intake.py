@@ -72,13 +72,13 @@ from sqlmodel import Session
 from bot.calendar_export import deadlines_ics
 from bot.cases import CaseService, CaseView
 from bot.core.lifecycle import LifecycleError
-from bot.core.referral import Referral
 from bot.rapid_review import RapidReviewService, ReplyMatch
 from bot.routing import Router
 from bot.settings import Settings
 from handlers.mail import notices, sender_auth
 from handlers.referral import ReferralRejected, parse_referral
 from handlers.referral.eml_reader import auto_reply_reason, relayed_reason
+from bot.core.referral import Referral
 from scheduler.calendar import today_in_london
 from store import cases as case_repo
 from store import intake as ledger
