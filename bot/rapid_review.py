@@ -621,6 +621,17 @@ class RapidReviewService:
             for partner in partnership.partners:
                 if partner.role in signed:
                     continue
+                if partner.slack_user:  # a DM with a "Sign off" button (handlers/transports/slack.py)
+                    transport, recipient = self.router.address(partner.slack_user)
+                    outbox_repo.enqueue(
+                        session, transport=transport, recipient=recipient,
+                        subject=f"Rapid review {case.reference}: please sign off{by}",
+                        body=(f"The draft rapid review report for case {case.reference} is ready for "
+                              f"{PARTNER_LABELS[partner.role]}'s sign-off (it was e-mailed to you)."),
+                        payload={"kind": "rapid_review_signoff_request", "reference": case.reference},
+                        case_id=case.id,
+                        dedupe_key=f"rr:signoff-dm:{case.reference}:{partner.role}:{day.isoformat()}",
+                    )
                 message_id = f"<rrs-{review.token}-{partner.role}@{self._domain()}>"
                 payload: dict[str, Any] = {"kind": "rapid_review_signoff_request", "reference": case.reference,
                                            "message_id": message_id}

@@ -111,3 +111,28 @@ async def test_start_and_sign_off_from_app_home(slack: Slack) -> None:
     [signoff] = rapid.status(case.reference).signoffs
     assert (signoff.partner, signoff.by, signoff.via) == ("police", "Det Supt Rowe", "slack")
     assert CHILD_NAME not in slack.everything_posted()
+
+
+@pytest.mark.asyncio
+async def test_the_partners_dm_carries_the_sign_off_button(slack: Slack) -> None:
+    from sqlmodel import Session, select
+
+    from handlers.transports.interface import OutboundMessage
+    from handlers.transports.slack import render_blocks
+    from store.models import OutboxMessage
+
+    case = open_case(slack)
+    rapid = RapidReviewService(slack.service)
+    rapid.start(case.reference, agencies=["police"], actor="test")
+    rapid.mark_draft(case.reference, actor="test")
+    with Session(slack.engine) as session:
+        [row] = session.exec(select(OutboxMessage).where(OutboxMessage.recipient == PARTNER)).all()
+    assert row.transport == "slack"
+    blocks = render_blocks(OutboundMessage(row.id or 0, row.transport, row.recipient, row.subject, row.body,
+                                           row.payload))
+    assert blocks is not None
+    [button] = [e for b in blocks for e in b.get("elements", []) if e.get("type") == "button"]
+    assert button["action_id"] == ids.RAPID_REVIEW_SIGNOFF
+    await slack.click({k: button[k] for k in ("action_id", "type", "value", "text")}, user=PARTNER)
+    await wait_for(lambda: rapid.status(case.reference).signoffs)
+    assert [s.by for s in rapid.status(case.reference).signoffs] == ["Det Supt Rowe"]
