@@ -18,7 +18,7 @@ import hashlib
 import re
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -280,11 +280,25 @@ class RapidReviewService:
             case_repo.audit(session, actor=actor, action="rapid_review.started", case_id=case.id,
                             detail={"reference": case.reference, "started_on": started.isoformat(),
                                     "agencies": chosen, "returns_due": due.isoformat()})
+            warnings = self._late_plan(session, case, timeline, dues)
             self._team(session, case, partnership, "started",
                        f"Rapid review {case.reference} started",
                        f"Rapid review {case.reference} started on {fmt_day(started)}: "
                        f"{len(chosen)} agencies asked for their summaries by {fmt_day(due)}.")
-            return self._view(session, case, review)
+            return replace(self._view(session, case, review), warnings=warnings)
+
+    @staticmethod
+    def _late_plan(session: Session, case: Case, timeline: Timeline, dues: dict[str, date]) -> tuple[str, ...]:
+        """A warning when the local timeline ends after the case's 15-working-day rapid review
+        date (the national timescale wins: the steps are local practice and are not moved)."""
+        sent = timeline.step_for("sent")
+        row = case_repo.deadline_row(session, case.id or 0, "rapid_review")
+        if sent is None or row is None or row.status not in ("open", "awaited") or dues[sent.key] <= row.due:
+            return ()
+        warning = (f"the local timeline's last step ({sent.label}, {fmt_day(dues[sent.key])}) is after the "
+                   f"rapid review's due date ({fmt_day(row.due)}, {row.rule}): plan the steps earlier, or "
+                   "notify the Panel of the delay")
+        return (warning,)
 
     def _child_line(self, session: Session, case: Case, partnership: PartnershipSettings) -> str:
         assert case.id is not None
@@ -677,8 +691,6 @@ class RapidReviewService:
                             detail={"reference": case.reference, "on": on.isoformat(), "signoffs": count,
                                     "reason": cleaned})
             view = self._view(session, case, review)
-        from dataclasses import replace
-
         return replace(view, warnings=milestone_view.warnings)
 
     # --- reading ----------------------------------------------------------------------------

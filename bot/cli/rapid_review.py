@@ -79,8 +79,6 @@ def _print(view: Any) -> None:
                          [[s.partner, s.by, fmt_day(s.on), s.via] for s in view.signoffs]))
         click.echo("")
     click.echo("Sources:\n" + "\n".join(f"  [{i}] {s}" for i, s in enumerate(sources, start=1)))
-    for warning in view.warnings:
-        warn(warning)
 
 
 def _output(view: Any, as_json: bool) -> None:
@@ -88,6 +86,8 @@ def _output(view: Any, as_json: bool) -> None:
         print_json(view.as_json())
     else:
         _print(view)
+    for warning in view.warnings:  # on stderr: --json output stays the contract
+        warn(warning)
 
 
 @rapid_review.command("start")

@@ -236,3 +236,15 @@ def test_an_email_to_an_agency_can_carry_a_binary_form() -> None:
     [part] = list(parsed.iter_attachments())
     assert part.get_payload(decode=True) == data
     assert io.BytesIO(data).read() == data
+
+
+def test_a_timeline_that_ends_after_the_statutory_date_is_warned_of(sqlite_engine: Engine, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    cli = _cli(sqlite_engine, tmp_path, monkeypatch, capsys)
+    ref = _open_case(cli, sqlite_engine, date(2026, 11, 30))  # rapid review due Mon 21 Dec 2026
+    result = cli.ok("rapid-review", "start", ref, "--agencies", "police", "--on", "2026-12-01", "--json")
+    assert "Tue 22 Dec 2026" in result.err and "Mon 21 Dec 2026" in result.err
+    assert set(result.json) == {"steps", "agencies", "meeting", "signoffs"}  # stdout stays the contract
+    other = _open_case(cli, sqlite_engine, date(2026, 11, 30))
+    assert cli.ok("rapid-review", "start", other, "--agencies", "police", "--on", "2026-11-30").err == ""
