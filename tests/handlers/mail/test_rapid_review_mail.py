@@ -135,6 +135,7 @@ def test_a_whole_rapid_review_over_mail(dovecot: Dovecot, tmp_path: Path) -> Non
             ref = case.reference
             rapid = RapidReviewService(cases)
             started = rapid.start(ref, agencies=None, actor="officer", on=date(2026, 12, 1))
+            running.service.wake_threadsafe()  # as `rapid-review start` beside `run`: the outbox
             assert [a.agency for a in started.agencies] == ["police", "health", "education"]  # proposed: all
 
             # The three requests land at the three agencies' addresses, child as initials only.
@@ -186,6 +187,7 @@ def test_a_whole_rapid_review_over_mail(dovecot: Dovecot, tmp_path: Path) -> Non
             rapid.meeting(ref, on=date(2026, 12, 15), actor="officer")
             rapid.signoff(ref, "local_authority", by="Ann Director", actor="officer", on=date(2026, 12, 17))
             rapid.mark_draft(ref, actor="officer", on=date(2026, 12, 17), draft=("d.docx", _docx("draft")))
+            running.service.wake_threadsafe()
             wait_until(lambda: len(_sent(smtp, "[RRS-")) == 2, what="sign-off requests sent")
             [health_ask] = [m for m in _sent(smtp, "[RRS-") if m["To"] == "cat.lee@nhs.net"]
             assert any(p.get_content_type() == DOCX for p in health_ask.walk())
