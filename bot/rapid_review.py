@@ -671,17 +671,30 @@ class RapidReviewService:
             return self._view(session, case, review)
 
     def sent(self, reference: str, *, on: date, actor: str, reason: str | None = None) -> RapidReviewView:
-        """Sent to the Panel: the case's rapid_review_sent milestone (the statutory clock), and
-        the review's last step. Fewer than three sign-offs need a reason (seed 002)."""
+        """Sent to the Panel (``rapid-review sent``): see record_sent; the review read back."""
+        with Session(self.engine) as session:
+            self._review(session, self._case(session, reference))  # one line if it has none
+        case_view = self.record_sent(reference, on=on, actor=actor, reason=reason)
+        return replace(self.status(reference), warnings=case_view.warnings)
+
+    def record_sent(self, reference: str, *, on: date, actor: str, reason: str | None = None,
+                    note: str | None = None) -> Any:
+        """Record the case's rapid_review_sent milestone (the statutory clock) and, when the case
+        has a rapid review, its last step. Fewer than three sign-offs need a reason (seed 002:
+        "Signed by the three safeguarding partners"). ``case record REF rapid-review-sent`` and
+        ``rapid-review sent`` both come here. Returns the case view."""
         with Session(self.engine) as session:
             case = self._case(session, reference)
-            review = self._review(session, case)
-            if review.sent_on is not None:
+            review = repo.for_case(session, case.id or 0)
+            if review is not None and review.sent_on is not None:
                 raise RapidReviewError(f"{case.reference}'s rapid review was sent on {fmt_day(review.sent_on)}")
-            count = len(repo.signoffs(session, review.id or 0))
-        cleaned = check_sent(count, reason)
-        milestone_view = self.cases.record_milestone(reference, Milestone.RAPID_REVIEW_SENT, on=on, actor=actor,
-                                                     note=f"sent with {count} of 3 sign-offs: {cleaned}" if cleaned and count < 3 else None)
+            count = len(repo.signoffs(session, review.id or 0)) if review is not None else None
+        cleaned = check_sent(count, reason) if count is not None else (" ".join((reason or "").split()) or None)
+        if cleaned and count is not None and count < 3:
+            note = f"sent with {count} of 3 sign-offs: {cleaned}" + (f"; {note}" if note else "")
+        view = self.cases.record_milestone(reference, Milestone.RAPID_REVIEW_SENT, on=on, actor=actor, note=note)
+        if review is None:
+            return view
         with session_scope(self.engine) as session:
             case = self._case(session, reference, for_update=True)
             review = self._review(session, case, for_update=True)
@@ -690,8 +703,7 @@ class RapidReviewService:
             case_repo.audit(session, actor=actor, action="rapid_review.sent", case_id=case.id,
                             detail={"reference": case.reference, "on": on.isoformat(), "signoffs": count,
                                     "reason": cleaned})
-            view = self._view(session, case, review)
-        return replace(view, warnings=milestone_view.warnings)
+        return view
 
     # --- reading ----------------------------------------------------------------------------
 

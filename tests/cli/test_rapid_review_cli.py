@@ -248,3 +248,25 @@ def test_a_timeline_that_ends_after_the_statutory_date_is_warned_of(sqlite_engin
     assert set(result.json) == {"steps", "agencies", "meeting", "signoffs"}  # stdout stays the contract
     other = _open_case(cli, sqlite_engine, date(2026, 11, 30))
     assert cli.ok("rapid-review", "start", other, "--agencies", "police", "--on", "2026-11-30").err == ""
+
+
+def test_case_record_rapid_review_sent_keeps_the_sign_off_rule(sqlite_engine: Engine, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    cli = _cli(sqlite_engine, tmp_path, monkeypatch, capsys)
+    aware = today_in_london() - timedelta(days=10)
+    plain = _open_case(cli, sqlite_engine, aware)  # no rapid review run here: the milestone alone
+    cli.ok("case", "record", plain, "panel-notified", "--on", aware.isoformat())
+    cli.ok("case", "record", plain, "rapid-review-sent", "--on", today_in_london().isoformat())
+    ref = _open_case(cli, sqlite_engine, aware)
+    cli.ok("case", "record", ref, "panel-notified", "--on", aware.isoformat())
+    cli.ok("rapid-review", "start", ref, "--agencies", "police", "--on", aware.isoformat())
+    cli.ok("rapid-review", "signoff", ref, "health", "--by", "Chief Nurse Cat Lee")
+    on = today_in_london().isoformat()
+    assert "only 1 of 3" in cli.error(2, "case", "record", ref, "rapid-review-sent", "--on", on)
+    assert cli.ok("case", "show", ref, "--json").json["milestones"][-1]["key"] == "panel-notified"
+    shown = cli.ok("case", "record", ref, "rapid-review-sent", "--on", on, "--reason", "police sign-off delayed",
+                   "--json").json
+    assert shown["milestones"][-1]["note"] == "sent with 1 of 3 sign-offs: police sign-off delayed"
+    assert {s["key"]: s["done_on"] for s in cli.ok("rapid-review", "status", ref, "--json").json["steps"]}["sent"] == on
+    assert "was sent on" in cli.error(2, "rapid-review", "sent", ref, "--reason", "again")
