@@ -125,6 +125,12 @@ def test_a_whole_rapid_review_on_the_command_line(engine: Engine, tmp_path: Path
     cli.ok("rapid-review", "signoff", ref, "local_authority", "--by", "Ann Director")
     cli.ok("rapid-review", "signoff", ref, "police", "--by", "Det Supt Bob Rowe")
     assert "already signed off" in cli.error(2, "rapid-review", "signoff", ref, "police", "--by", "X")
+    from bot.cases import CaseService
+    from bot.settings import load_settings
+
+    CaseService(engine, load_settings()).record_decision(
+        ref, ["decision_national_review", "decision_local_review"], on=meeting, actor="test",
+        note="harm: the child died; abuse or neglect: suspected; rule: the LCSPR criteria are met")
     out = tmp_path / "draft.docx"
     assert str(out) in cli.ok("rapid-review", "draft", ref, "-o", str(out)).out
     assert "--reason" in cli.error(2, "rapid-review", "sent", ref, "--on", today.isoformat())
@@ -155,6 +161,11 @@ def test_a_whole_rapid_review_on_the_command_line(engine: Engine, tmp_path: Path
     body = "\n".join(p.text for p in document.paragraphs)
     assert all(heading in body for _, heading in SECTIONS)
     assert "J.Q.T.: age" in body and "Jamie" not in body and "Stockton-on-Tees" in body
+    decision = body.split("Decision and rationale against each LCSPR criterion")[1].split("National review")[0]
+    assert "A local child safeguarding practice review (LCSPR) is to be commissioned" in decision
+    assert "abuse or neglect: suspected" in decision
+    national = body.split("National review recommendation")[1].split("Learning and dissemination")[0]
+    assert "a national review may be appropriate" in national
     with Session(engine) as session:
         asks = session.exec(select(OutboxMessage).where(OutboxMessage.payload["kind"].as_string()
                                                         == "rapid_review_signoff_request")).all()
