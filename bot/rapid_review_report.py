@@ -85,8 +85,8 @@ def sections(data: dict[str, Any], criteria: CriteriaTree | None = None) -> dict
         if m.note:
             decision += [part.strip() for part in m.note.split(";") if part.strip()]
     if not decision:
-        decision = [("No decision recorded yet (record it with `safeguard-bot criteria --flow review --case "
-                    f"{case.reference}`, in Slack or in Teams).")]
+        decision = [("No decision recorded yet (record it with `safeguard-bot criteria --flow review "
+                     f"--record {case.reference} --answer ...`, or in Slack).")]
         if criteria is not None and "review" in criteria.flows:
             review_flow = criteria.flow("review")
             decision += [f"Criterion: {review_flow.question(k).text}" for k in review_flow.question_keys()]
