@@ -26,6 +26,7 @@ from store import outbox
 from store.db import session_scope
 from store.models import Case, DeadlineRow, Partnership
 
+
 LOOK_AHEAD_WEEKS = 4
 
 
