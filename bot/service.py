@@ -76,11 +76,25 @@ class Service:
                 return
             now = self.clock()
             result = await asyncio.to_thread(self.sweeper.sweep, now)
+            chased = await asyncio.to_thread(self._chase_rapid_reviews, now)
             self.sweeps += 1
+            if chased:
+                self._wake.set()
             if result.sent:
                 log.info("sweep queued %d reminder(s)", len(result.sent))
                 self._wake.set()
             await asyncio.to_thread(self._schedule_next_due)
+
+    def _chase_rapid_reviews(self, now: datetime) -> int:
+        """Late agencies chased, and escalated, on their rapid review's days (issue 14)."""
+        from bot.rapid_review import RapidReviewService
+        from scheduler.calendar import today_in_london
+
+        result = RapidReviewService(self.runtime.cases).chase(today_in_london(now))
+        if result.chased or result.escalated:
+            log.info("rapid reviews: %d agency summary(ies) chased, %d escalated",
+                     len(result.chased), len(result.escalated))
+        return len(result.chased) + len(result.escalated)
 
     def _schedule_next_due(self) -> None:
         """Wake exactly at the next planned reminder, not up to a minute late."""

@@ -56,6 +56,43 @@ def _dates_in_range(days: list[date]) -> list[date]:
     return days
 
 
+class AgencySettings(BaseModel):
+    """An agency a rapid review asks for its summary of involvement: its safeguarding lead."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    name: str = Field(min_length=2, max_length=200)
+    email: str
+    slack_user: str | None = Field(default=None, pattern=r"^[UW][A-Z0-9]{2,}$")
+    teams_user: str | None = Field(default=None, max_length=320)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not is_email(value):
+            raise ValueError(f"{value!r} is not an e-mail address")
+        return value.strip()
+
+
+class PartnerSettings(BaseModel):
+    """One of the three statutory safeguarding partners' senior representatives, who signs off
+    a rapid review (seed 002: "Signed by the three safeguarding partners")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["local_authority", "police", "health"]
+    name: str = Field(min_length=2, max_length=200)
+    email: str
+    slack_user: str | None = Field(default=None, pattern=r"^[UW][A-Z0-9]{2,}$")
+    teams_user: str | None = Field(default=None, max_length=320)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        return AgencySettings._email(value)
+
+
 class PartnershipSettings(BaseModel):
     """One safeguarding partnership served by this installation."""
 
@@ -79,6 +116,33 @@ class PartnershipSettings(BaseModel):
     contact_phone: str | None = Field(default=None, max_length=40)
     # The owner (Slack user ID or e-mail) of a case opened without one, e.g. from e-mail.
     default_owner: str | None = None
+    # The rapid review as a run process (issue 14): the agencies asked for their summaries, the
+    # partners who sign off, the timeline (default: the embedded config/rapid_review.toml), the
+    # partnership's request form attached to every request, its own .docx report template
+    # ({{placeholders}}: see bot/rapid_review_report.py), and whether agencies are told the
+    # child's name and date of birth (default: the case reference and initials only).
+    agencies: list[AgencySettings] = Field(default_factory=list)
+    partners: list[PartnerSettings] = Field(default_factory=list)
+    rapid_review_file: Path | None = None
+    rapid_review_request_template: Path | None = None
+    rapid_review_template: Path | None = None
+    share_child_details_with_agencies: bool = False
+
+    @field_validator("agencies")
+    @classmethod
+    def _agency_keys(cls, value: list[AgencySettings]) -> list[AgencySettings]:
+        keys = [a.key for a in value]
+        if len(set(keys)) != len(keys):
+            raise ValueError("an agency key is listed twice")
+        return value
+
+    @field_validator("partners")
+    @classmethod
+    def _one_per_role(cls, value: list[PartnerSettings]) -> list[PartnerSettings]:
+        roles = [p.role for p in value]
+        if len(set(roles)) != len(roles):
+            raise ValueError("a partner role is listed twice (one each: local_authority, police, health)")
+        return value
 
     @field_validator("closure_days")
     @classmethod

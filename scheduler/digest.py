@@ -86,8 +86,28 @@ def compose(session: Session, partnership: Partnership, today: date) -> Digest:
         DigestSection(f"Due in the next {LOOK_AHEAD_WEEKS} weeks, up to {horizon:%a %d %b %Y} "
                       f"({len(coming)}):", lines(coming)),
     )
+    reviews = _rapid_reviews(session, partnership.id)
+    if reviews:
+        sections += (DigestSection(f"Rapid reviews running ({len(reviews)}):", tuple(reviews)),)
     text = title + "\n\n" + "\n\n".join(section.as_text() for section in sections)
     return Digest(partnership.key, week, title, sections, text)
+
+
+def _rapid_reviews(session: Session, partnership_id: int) -> list[str]:
+    """Each running rapid review's progress line (issue 14), for the partnership's open cases."""
+    from bot.core.rapid_review import progress_line
+    from store import rapid_review as review_store
+
+    lines = []
+    for review in review_store.running(session):
+        case = session.get(Case, review.case_id)
+        if case is None or case.partnership_id != partnership_id or case.status != "open":
+            continue
+        agencies = review_store.agencies(session, review.id or 0)
+        returned = sum(1 for a in agencies if a.returned_on)
+        signed = len(review_store.signoffs(session, review.id or 0))
+        lines.append(f"{case.reference}: {progress_line(returned, len(agencies), signed, review.meeting_on)}")
+    return lines
 
 
 def send_digests(

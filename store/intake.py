@@ -27,6 +27,7 @@ UPDATED = "updated"  # a re-sent form: the existing case's details were refreshe
 QUARANTINED = "quarantined"  # unreadable, or from a sender not on the allow-list: for a human
 IGNORED = "ignored"  # automatic reply, bounce or bulk mail: never answered
 RELEASED = "released"  # a human released it from quarantine: the next fetch processes it again
+RAPID_REVIEW = "rapid_review"  # a reply to a rapid review request: an agency's return or a sign-off
 
 # ``notice``: how a human heard of the message.
 NOTICE_SENT = "sent"  # a notice of its own

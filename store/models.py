@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Index, Text, UniqueConstraint, false
+from sqlalchemy import JSON, Boolean, Column, DateTime, Index, LargeBinary, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 
@@ -284,3 +284,81 @@ class MailSyncState(SQLModel, table=True):
     folder: str = Field(max_length=255)
     delta_link: str = Field(sa_column=Column(Text, nullable=False))
     updated_at: datetime = _timestamp(nullable=False)
+
+
+class RapidReview(SQLModel, table=True):
+    """A case's rapid review as a run process (issue 14; bot/rapid_review.py): when it started,
+    its steps as planned at the start (key, label, day, due, source: a partnership's later edit
+    of its timeline does not move a running review), the meeting, the draft and the sending to
+    the Panel. ``token`` marks every e-mail about it (subject ``[RR-...]``, Message-IDs) so a
+    reply finds it. No child details."""
+
+    __tablename__ = "rapid_review"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case_file.id", unique=True, index=True)
+    token: str = Field(max_length=24, unique=True)
+    started_on: date
+    started_by: str = Field(max_length=120)
+    steps: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Step key -> ISO day it was done, for the steps only the bot can know (chase, escalate).
+    done: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    meeting_on: date | None = None
+    draft_on: date | None = None
+    sent_on: date | None = None
+    sent_reason: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _timestamp(nullable=False)
+
+
+class RapidReviewAgency(SQLModel, table=True):
+    """One agency asked for its summary of involvement in one rapid review: when asked, when
+    due, when returned (and how), chased, escalated; the request's Message-ID for threading."""
+
+    __tablename__ = "rapid_review_agency"
+    __table_args__ = (UniqueConstraint("rapid_review_id", "agency", name="uq_rapid_review_agency"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    rapid_review_id: int = Field(foreign_key="rapid_review.id", index=True)
+    agency: str = Field(max_length=40)
+    name: str = Field(max_length=200)
+    email: str = Field(max_length=320)
+    requested_on: date
+    due: date
+    request_message_id: str = Field(max_length=300, index=True)
+    returned_on: date | None = None
+    returned_via: str | None = Field(default=None, max_length=40)
+    returned_by: str | None = Field(default=None, max_length=120)
+    chased_on: date | None = None
+    escalated_on: date | None = None
+
+
+class RapidReviewFile(SQLModel, table=True):
+    """A file an agency returned (its summary, a chronology): kept in the database with the
+    return, so every worker and a backup have it. The file name may identify the child: it is
+    shown to case officers only, never in a channel, a log or the audit log."""
+
+    __tablename__ = "rapid_review_file"
+
+    id: int | None = Field(default=None, primary_key=True)
+    rapid_review_agency_id: int = Field(foreign_key="rapid_review_agency.id", index=True)
+    filename: str = Field(max_length=255)
+    content_type: str = Field(max_length=120)
+    sha256: str = Field(max_length=64)
+    size: int
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    received_at: datetime = _timestamp(nullable=False)
+
+
+class RapidReviewSignoff(SQLModel, table=True):
+    """A safeguarding partner's sign-off of a rapid review (one per partner role)."""
+
+    __tablename__ = "rapid_review_signoff"
+    __table_args__ = (UniqueConstraint("rapid_review_id", "partner", name="uq_rapid_review_signoff"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    rapid_review_id: int = Field(foreign_key="rapid_review.id", index=True)
+    partner: str = Field(max_length=40)
+    signed_by: str = Field(max_length=200)
+    signed_on: date
+    via: str = Field(max_length=40)
+    recorded_at: datetime = _timestamp(nullable=False)

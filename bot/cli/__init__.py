@@ -39,6 +39,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "pack": "bot.cli.reminders:pack",
     "intake": "bot.cli.intake:intake",
     "report": "bot.cli.report:report",
+    "rapid-review": "bot.cli.rapid_review:rapid_review",
 }
 
 

@@ -180,6 +180,7 @@ def case_show(ctx: click.Context, reference: str, with_child: bool, by: str | No
         print_json(data)
         return
     _print_case(view, today_in_london())
+    _print_rapid_review(service, view.reference)
     if details is not None:
         _print_child_details(details)
 
@@ -224,6 +225,15 @@ def _print_case(view: Any, today: date) -> None:
     click.echo(deadline_table(view.deadlines, today))
 
 
+def _print_rapid_review(service: Any, reference: str) -> None:
+    """The rapid review's progress at a glance (issue 14), when the case has one."""
+    from bot.rapid_review import RapidReviewService
+
+    progress = RapidReviewService(service).progress_of(reference)
+    if progress:
+        click.echo(f"\nRapid review:    {progress} (rapid-review status {reference})")
+
+
 def _print_child_details(details: dict[str, Any]) -> None:
     click.echo("\nChildren (personal data; this look is in the audit log):")
     for child in details.get("children") or [details.get("child") or {}]:
@@ -241,6 +251,8 @@ def _print_child_details(details: dict[str, Any]) -> None:
 @click.option("--on", "on", required=True, help="Date it happened (or the planned date).")
 @click.option("--by", default=None, help="Who is recording it (default: your login).")
 @click.option("--note", default=None, help="A short note for the record.")
+@click.option("--reason", default=None,
+              help="rapid-review-sent with fewer than three partner sign-offs: why (rapid-review sent).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def case_record(
@@ -251,6 +263,7 @@ def case_record(
     by: str | None,
     note: str | None,
     as_json: bool,
+    reason: str | None = None,
 ) -> None:
     """Record a milestone: deadlines are met, and the ones that now apply are added.
 
@@ -270,9 +283,19 @@ def case_record(
     occurred = date_option(on, "--on")
     assert occurred is not None
     service = case_service(ctx)
-    view = domain_call(
-        lambda: service.record_milestone(reference, kind, on=occurred, actor=actor_of(by), note=note)
-    )
+    if kind.value == "rapid_review_sent":  # the rapid review's sign-off rule (issue 14)
+        from bot.core.rapid_review import RapidReviewError
+        from bot.rapid_review import RapidReviewService
+
+        try:
+            view = domain_call(lambda: RapidReviewService(service).record_sent(
+                reference, on=occurred, actor=actor_of(by), reason=reason, note=note))
+        except RapidReviewError as exc:
+            fail(str(exc))
+    else:
+        view = domain_call(
+            lambda: service.record_milestone(reference, kind, on=occurred, actor=actor_of(by), note=note)
+        )
     _show_changed(view, as_json, f"Recorded {kind.value.replace('_', '-')} on {fmt_day(occurred)} for {view.reference}")
 
 

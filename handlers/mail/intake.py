@@ -73,6 +73,7 @@ from bot.calendar_export import deadlines_ics
 from bot.cases import CaseService, CaseView
 from bot.core.criteria import CriteriaAnswerError
 from bot.core.lifecycle import LifecycleError
+from bot.rapid_review import RapidReviewService, ReplyMatch
 from bot.routing import Router
 from bot.settings import Settings
 from handlers.mail import notices, sender_auth
@@ -180,7 +181,7 @@ class IntakeOutcome:
     @property
     def destination(self) -> Literal["processed", "quarantine"]:
         """Where the watcher moves the message once this outcome is committed."""
-        return "processed" if self.status in (ledger.OPENED, ledger.UPDATED) else "quarantine"
+        return "processed" if self.status in (ledger.OPENED, ledger.UPDATED, ledger.RAPID_REVIEW) else "quarantine"
 
 
 # Headers the sender wrote. Those added on the way (Received, Return-Path, Delivered-To,
@@ -323,6 +324,7 @@ class IntakePipeline:
         self.cases = cases
         self.router = router
         self.parse = parse
+        self.rapid = RapidReviewService(cases)
 
     # --- entry point ------------------------------------------------------------------------
 
@@ -394,6 +396,9 @@ class IntakePipeline:
             # Never answered; a human is told, boundedly (``_notice_mode``: automatic mail is
             # loop-like), since a bounce may mean a referrer never got their acknowledgement.
             return self._quarantine(m, automatic, status=ledger.IGNORED, notify=True, reply=None)
+        answered = self._rapid_review_reply(m)
+        if answered is not None:
+            return answered
         if not self.settings.sender_allowed(m.domain):
             reason = f"sender domain {m.domain or '(none)'} is not on the allow-list"
             return self._quarantine(m, reason, status=ledger.QUARANTINED, notify=True, reply=None)
@@ -412,6 +417,79 @@ class IntakePipeline:
             # The sender hears that a person will look at it, never the internal error.
             return self._quarantine(m, reason, status=ledger.QUARANTINED, notify=True, reply="held")
         return self._accept(m, referral)
+
+    # --- replies to a rapid review's requests ---------------------------------------------------
+
+    def _rapid_review_reply(self, m: _Message) -> IntakeOutcome | None:
+        """A reply to a rapid review request (threaded by In-Reply-To/References, or the
+        request's token in its subject) is that agency's return, or a partner's sign-off: filed
+        with the rapid review, acknowledged, never opened as a new referral. None for other mail.
+        Sender authentication applies as to any mail; a sign-off must come from the partner's
+        registered address."""
+        named = _MESSAGE_ID.findall(_header(m.msg, "In-Reply-To") + " " + _header(m.msg, "References"))
+        with Session(self.engine) as session:
+            match = self.rapid.match_reply(session, subject=_header(m.msg, "Subject"), message_ids=named)
+            refusal = self.rapid.sender_may_reply(session, match, m.address) if match else None
+        if match is None:
+            return None
+        refusal = refusal or self._unauthenticated(m)
+        if refusal is not None:
+            reason = f"a reply to rapid review {match.reference}: {refusal}"
+            return self._quarantine(m, reason, status=ledger.QUARANTINED, notify=True, reply=None)
+        text, files = _text_and_files(m.mail.raw)
+        actor = f"intake:{m.mail.mailbox}"[:120]
+        with session_scope(self.engine) as session:
+            earlier, _clash = self._begin(session, m)
+            if earlier is not None:
+                return self._earlier(session, earlier)
+            filed = self.rapid.file_reply(session, match, text=text, files=files,
+                                          on=today_in_london(m.mail.received_at), actor=actor)
+            answer = m.address is not None and self._may_acknowledge(session, m)
+            ledger.record(
+                session, message_id=m.message_id, message_sha256=m.sha256, status=ledger.RAPID_REVIEW,
+                mailbox=m.mail.mailbox, received_at=m.mail.received_at, case_id=match.case_id,
+                reason=f"{filed.kind} from {filed.who}" + (f": {filed.note}" if filed.note else ""),
+                sender_domain=m.domain, sender_hash=m.sender_hash, thread_hash=m.thread_hash,
+                answered=answer, notice=ledger.NOTICE_SENT,
+            )
+            if answer:
+                self._acknowledge_reply(session, m, match, filed)
+        log.info("intake: rapid review %s %s from %s filed (mailbox %s)", match.reference, filed.kind,
+                 filed.who, m.mail.mailbox)
+        return IntakeOutcome(status=ledger.RAPID_REVIEW, message_id=m.message_id, reference=match.reference)
+
+    def _may_acknowledge(self, session: Session, m: _Message) -> bool:
+        """A reply to our request is a person answering us, so it is acknowledged, within the
+        per-sender and per-thread limits that stop mail loops."""
+        try:
+            if relayed_reason(m.msg):
+                return False
+        except Exception:  # noqa: BLE001 - headers too broken to tell: do not answer
+            return False
+        since = _utcnow() - REPLY_WINDOW
+        if ledger.replies_since(session, since, sender_hash=m.sender_hash) >= self.settings.intake_replies_per_sender_per_hour:
+            return False
+        return ledger.replies_since(session, since, thread_hash=m.thread_hash) < self.settings.intake_replies_per_thread_per_hour
+
+    def _acknowledge_reply(self, session: Session, m: _Message, match: ReplyMatch, filed: Any) -> None:
+        assert m.address is not None
+        if filed.kind == "return":
+            subject = f"Received: your summary for rapid review {match.reference}"
+            body = (f"Thank you. Your reply and its {filed.files} attachment(s) are filed with rapid "
+                    f"review {match.reference} as your agency's summary of involvement.")
+        elif filed.recorded:
+            subject = f"Received: your sign-off of rapid review {match.reference}"
+            body = f"Thank you. Your sign-off of rapid review {match.reference} is recorded."
+        else:
+            subject = f"Received: your reply about rapid review {match.reference}"
+            body = (f"Thank you. Your reply did not say that you sign off rapid review {match.reference}, "
+                    "so no sign-off is recorded; the partnership's team will read it. To sign off, reply "
+                    "saying \"I sign off\".")
+        payload = self._threading(m, "ack")
+        payload["reference"] = match.reference
+        transport, recipient = self.router.address(m.address)
+        outbox.enqueue(session, transport=transport, recipient=recipient, subject=subject, body=body,
+                       dedupe_key=_key("ack", m.identity), payload=payload, case_id=match.case_id)
 
     # --- bad mail -----------------------------------------------------------------------------
 
@@ -828,3 +906,23 @@ class IntakePipeline:
                 dedupe_key=_key(f"notice:{transport}", f"{m.identity}|{recipient}"),
                 payload=payload, case_id=case_id,
             )
+
+
+def _text_and_files(raw: bytes) -> tuple[str, list[tuple[str, str, bytes]]]:
+    """A reply's own text (its first text/plain part) and its attachments, kept as they came."""
+    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    text = ""
+    try:
+        body = msg.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
+        text = body.get_content() if body is not None else ""
+    except Exception:  # noqa: BLE001 - an unreadable body is no sign-off, and no crash
+        text = ""
+    files: list[tuple[str, str, bytes]] = []
+    for index, part in enumerate(msg.iter_attachments(), start=1):  # type: ignore[attr-defined]
+        try:
+            data = part.get_payload(decode=True) or b""
+        except Exception as exc:  # noqa: BLE001 - one undecodable part must not lose the others
+            log.warning("rapid review reply: attachment %d could not be decoded (%s)", index, type(exc).__name__)
+            continue
+        files.append((part.get_filename() or f"attachment-{index}", part.get_content_type(), data))
+    return text, files

@@ -208,6 +208,17 @@ class SlackAssistant:
         """(Re)draw App Home for ``user``: on opening it, and after acting from it, so a step
         recorded from Home disappears from Home."""
         cases = None
+        reviews = None
         if await self.officers.allows(client, user):
             cases = await asyncio.to_thread(self.my_open_cases, user)
-        await client.views_publish(user_id=user, view=bk.home_view(cases, self.today()))
+            reviews = await asyncio.to_thread(self.rapid_review_progress, cases)
+        await client.views_publish(user_id=user, view=bk.home_view(cases, self.today(), reviews))
+
+    def rapid_review_progress(self, cases: list[Any]) -> dict[str, str | None]:
+        """Each case's rapid review progress line (None: not started) for the cases whose
+        rapid review step runs (issue 14)."""
+        from bot.rapid_review import RapidReviewService
+
+        service = RapidReviewService(self.cases)
+        return {case.reference: service.progress_of(case.reference) for case in cases
+                if any(s.deadline.key == "rapid_review" for s in case.deadlines)}

@@ -290,8 +290,11 @@ def case_notice_text(reference: str, decision: str, next_step: str | None, due: 
     return md(f"New case {reference} (decision: {known_decision(decision)}; next deadline: {due_text})")
 
 
-def home_view(cases: Sequence[Any] | None, today: date) -> View:
-    """App Home: the viewer's open cases with their next deadline (case officers only)."""
+def home_view(cases: Sequence[Any] | None, today: date,
+              rapid_reviews: Mapping[str, str | None] | None = None) -> View:
+    """App Home: the viewer's open cases with their next deadline (case officers only), and
+    each case's rapid review: its progress and a "Sign off" button, or "Start rapid review"
+    (``rapid_reviews``: reference -> progress line, None for a case without one)."""
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text="Safeguarding incidents")),
         SectionBlock(
@@ -335,7 +338,22 @@ def home_view(cases: Sequence[Any] | None, today: date) -> View:
                 accessory=done,
             )
         )
+        if rapid_reviews is not None and case.reference in rapid_reviews:
+            blocks.extend(_rapid_review_blocks(case.reference, rapid_reviews[case.reference]))
     return View(type="home", blocks=blocks)
+
+
+def _rapid_review_blocks(reference: str, progress: str | None) -> list[Block]:
+    """A case's rapid review on App Home: progress and "Sign off", or "Start rapid review"."""
+    if progress is None:
+        return [ActionsBlock(block_id=f"rr_{reference}", elements=[ButtonElement(
+            text=PlainTextObject(text="Start rapid review"), action_id=ids.RAPID_REVIEW_START,
+            value=ids.case_value(reference))])]
+    return [SectionBlock(
+        block_id=f"rr_{reference}", text=_md(f"Rapid review: {progress}"),
+        accessory=ButtonElement(text=PlainTextObject(text="Sign off"), action_id=ids.RAPID_REVIEW_SIGNOFF,
+                                value=ids.case_value(reference)),
+    )]
 
 
 def as_dicts(blocks: Sequence[Block]) -> list[dict[str, Any]]:

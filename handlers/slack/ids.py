@@ -45,6 +45,10 @@ CASE_AMEND_VIEW: Final = "case_amend_view"  # callback_id
 CASE_ASSIGN_VIEW: Final = "case_assign_view"  # callback_id
 CASE_CLOSE_VIEW: Final = "case_close_view"  # callback_id
 
+# The rapid review as a run process (issue 14), on App Home -------------------------------------
+RAPID_REVIEW_START: Final = "rapid_review_start"  # button: start the rapid review (officers)
+RAPID_REVIEW_SIGNOFF: Final = "rapid_review_signoff"  # button: a safeguarding partner signs off
+
 # What the listeners match on where one listener serves several ids.
 ANSWER_PATTERN: Final = re.compile(rf"^{ANSWER}_\d+$")
 START_PATTERN: Final = re.compile(rf"^{START}(_review)?$")

@@ -146,6 +146,12 @@ def render_blocks(message: OutboundMessage) -> list[dict[str, Any]] | None:
         blocks = digest_blocks(message.payload, message.body)
     elif kind in NOTICE_ICON:
         blocks = notice_blocks(NOTICE_ICON[kind], message.subject, message.body)
+    elif kind == "rapid_review_signoff_request" and message.payload.get("reference"):
+        # A safeguarding partner's DM (issue 14): the request, and the button that signs off.
+        blocks = [*notice_blocks(":memo:", message.subject, message.body), ActionsBlock(
+            block_id="rapid_review_signoff",
+            elements=[ButtonElement(text="Sign off", action_id=ids.RAPID_REVIEW_SIGNOFF, style="primary",
+                                    value=ids.case_value(str(message.payload["reference"])))])]
     else:
         return None
     return [block.to_dict() for block in blocks]

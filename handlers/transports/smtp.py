@@ -10,6 +10,7 @@ the outbox retries it with backoff (and alerts a human when it gives up): nothin
 from __future__ import annotations
 
 import asyncio
+import base64
 import email
 import email.policy
 from email.message import EmailMessage
@@ -60,7 +61,9 @@ def build_email(message: OutboundMessage, default_sender: str) -> EmailMessage:
     for attachment in attachments:
         maintype, _, subtype = (attachment.get("content_type") or "application/octet-stream").partition("/")
         data = attachment.get("data", "")
-        if maintype == "text":
+        if attachment.get("encoding") == "base64":  # binary (a .docx) in the JSON payload
+            data = base64.b64decode(data)
+        if maintype == "text" and isinstance(data, str):
             mail.add_attachment(data, subtype=subtype or "plain", filename=attachment.get("filename"))
         else:
             mail.add_attachment(

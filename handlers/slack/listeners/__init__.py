@@ -11,11 +11,14 @@ from handlers.slack.listeners import (
     cases,
     conversation,
     home,
+    rapid_review,
     reminders,
     report,
 )
 
 # ``report`` before ``conversation``: its matcher takes ``/safeguarding report`` first.
-MODULES = (report, conversation, cases, reminders, home, case_admin)
+MODULES = (report, conversation, cases, reminders, home, case_admin, rapid_review)
 
-__all__ = ["MODULES", "case_admin", "cases", "conversation", "home", "reminders", "report"]
+__all__ = [
+    "MODULES", "case_admin", "cases", "conversation", "home", "rapid_review", "reminders", "report",
+]
