@@ -43,6 +43,7 @@ from bot.core.lifecycle import (
     record,
 )
 from bot.core.owners import InvalidOwner, check_owner
+from bot.core.rapid_review import RapidReviewError, check_sent
 from bot.core.text import initials
 from bot.routing import Router
 from bot.settings import PartnershipSettings, Settings, SettingsError
@@ -52,6 +53,7 @@ from scheduler.timescales import Milestone, Timescales
 from store import case_subjects as subject_repo
 from store import cases as repo
 from store import outbox as outbox_repo
+from store import rapid_review as rapid_repo
 from store import reminders as reminder_repo
 from store.db import session_scope
 from store.models import Case, MilestoneRow
@@ -587,10 +589,12 @@ class CaseService:
         on: date,
         actor: str,
         note: str | None = None,
+        reason: str | None = None,
     ) -> CaseView:
         """Record one milestone: checked by the lifecycle, deadlines and reminders re-planned,
-        the closing rule applied, audited (``milestone.recorded``)."""
-        return self.record_decision(reference, [milestone], on=on, actor=actor, note=note)
+        the closing rule applied, audited (``milestone.recorded``). ``reason``: why a rapid
+        review is sent with fewer than three sign-offs (see _rapid_review_sent)."""
+        return self.record_decision(reference, [milestone], on=on, actor=actor, note=note, reason=reason)
 
     def record_decision(
         self,
@@ -600,6 +604,7 @@ class CaseService:
         on: date,
         actor: str,
         note: str | None = None,
+        reason: str | None = None,
     ) -> CaseView:
         """Record every milestone of one decision (a rapid review's: a national-review
         recommendation and the local decision it still concludes with) in one transaction:
@@ -616,6 +621,8 @@ class CaseService:
             partnership = repo.get_partnership(session, case.partnership_id)
             _, fallback = self.partnership_of_case(partnership.key)
             updated = _facts(case, list(repo.milestones_for(session, case.id)))
+            if Milestone.RAPID_REVIEW_SENT in kinds:
+                note = self._rapid_review_sent(session, case, on=on, actor=actor, reason=reason, note=note)
             warnings: tuple[str, ...] = ()
             for kind in kinds:
                 updated = record(updated, kind, on)
@@ -641,6 +648,34 @@ class CaseService:
             self._audit_status(session)
             warnings += (fallback,) if fallback else ()
             return replace(self._view(session, case, states), warnings=tuple(dict.fromkeys(warnings)))
+
+    @staticmethod
+    def _rapid_review_sent(
+        session: Session, case: Case, *, on: date, actor: str, reason: str | None, note: str | None
+    ) -> str | None:
+        """The rapid review's sign-off rule, on every path that records rapid-review-sent (CLI,
+        Slack, ``rapid-review sent``): with a rapid review running, fewer than three partners'
+        sign-offs need a reason (seed 002: "Signed by the three safeguarding partners"); the
+        review's last step is marked sent in the same transaction. Returns the note to keep."""
+        assert case.id is not None
+        review = rapid_repo.for_case(session, case.id, for_update=True)
+        if review is None:
+            return note
+        if review.sent_on is not None:
+            raise LifecycleError(f"{case.reference}'s rapid review was sent on {review.sent_on.isoformat()}")
+        count = len(rapid_repo.signoffs(session, review.id or 0))
+        try:
+            cleaned = check_sent(count, reason)
+        except RapidReviewError as exc:
+            raise LifecycleError(str(exc)) from None
+        review.sent_on, review.sent_reason = on, cleaned
+        rapid_repo.save(session, review)
+        repo.audit(session, actor=actor, action="rapid_review.sent", case_id=case.id,
+                   detail={"reference": case.reference, "on": on.isoformat(), "signoffs": count,
+                           "reason": cleaned})
+        if cleaned and count < 3:
+            return f"sent with {count} of 3 sign-offs: {cleaned}" + (f"; {note}" if note else "")
+        return note
 
     def assess(
         self,

@@ -37,7 +37,6 @@ from bot.core.rapid_review import (
     Timeline,
     agency_status,
     check_agencies,
-    check_sent,
     load_timeline,
     progress_line,
     step_done_on,
@@ -680,30 +679,11 @@ class RapidReviewService:
     def record_sent(self, reference: str, *, on: date, actor: str, reason: str | None = None,
                     note: str | None = None) -> Any:
         """Record the case's rapid_review_sent milestone (the statutory clock) and, when the case
-        has a rapid review, its last step. Fewer than three sign-offs need a reason (seed 002:
-        "Signed by the three safeguarding partners"). ``case record REF rapid-review-sent`` and
-        ``rapid-review sent`` both come here. Returns the case view."""
-        with Session(self.engine) as session:
-            case = self._case(session, reference)
-            review = repo.for_case(session, case.id or 0)
-            if review is not None and review.sent_on is not None:
-                raise RapidReviewError(f"{case.reference}'s rapid review was sent on {fmt_day(review.sent_on)}")
-            count = len(repo.signoffs(session, review.id or 0)) if review is not None else None
-        cleaned = check_sent(count, reason) if count is not None else (" ".join((reason or "").split()) or None)
-        if cleaned and count is not None and count < 3:
-            note = f"sent with {count} of 3 sign-offs: {cleaned}" + (f"; {note}" if note else "")
-        view = self.cases.record_milestone(reference, Milestone.RAPID_REVIEW_SENT, on=on, actor=actor, note=note)
-        if review is None:
-            return view
-        with session_scope(self.engine) as session:
-            case = self._case(session, reference, for_update=True)
-            review = self._review(session, case, for_update=True)
-            review.sent_on, review.sent_reason = on, cleaned
-            repo.save(session, review)
-            case_repo.audit(session, actor=actor, action="rapid_review.sent", case_id=case.id,
-                            detail={"reference": case.reference, "on": on.isoformat(), "signoffs": count,
-                                    "reason": cleaned})
-        return view
+        has a rapid review, its last step: the sign-off rule (fewer than three need a reason)
+        is the case service's, on every path that records the milestone. Returns the view."""
+        return self.cases.record_milestone(
+            reference, Milestone.RAPID_REVIEW_SENT, on=on, actor=actor, note=note, reason=reason
+        )
 
     # --- reading ----------------------------------------------------------------------------
 

@@ -283,19 +283,11 @@ def case_record(
     occurred = date_option(on, "--on")
     assert occurred is not None
     service = case_service(ctx)
-    if kind.value == "rapid_review_sent":  # the rapid review's sign-off rule (issue 14)
-        from bot.core.rapid_review import RapidReviewError
-        from bot.rapid_review import RapidReviewService
-
-        try:
-            view = domain_call(lambda: RapidReviewService(service).record_sent(
-                reference, on=occurred, actor=actor_of(by), reason=reason, note=note))
-        except RapidReviewError as exc:
-            fail(str(exc))
-    else:
-        view = domain_call(
-            lambda: service.record_milestone(reference, kind, on=occurred, actor=actor_of(by), note=note)
+    view = domain_call(
+        lambda: service.record_milestone(
+            reference, kind, on=occurred, actor=actor_of(by), note=note, reason=reason
         )
+    )
     _show_changed(view, as_json, f"Recorded {kind.value.replace('_', '-')} on {fmt_day(occurred)} for {view.reference}")
 
 

@@ -64,3 +64,30 @@ def test_sweeps_chase_then_escalate_once_and_the_digest_shows_progress(tmp_path:
     done = {s.key: s.done_on for s in rapid.status(ref).steps}
     assert done["chase_late"] == date(2026, 12, 11) and done["escalate_late"] == date(2026, 12, 14)
     runtime.engine.dispose()
+
+
+def test_every_path_that_records_sent_keeps_the_sign_off_rule(tmp_path: Path) -> None:
+    """The case service itself refuses rapid-review-sent with fewer than three sign-offs and no
+    reason, so a Slack "Record as done" or any other adapter cannot go round the rule; with a
+    reason, the milestone and the review's last step are recorded together."""
+    import pytest
+
+    from bot.core.lifecycle import LifecycleError
+
+    settings = load_settings(data_dir=tmp_path / "var", partnerships=[{
+        "key": "tees", "name": "Tees SCP", "reference_prefix": "TS",
+        "agencies": [{"key": "police", "name": "Cleveland Police", "email": "lead@cleveland.police.uk"}]}])
+    runtime = open_runtime(settings)
+    cases = runtime.cases
+    ref = cases.open_case(la_aware=date(2026, 11, 30), actor="t").reference
+    cases.record_milestone(ref, "panel-notified", on=date(2026, 11, 30), actor="t")
+    rapid = RapidReviewService(cases)
+    rapid.start(ref, agencies=None, actor="t", on=date(2026, 12, 1))
+    with pytest.raises(LifecycleError, match="only 0 of 3 safeguarding partners have signed off"):
+        cases.record_milestone(ref, "rapid-review-sent", on=date(2026, 12, 18), actor="slack:U1")
+    assert "rapid_review_sent" not in {m.kind for m in cases.get(ref).milestones}
+    view = cases.record_milestone(ref, "rapid-review-sent", on=date(2026, 12, 18), actor="slack:U1",
+                                  reason="partners sign on return from leave")
+    [sent] = [m for m in view.milestones if m.kind == "rapid_review_sent"]
+    assert sent.note == "sent with 0 of 3 sign-offs: partners sign on return from leave"
+    assert rapid.status(ref).as_json()["steps"][-1]["done_on"] == "2026-12-18"
