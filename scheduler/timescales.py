@@ -63,6 +63,10 @@ class Milestone(StrEnum):
     LCSPR_COMMISSION_NOTIFIED = "lcspr_commission_notified"
     PUBLICATION_DELAY_NOTIFIED = "publication_delay_notified"
     LEARNING_REQUEST_DECIDED = "learning_request_decided"
+    # Appended (issue 15): the Panel's response says whether it agrees with the partnership's
+    # decision on a local review; the yearly report counts it. Either one is the response.
+    PANEL_AGREED = "panel_agreed"
+    PANEL_DISAGREED = "panel_disagreed"
 
 
 class StepCondition(StrEnum):

@@ -33,6 +33,16 @@ from bot.core.lifecycle import CaseFacts, DeadlineState, DeadlineStatus
 from scheduler.timescales import Milestone
 
 
+# The Panel's response to the rapid review, however it is recorded (a request for more
+# information is not yet its response).
+PANEL_RESPONSES = (
+    Milestone.PANEL_RESPONDED,
+    Milestone.PANEL_AGREED,
+    Milestone.PANEL_DISAGREED,
+    Milestone.PANEL_DECIDED_NATIONAL_REVIEW,
+)
+
+
 class CaseStatus(StrEnum):
     OPEN = "open"
     CLOSED = "closed"
@@ -50,7 +60,7 @@ def end_reached(facts: CaseFacts) -> str | None:
         # The case's criteria answers settle it (case open/assess --answer): the same end,
         # reached by the recorded assessment rather than the milestone.
         return "notification not required (criteria answers)"
-    if facts.has(Milestone.DECISION_NO_REVIEW) and facts.has(Milestone.PANEL_RESPONDED):
+    if facts.has(Milestone.DECISION_NO_REVIEW) and any(facts.has(m) for m in PANEL_RESPONSES):
         return "no local review decided and the Panel has responded"
     if facts.has(Milestone.PUBLISHED):
         return "local review published"

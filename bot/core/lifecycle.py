@@ -155,6 +155,18 @@ MILESTONE_RULES: dict[Milestone, MilestoneRule] = {
         not_before=(M.DECISION_LOCAL_REVIEW,),
     ),
     M.LEARNING_REQUEST_DECIDED: MilestoneRule("Partnership decided on the learning request"),
+    M.PANEL_AGREED: MilestoneRule(
+        "Panel responded, agreeing with the partnership's decision",
+        requires=(M.RAPID_REVIEW_SENT,),
+        not_before=(M.RAPID_REVIEW_SENT,),
+        excludes=(M.PANEL_DISAGREED,),
+    ),
+    M.PANEL_DISAGREED: MilestoneRule(
+        "Panel responded, not agreeing with the partnership's decision",
+        requires=(M.RAPID_REVIEW_SENT,),
+        not_before=(M.RAPID_REVIEW_SENT,),
+        excludes=(M.PANEL_AGREED,),
+    ),
 }
 
 # Milestones that do not meet a deadline but must be shown on one: (the milestone that meets

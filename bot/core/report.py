@@ -53,7 +53,8 @@ DELAY_MILESTONES: dict[str, str] = {
     "rapid_review": "rapid_review_delay_notified",
     "lcspr_publication": "publication_delay_notified",
 }
-PANEL_RESPONSES = ("panel_responded", "panel_requested_information", "panel_decided_national_review")
+PANEL_RESPONSES = ("panel_responded", "panel_requested_information", "panel_decided_national_review",
+                   "panel_agreed", "panel_disagreed")
 NO_REASON = "no reason recorded"
 REDACTED = "[child's details removed]"
 
@@ -272,6 +273,10 @@ class Figures:
     final_reports_7_days_before: int
     national_reviews_recommended: int
     panel_national_reviews: int
+    # The Panel's agreement with the partnership's decision (panel-agreed / panel-disagreed
+    # milestones dated in the period); None when no response in the period records either.
+    panel_agreed: int
+    panel_disagreed: int
     open_not_yet_due: int
     open_overdue: int
 
@@ -280,7 +285,10 @@ class Figures:
             "rapid_review_extensions_notified": self.rapid_review_extensions,
             "panel_responses_received": self.panel_responses,
             "panel_responses_within_aim": self.panel_responses_within_aim,
-            "panel_agreement": None,
+            "panel_agreement": (
+                {"agreed": self.panel_agreed, "not_agreed": self.panel_disagreed}
+                if self.panel_agreed or self.panel_disagreed else None
+            ),
             "lcspr_commissioned": self.lcspr_commissioned,
             "lcspr_published": self.lcspr_published,
             "lcspr_published_within_6_months": self.lcspr_published_within_6_months,
@@ -516,6 +524,8 @@ def _figures(
         ),
         national_reviews_recommended=len(dated("decision_national_review")),
         panel_national_reviews=len(dated("panel_decided_national_review")),
+        panel_agreed=len(dated("panel_agreed")),
+        panel_disagreed=len(dated("panel_disagreed")),
         open_not_yet_due=sum(c.reference not in overdue_refs for c in open_cases),
         open_overdue=sum(c.reference in overdue_refs for c in open_cases),
     )

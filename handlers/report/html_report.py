@@ -102,21 +102,28 @@ def _duty(report: Report, key: str) -> str:
 
 def _others(report: Report) -> str:
     rows = [[escape(f.label), _num(f.panel_responses), _num(f.panel_responses_within_aim),
-             _num(f.lcspr_commissioned), _num(f.lcspr_published), _num(f.lcspr_published_within_6_months),
+             _agreement(f), _num(f.lcspr_commissioned), _num(f.lcspr_published), _num(f.lcspr_published_within_6_months),
              _num(f.final_reports_7_days_before), _num(f.national_reviews_recommended),
              _num(f.panel_national_reviews)] for f in _spans(report)]
     return (
         "<h2 id='panel'>Panel responses, LCSPRs and national reviews</h2>"
         + _table(["", "Panel responses received",
                   f"Within the Panel's aim ({escape(report.within('panel_response'))})",
-                  "LCSPRs commissioned", "LCSPRs published",
+                  "Panel agreed with the decision", "LCSPRs commissioned", "LCSPRs published",
                   f"Published {escape(report.within('lcspr_publication'))}",
                   f"Final report sent {escape(report.within('final_report_to_panel'))}",
                   "National reviews recommended",
                   "Panel decided a national review"], rows)
-        + "<p>The Panel's agreement with the partnership's decision is not recorded by safeguard-bot "
-          "(no milestone holds it), so it is not counted here.</p>"
+        + "<p>The Panel's agreement with the partnership's decision counts the responses recorded as "
+          "<code>panel-agreed</code> or <code>panel-disagreed</code>; a response recorded only as "
+          "<code>panel-responded</code> says nothing about it and is not counted there.</p>"
     )
+
+
+def _agreement(figures: Figures) -> str:
+    """"2 of 3" (agreed of those recording either), or "not recorded"."""
+    recorded = figures.panel_agreed + figures.panel_disagreed
+    return f"{figures.panel_agreed} of {recorded}" if recorded else "not recorded"
 
 
 def _late(report: Report) -> str:

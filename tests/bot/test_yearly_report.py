@@ -30,7 +30,7 @@ from bot.core.report import (
 from bot.settings import load_settings
 from store.db import make_engine, upgrade
 
-NOTIFY = {"abuse_or_neglect": "known", "harm": "died", "location": "in_area",
+NOTIFY = {"age": "under_18", "abuse_or_neglect": "known", "harm": "died", "location": "in_area",
           "looked_after": "no", "care_leaver_under_25": "no"}
 LOOKED_AFTER = {**NOTIFY, "looked_after": "yes"}
 YEAR = Period(date(2025, 4, 1), date(2026, 3, 31))
@@ -61,7 +61,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[CaseServic
     rec(a, "partners-notified", date(2025, 4, 25))
     rec(a, "rapid-review-delay-notified", date(2025, 5, 9), "Police disclosure awaited")
     rec(a, "rapid-review-sent", date(2025, 5, 20))
-    rec(a, "panel-responded", date(2025, 6, 3))
+    rec(a, "panel-agreed", date(2025, 6, 3))  # the Panel's response, agreeing with the decision
     rec(a, "decision-local-review", date(2025, 6, 10))
     rec(a, "lcspr-commission-notified", date(2025, 6, 10))
     rec(a, "publication-planned", date(2025, 12, 1))
@@ -161,7 +161,8 @@ def test_sos_ofsted_and_panel_responses(report) -> None:  # type: ignore[no-unty
     other = data["other_figures"]
     # A: 9 working days after the rapid review; B: asked for information after 26.
     assert (other["panel_responses_received"], other["panel_responses_within_aim"]) == (2, 1)
-    assert other["panel_agreement"] is None  # no milestone records it: never guessed
+    # A's response records the Panel's agreement; B's request for information says nothing of it.
+    assert other["panel_agreement"] == {"agreed": 1, "not_agreed": 0}
 
 
 def test_open_cases_as_of_the_end_date(report, built) -> None:  # type: ignore[no-untyped-def]

@@ -283,3 +283,18 @@ def test_a_chat_that_ends_in_notify_offers_to_open_the_case(cli: Cli, monkeypatc
     [entry] = [e for e in cli.ok("case", "history", listed["reference"], "--json").json
                if e["action"] == "case.opened"]
     assert entry["detail"]["answers"]["harm"] == "died" and entry["detail"]["decision"] == "notify"
+
+
+def test_the_panels_agreement_is_recorded_as_its_response(cli: Cli) -> None:
+    """panel-agreed / panel-disagreed meet the Panel-response step (one or the other) and count
+    as the Panel's response for closing a case with no local review."""
+    ref = cli.open("2026-11-02")
+    for milestone, on in [("panel-notified", "2026-11-03"), ("partners-notified", "2026-11-03"),
+                          ("rapid-review-sent", "2026-11-20"), ("decision-no-review", "2026-11-20")]:
+        cli.ok("case", "record", ref, milestone, "--on", on)
+    shown = cli.ok("case", "record", ref, "panel-agreed", "--on", "2026-11-27", "--json").json
+    [response] = [d for d in shown["deadlines"] if d["key"] == "panel_response"]
+    assert (response["status"], response["completed_on"]) == ("met", "2026-11-27")
+    assert shown["status"] == "closed"
+    # Closed now: another response is refused until the case is reopened.
+    assert "closed" in cli.error(2, "case", "record", ref, "panel-disagreed", "--on", "2026-11-27")

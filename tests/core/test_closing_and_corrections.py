@@ -34,6 +34,9 @@ def facts(*kinds: Milestone, on: date = date(2026, 11, 4)) -> CaseFacts:
     ((M.PANEL_NOTIFIED, M.RAPID_REVIEW_SENT, M.DECISION_NO_REVIEW), None),  # the Panel has not responded
     ((M.PANEL_NOTIFIED, M.RAPID_REVIEW_SENT, M.PANEL_RESPONDED, M.DECISION_NO_REVIEW),
      "no local review decided and the Panel has responded"),
+    ((M.PANEL_NOTIFIED, M.RAPID_REVIEW_SENT, M.PANEL_AGREED, M.DECISION_NO_REVIEW),
+     "no local review decided and the Panel has responded"),
+    ((M.PANEL_NOTIFIED, M.RAPID_REVIEW_SENT, M.PANEL_REQUESTED_INFORMATION, M.DECISION_NO_REVIEW), None),
     ((M.DECISION_LOCAL_REVIEW, M.FINAL_REPORT_SENT, M.PUBLISHED), "local review published"),
 ])
 def test_the_ends_a_case_can_reach(kinds: tuple[Milestone, ...], end: str | None) -> None:
