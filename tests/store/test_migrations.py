@@ -15,7 +15,7 @@ from store import revisions as revision_files
 from store.db import MIGRATIONS_DIR, current_revision, head_revision, is_up_to_date, make_engine, upgrade
 
 TABLES = {"partnership", "case_file", "milestone", "deadline", "audit_log", "reminder", "outbox", "worker", "conversation", "slack_event", "case_subject", "intake_message",
-          "mail_sync_state"}
+          "mail_sync_state", "teams_conversation"}
 
 
 def _check(url: str) -> None:

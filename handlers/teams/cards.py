@@ -1,0 +1,246 @@
+"""Adaptive Cards for Teams: the conversation engine's turns, the case form and view, the
+reminders, notices and digest. Pure functions from domain objects to card JSON (schema 1.5,
+``Action.Execute``, so Teams sends an ``adaptiveCard/action`` invoke and shows the card the bot
+answers with in place of the old one). No Teams calls here.
+
+Adaptive Cards' ``TextBlock`` renders a subset of Markdown, so every value that goes into one
+goes through :func:`plain` here, exactly once: an outsider's ``[Open case](https://evil)``
+stays literal text instead of becoming a disguised link. Formatting this module adds (bold
+labels) is written around values that are already escaped. Nothing built for a channel (the
+case notice, reminders) takes free text or a child's details as input.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
+
+from bot.core.criteria import Evaluation, Flow, also_notify_text
+
+SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+VERSION = "1.5"
+CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+TEXT_LIMIT = 2000
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|~])")
+
+# The verbs the cards' Action.Execute buttons carry (handlers/teams/app.py dispatches on them).
+ANSWER, HELP, BACK, RESTART = "answer", "help", "back", "restart"
+OPEN_CASE_FORM, OPEN_CASE = "open_case_form", "open_case"
+RECORD_DONE, SNOOZE, CASE_VIEW = "record_done", "snooze", "case_view"
+
+
+def plain(text: str, limit: int = TEXT_LIMIT) -> str:
+    """Text shown literally in a TextBlock: Markdown's punctuation backslash-escaped."""
+    return _MARKDOWN.sub(r"\\\1", text[:limit])
+
+
+def fmt(day: date) -> str:
+    return day.strftime("%a %d %b %Y")
+
+
+def text(value: str, *, weight: str | None = None, subtle: bool = False, size: str | None = None) -> dict[str, Any]:
+    """A wrapping TextBlock of already-escaped text."""
+    block: dict[str, Any] = {"type": "TextBlock", "text": value, "wrap": True}
+    if weight:
+        block["weight"] = weight
+    if subtle:
+        block["isSubtle"] = True
+    if size:
+        block["size"] = size
+    return block
+
+
+def execute(title: str, verb: str, data: Mapping[str, Any] | None = None, *, primary: bool = False) -> dict[str, Any]:
+    action: dict[str, Any] = {"type": "Action.Execute", "title": title[:80], "verb": verb, "data": dict(data or {})}
+    if primary:
+        action["style"] = "positive"
+    return action
+
+
+def card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    result: dict[str, Any] = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": VERSION, "body": body}
+    if actions:
+        result["actions"] = actions
+    return result
+
+
+def attachment(content: dict[str, Any]) -> dict[str, Any]:
+    return {"contentType": CONTENT_TYPE, "content": content}
+
+
+# --- the criteria assistant -------------------------------------------------------------------
+
+def question_card(
+    flow: Flow, key: str, answers: Mapping[str, str], *, show_help: bool = False, note: str | None = None
+) -> dict[str, Any]:
+    """One question with a button per answer, then "What does this mean?", back (once something
+    is answered) and start again; with the guidance and its source when help was asked for."""
+    question = flow.question(key)
+    body: list[dict[str, Any]] = []
+    if note:
+        body.append(text(plain(note), subtle=True))
+    if not answers:
+        body.append(text(plain(flow.title), weight="Bolder", size="Medium"))
+        body.append(text(plain(flow.intro)))
+    body.append({**text(plain(question.text), weight="Bolder"), "id": f"q_{key}"})
+    if show_help:
+        lines = [plain(question.help)]
+        for value, label in question.options:
+            extra = flow.option_help(key, value)
+            if extra:
+                lines.append(f"**{plain(label)}**: {plain(extra)}")
+        body.append({**text("\n\n".join(lines)), "id": f"help_{key}"})
+        body.append(text(f"Source: {plain(question.source)}", subtle=True))
+    if answers:
+        given = ", ".join(flow.question(k).label_for(v) for k, v in answers.items())
+        body.append(text(f"So far: {plain(given)}", subtle=True))
+    actions = [
+        execute(label, ANSWER, {"flow": flow.key, "question": key, "value": value})
+        for value, label in question.options
+    ]
+    actions.append(execute("What does this mean?", HELP, {"flow": flow.key, "question": key}))
+    if answers:
+        actions.append(execute("Back", BACK, {"flow": flow.key}))
+    actions.append(execute("Start again", RESTART, {"flow": flow.key}))
+    return card(body, actions)
+
+
+def result_card(
+    flow: Flow,
+    evaluation: Evaluation,
+    deadlines: Sequence[Any] = (),
+    aware: date | None = None,
+    open_case: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The decision, every reason with its source, grey areas, the deadlines that would run and
+    the next actions. ``open_case`` is the data the "Open a case" button carries (notification
+    flow only)."""
+    body: list[dict[str, Any]] = [
+        text(plain(evaluation.title), weight="Bolder", size="Medium"),
+        {**text(f"**Decision: {plain(evaluation.decision)}**\n\n{plain(evaluation.summary)}"), "id": "decision"},
+    ]
+    if evaluation.also_notify:
+        body.append(text(f"**Also notify {plain(also_notify_text(evaluation.also_notify))}.**"))
+    body.append(text("**Why**"))
+    for index, reason in enumerate(evaluation.reasons):
+        body.append({**text(f"- {plain(reason.text)}"), "id": f"reason_{index}"})
+        body.append(text(f"Source: {plain(reason.source)}", subtle=True))
+    for grey in evaluation.grey_areas:
+        body.append(text(f"**{plain(grey.title)}**: {plain(grey.text)}"))
+        body.append(text(f"Source: {plain(grey.source)}", subtle=True))
+    if deadlines and aware is not None:
+        body.append(text(f"**Deadlines if the LA became aware today ({plain(fmt(aware))}, day 0)**"))
+        for d in deadlines:
+            body.append(text(f"- **{plain(d.label)}**: due {plain(fmt(d.due))} ({plain(d.rule)})"))
+        body.append(text("Opening a case asks for the actual date the LA became aware.", subtle=True))
+    actions: list[dict[str, Any]] = []
+    if open_case is not None:
+        actions.append(execute("Open a case", OPEN_CASE_FORM, open_case, primary=True))
+    actions.append(execute("Start again", RESTART, {"flow": flow.key}))
+    return card(body, actions)
+
+
+def message_card(message: str) -> dict[str, Any]:
+    """A one-line answer (a refusal, an error) shown in place of the card that was clicked."""
+    return card([text(plain(message))])
+
+
+# --- cases --------------------------------------------------------------------------------------
+
+def open_case_form(
+    partnerships: Sequence[tuple[str, str]], today: date, sealed: str, errors: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The form that opens a case. Child details are optional and stay in the case record;
+    ``sealed`` (payloads.MetadataSeal) carries the decision, the answers and the submission id."""
+    errors = errors or {}
+    body: list[dict[str, Any]] = [text("**Open a case**", size="Medium")]
+    if errors:
+        body.append(text("Please correct: " + plain("; ".join(f"{k}: {v}" for k, v in errors.items())),
+                         weight="Bolder"))
+    body += [
+        {"type": "Input.Date", "id": "aware", "label": "Date the local authority became aware",
+         "value": today.isoformat(), "isRequired": True},
+        {"type": "Input.ChoiceSet", "id": "partnership", "label": "Partnership", "isRequired": True,
+         "value": partnerships[0][0] if partnerships else "",
+         "choices": [{"title": name[:75], "value": key} for key, name in partnerships]},
+        {"type": "Input.Text", "id": "summary", "label": "Short summary (stays in the case record)",
+         "isRequired": True, "maxLength": 500},
+        {"type": "Input.Text", "id": "child_name", "label": "Child's name (optional)", "maxLength": 200},
+        {"type": "Input.Date", "id": "child_dob", "label": "Child's date of birth (optional)"},
+        {"type": "Input.Text", "id": "nhs_number", "label": "NHS number (optional)", "maxLength": 20},
+    ]
+    return card(body, [execute("Open case", OPEN_CASE, {"sealed": sealed}, primary=True)])
+
+
+def _status(state: Any, today: date) -> str:
+    status = getattr(state.status, "value", str(state.status))
+    if status == "open":
+        days = (state.deadline.due - today).days
+        when = "today" if days == 0 else (f"in {days} days" if days > 0 else f"{-days} days overdue")
+        return f"open, due {fmt(state.deadline.due)} ({when})"
+    if state.completed_on:
+        return f"{status} on {fmt(state.completed_on)}"
+    return status
+
+
+def case_card(case: Any, today: date) -> dict[str, Any]:
+    """The case as a case officer sees it in their personal chat: reference, status, decision,
+    owner and every deadline with its rule and source. Never sent to a channel."""
+    body: list[dict[str, Any]] = [
+        text(f"**{plain(case.reference)}**", size="Medium"),
+        text(f"Partnership: {plain(case.partnership)} · status: {plain(str(case.status))}"),
+        text(f"LA aware: {plain(fmt(case.la_aware))} · owner: {plain(case.owner or 'nobody')}"),
+    ]
+    for state in case.deadlines:
+        body.append(text(f"- **{plain(state.deadline.label)}**: {plain(_status(state, today))}"))
+        body.append(text(f"{plain(state.deadline.rule)} · Source: {plain(state.deadline.source)}", subtle=True))
+    return card(body)
+
+
+def reminder_card(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A reminder or escalation with the actions a practitioner takes from it. Built only from
+    the payload's neutral fields (reference, deadline, due date, rule, source)."""
+    reference = str(payload["reference"])
+    title = "Escalation" if payload.get("occasion") == "overdue" else "Reminder"
+    data = {"reference": reference, "deadline": str(payload["deadline"])}
+    return card(
+        [
+            text(f"**{title}: {plain(reference, 100)}**"),
+            text(f"**{plain(str(payload['label']), 500)}** is {plain(str(payload['phrase']), 200)} "
+                 f"(due {plain(str(payload['due_text']), 100)})."),
+            text(f"Rule: {plain(str(payload['rule']))}", subtle=True),
+            text(f"Source: {plain(str(payload['source']))}", subtle=True),
+        ],
+        [
+            execute("Record as done", RECORD_DONE, data, primary=True),
+            execute("Snooze to next working day", SNOOZE, data),
+            execute("Open case", CASE_VIEW, data),
+        ],
+    )
+
+
+def recorded_card(reference: str, step_label: str, user: str, on: date) -> dict[str, Any]:
+    """A reminder once its step is recorded: no buttons left to press twice."""
+    return card([text(f"**{plain(reference)}**: {plain(step_label)} recorded as done on "
+                      f"{plain(fmt(on))} by {plain(user)}.")])
+
+
+def digest_card(payload: Mapping[str, Any], body_text: str) -> dict[str, Any]:
+    body = [text(plain(str(payload.get("title", "Weekly digest"))), weight="Bolder", size="Medium")]
+    for section in payload.get("sections", []):
+        if isinstance(section, dict):
+            body.append(text(f"**{plain(str(section.get('heading', '')), 200)}**"))
+            body += [text(f"- {plain(str(line), 300)}") for line in section.get("lines", [])]
+        else:
+            body.append(text(plain(str(section))))
+    if len(body) == 1:
+        body.append(text(plain(body_text)))
+    return card(body)
+
+
+def notice_card(subject: str, body_text: str) -> dict[str, Any]:
+    """A notice or alert: the subject in bold over the body, both escaped."""
+    blocks = [text(f"**{plain(subject, 200)}**")] if subject else []
+    return card([*blocks, text(plain(body_text))])
