@@ -21,20 +21,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import uvicorn
 from microsoft_teams.api import (
     Account,
-    Attachment,
     CreateConversationParams,
-    MessageActivityInput,
-)
-from microsoft_teams.api.auth.cloud_environment import (
-    PUBLIC,
-    CloudEnvironment,
-    with_overrides,
 )
 from microsoft_teams.apps import App
 from microsoft_teams.apps.http import FastAPIAdapter
@@ -54,6 +46,7 @@ from handlers.teams.assistant import (
     TeamsAssistant,
     conversation_key,
 )
+from handlers.transports.teams import bot_tokens, card_activity, cloud_of
 
 log = logging.getLogger(__name__)
 
@@ -61,50 +54,6 @@ MESSAGING_ENDPOINT = "/api/messages"
 _MENTION = re.compile(r"<at>.*?</at>", re.DOTALL)
 CONVERSATION_STEPS = {cards.ANSWER, cards.HELP, cards.BACK, cards.RESTART}
 REMINDER_VERBS = {cards.RECORD_DONE, cards.SNOOZE, cards.CASE_VIEW}
-
-
-def cloud_of(settings: Settings) -> CloudEnvironment:
-    """The SDK's cloud environment: the public cloud with any endpoints settings override."""
-    return with_overrides(
-        PUBLIC,
-        login_endpoint=settings.teams_login_endpoint,
-        openid_metadata_url=settings.teams_openid_metadata_url,
-        token_issuer=settings.teams_token_issuer,
-    )
-
-
-def bot_tokens(settings: Settings, cloud: CloudEnvironment) -> Callable[[str, str | None], Awaitable[str]]:
-    """The bot's own tokens for the Bot Connector API: the client-credentials grant of its app
-    registration, with a client secret or a certificate, through bot/oauth.py (msal, cached,
-    one-line errors naming the setting). Single-tenant bots use their tenant; multi-tenant
-    ones Bot Framework's."""
-    from bot.oauth import OAuthConfig, provider_for
-
-    secret = settings.teams_app_password.get_secret_value() if settings.teams_app_password else None
-    names = {"client_id": "teams_app_id (SAFEGUARD_TEAMS_APP_ID)",
-             "client_secret": "teams_app_password (SAFEGUARD_TEAMS_APP_PASSWORD)",
-             "tenant_id": "teams_tenant_id (SAFEGUARD_TEAMS_TENANT_ID)",
-             "certificate_file": "teams_certificate_file (SAFEGUARD_TEAMS_CERTIFICATE_FILE)",
-             "certificate_thumbprint": "teams_certificate_thumbprint (SAFEGUARD_TEAMS_CERTIFICATE_THUMBPRINT)",
-             "authority_host": "teams_login_endpoint (SAFEGUARD_TEAMS_LOGIN_ENDPOINT)"}
-    config = OAuthConfig(
-        tenant_id=settings.teams_tenant_id or cloud.login_tenant, client_id=settings.teams_app_id,
-        client_secret=secret, certificate_file=settings.teams_certificate_file,
-        certificate_thumbprint=settings.teams_certificate_thumbprint,
-        authority_host=cloud.login_endpoint.rstrip("/"), scope=cloud.bot_scope, names=names,
-    )
-    config.check("SAFEGUARD_TEAMS_MODE")
-    provider = provider_for(config)
-
-    async def token(scope: str, tenant_id: str | None = None) -> str:
-        return await asyncio.to_thread(provider.token)
-
-    return token
-
-
-def card_activity(content: dict[str, Any], summary: str = "") -> MessageActivityInput:
-    activity = MessageActivityInput(text=summary or None)
-    return activity.add_attachments(Attachment(content_type=cards.CONTENT_TYPE, content=content))
 
 
 def card_response(content: dict[str, Any]) -> dict[str, Any]:

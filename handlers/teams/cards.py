@@ -12,63 +12,29 @@ case notice, reminders) takes free text or a child's details as input.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
 from bot.core.criteria import Evaluation, Flow, also_notify_text
-
-SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
-VERSION = "1.5"
-CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
-TEXT_LIMIT = 2000
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|~])")
+from handlers.transports.teams import (  # the one Markdown escape, and the card shapes
+    CASE_VIEW,
+    CONTENT_TYPE,
+    RECORD_DONE,
+    SNOOZE,
+    card,
+    digest_card,
+    execute,
+    fmt,
+    notice_card,
+    plain,
+    reminder_card,
+    text,
+)
 
 # The verbs the cards' Action.Execute buttons carry (handlers/teams/app.py dispatches on them).
 ANSWER, HELP, BACK, RESTART = "answer", "help", "back", "restart"
 OPEN_CASE_FORM, OPEN_CASE = "open_case_form", "open_case"
-RECORD_DONE, SNOOZE, CASE_VIEW = "record_done", "snooze", "case_view"
-
-
-def plain(text: str, limit: int = TEXT_LIMIT) -> str:
-    """Text shown literally in a TextBlock: Markdown's punctuation backslash-escaped."""
-    return _MARKDOWN.sub(r"\\\1", text[:limit])
-
-
-def fmt(day: date) -> str:
-    return day.strftime("%a %d %b %Y")
-
-
-def text(value: str, *, weight: str | None = None, subtle: bool = False, size: str | None = None) -> dict[str, Any]:
-    """A wrapping TextBlock of already-escaped text."""
-    block: dict[str, Any] = {"type": "TextBlock", "text": value, "wrap": True}
-    if weight:
-        block["weight"] = weight
-    if subtle:
-        block["isSubtle"] = True
-    if size:
-        block["size"] = size
-    return block
-
-
-def execute(title: str, verb: str, data: Mapping[str, Any] | None = None, *, primary: bool = False) -> dict[str, Any]:
-    action: dict[str, Any] = {"type": "Action.Execute", "title": title[:80], "verb": verb, "data": dict(data or {})}
-    if primary:
-        action["style"] = "positive"
-    return action
-
-
-def card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    result: dict[str, Any] = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": VERSION, "body": body}
-    if actions:
-        result["actions"] = actions
-    return result
-
-
-def attachment(content: dict[str, Any]) -> dict[str, Any]:
-    return {"contentType": CONTENT_TYPE, "content": content}
-
 
 # --- the criteria assistant -------------------------------------------------------------------
 
@@ -199,48 +165,11 @@ def case_card(case: Any, today: date) -> dict[str, Any]:
     return card(body)
 
 
-def reminder_card(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """A reminder or escalation with the actions a practitioner takes from it. Built only from
-    the payload's neutral fields (reference, deadline, due date, rule, source)."""
-    reference = str(payload["reference"])
-    title = "Escalation" if payload.get("occasion") == "overdue" else "Reminder"
-    data = {"reference": reference, "deadline": str(payload["deadline"])}
-    return card(
-        [
-            text(f"**{title}: {plain(reference, 100)}**"),
-            text(f"**{plain(str(payload['label']), 500)}** is {plain(str(payload['phrase']), 200)} "
-                 f"(due {plain(str(payload['due_text']), 100)})."),
-            text(f"Rule: {plain(str(payload['rule']))}", subtle=True),
-            text(f"Source: {plain(str(payload['source']))}", subtle=True),
-        ],
-        [
-            execute("Record as done", RECORD_DONE, data, primary=True),
-            execute("Snooze to next working day", SNOOZE, data),
-            execute("Open case", CASE_VIEW, data),
-        ],
-    )
-
-
 def recorded_card(reference: str, step_label: str, user: str, on: date) -> dict[str, Any]:
     """A reminder once its step is recorded: no buttons left to press twice."""
     return card([text(f"**{plain(reference)}**: {plain(step_label)} recorded as done on "
                       f"{plain(fmt(on))} by {plain(user)}.")])
 
 
-def digest_card(payload: Mapping[str, Any], body_text: str) -> dict[str, Any]:
-    body = [text(plain(str(payload.get("title", "Weekly digest"))), weight="Bolder", size="Medium")]
-    for section in payload.get("sections", []):
-        if isinstance(section, dict):
-            body.append(text(f"**{plain(str(section.get('heading', '')), 200)}**"))
-            body += [text(f"- {plain(str(line), 300)}") for line in section.get("lines", [])]
-        else:
-            body.append(text(plain(str(section))))
-    if len(body) == 1:
-        body.append(text(plain(body_text)))
-    return card(body)
 
-
-def notice_card(subject: str, body_text: str) -> dict[str, Any]:
-    """A notice or alert: the subject in bold over the body, both escaped."""
-    blocks = [text(f"**{plain(subject, 200)}**")] if subject else []
-    return card([*blocks, text(plain(body_text))])
+__all__ = ["CASE_VIEW", "CONTENT_TYPE", "RECORD_DONE", "SNOOZE", "card", "digest_card", "execute", "fmt", "notice_card", "plain", "reminder_card", "text"]

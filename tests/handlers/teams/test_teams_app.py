@@ -5,9 +5,10 @@ Bot Connector (tests/support/bot_connector.py). One app per module: starting it 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +16,21 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.cases import CaseService
+from bot.routing import Router
 from handlers.teams import cards
 from handlers.teams.app import build_app
 from handlers.teams.assistant import NOT_AN_OFFICER, TeamsAssistant
-from store.db import make_engine, upgrade
-from store.models import CaseSubject, TeamsConversation
+from handlers.transports.sender import OutboxSender
+from handlers.transports.teams import teams_transport
+from store import outbox
+from store.db import make_engine, session_scope, upgrade
+from store.models import CaseSubject, OutboxMessage, TeamsConversation
 from tests.support.teams import APP_ID, TeamsServer, TeamsWorld, activity, card_action
 
 pytestmark = pytest.mark.integration
 
 TODAY = date(2026, 12, 22)
+NOW = datetime(2026, 12, 22, 9, 0, tzinfo=UTC)
 OFFICER = "6f1c0d2e-0000-4000-8000-00000000a001"
 PRACTITIONER = "6f1c0d2e-0000-4000-8000-00000000b002"
 CHILD_NAME = "Pip Fictional-Testchild"
@@ -200,8 +206,6 @@ def test_an_officer_opens_a_case_and_the_channel_hears_no_child_detail(teams: Te
     with Session(teams.assistant.engine) as session:
         assert session.exec(select(CaseSubject)).first() is not None  # the details are in the record
     # The case notice waits in the outbox for the Teams channel (delivered by the transport).
-    from store.models import OutboxMessage
-
     with Session(teams.assistant.engine) as session:
         rows = session.exec(select(OutboxMessage).where(OutboxMessage.transport == "teams")).all()
     assert [r.recipient for r in rows] == [CHANNEL]
@@ -217,3 +221,57 @@ def test_installing_in_a_team_keeps_the_channel_reference(teams: Teams) -> None:
     with Session(teams.assistant.engine) as session:
         row = session.get(TeamsConversation, CHANNEL)
     assert row is not None and row.service_url == teams.service_url and row.kind == "channel"
+
+
+# --- proactive messages through the outbox ----------------------------------------------------
+
+def _deliver(teams: Teams, now: datetime) -> Any:
+    sender = OutboxSender(teams.assistant.engine, {"teams": teams_transport(teams.assistant.settings,
+                                                                            teams.assistant.engine)})
+    return asyncio.run(sender.deliver_once(now))
+
+
+def test_a_reminder_reaches_the_channel_after_a_429_and_is_recorded_from_its_card(teams: Teams) -> None:
+    _deliver(teams, NOW)  # whatever earlier tests left in the outbox
+    service = CaseService(teams.assistant.engine, teams.assistant.settings)
+    case = service.open_case(la_aware=TODAY, actor="cli:test", summary=f"About {CHILD_NAME}",
+                             partnership_key="default")
+    step = case.next_deadline
+    assert step is not None
+    payload = {"kind": "reminder", "reference": case.reference, "deadline": step.deadline.key,
+               "label": step.deadline.label, "occasion": "before", "phrase": "due in 2 working days",
+               "due": step.deadline.due.isoformat(), "due_text": cards.fmt(step.deadline.due),
+               "rule": step.deadline.rule, "source": step.deadline.source}
+    recipients = Router(teams.assistant.settings)("default", "channel", None)
+    assert ("teams", CHANNEL) in recipients
+    with session_scope(teams.assistant.engine) as session:
+        outbox.enqueue(session, transport="teams", recipient=CHANNEL, subject=f"Reminder: {case.reference}",
+                       body=f"Reminder: {case.reference}", payload=payload, dedupe_key=f"t:{case.reference}",
+                       not_before=NOW)
+    teams.connector.fail_next(429, {"Retry-After": "3"})
+    first = _deliver(teams, NOW)
+    assert first.retrying and not first.delivered
+    assert not _deliver(teams, NOW + timedelta(seconds=2)).delivered  # honours Retry-After
+    assert _deliver(teams, NOW + timedelta(seconds=4)).delivered
+    posted = [c for c in teams.connector.sent(CHANNEL) if c.body.get("attachments")]
+    card = posted[-1].body["attachments"][0]["content"]
+    assert case.reference.replace("-", "\\-") in texts(card)
+    done = action(card, "Record as done")["data"]
+    refused = teams.click(PRACTITIONER, cards.RECORD_DONE, done, channel=True)
+    assert "Only case officers" in texts(refused)
+    recorded = teams.click(OFFICER, cards.RECORD_DONE, done, channel=True)
+    assert "recorded as done" in texts(recorded)
+    after = service.get(case.reference)
+    state = next(s for s in after.deadlines if s.deadline.key == step.deadline.key)
+    assert state.status.value != "open"
+    again = teams.click(OFFICER, cards.RECORD_DONE, done, channel=True)
+    assert "nothing to record" in texts(again)
+
+
+def test_no_child_detail_in_any_channel_activity(teams: Teams) -> None:
+    _deliver(teams, NOW + timedelta(days=1))  # whatever the outbox holds for the channel
+    channel = [c for c in teams.connector.calls if c.conversation == CHANNEL]
+    assert channel, "nothing reached the channel"
+    dumped = json.dumps([c.body for c in channel])
+    for detail in (CHILD_NAME, "943 476 5919", "9434765919", "2019-04-03", "Fictional summary"):
+        assert detail not in dumped
