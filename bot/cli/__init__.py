@@ -38,6 +38,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "calendar": "bot.cli.reminders:calendar_export",
     "pack": "bot.cli.reminders:pack",
     "intake": "bot.cli.intake:intake",
+    "teams-package": "bot.cli.teams:teams_package",
 }
 
 

@@ -44,7 +44,7 @@ def run(ctx: click.Context, headless: bool) -> None:
     _check_writable(settings.data_dir)
     _check_mail_sign_in(settings)
     ctx.ensure_object(dict)["database_url"] = settings.resolved_database_url()
-    chat_in_terminal = not settings.slack_configured() and not headless
+    chat_in_terminal = not settings.slack_configured() and not settings.teams_configured() and not headless
     # In the terminal chat only warnings reach the screen (the full log is in the data dir).
     configure_logging(settings.log_level, settings.data_dir, quiet=chat_in_terminal)
     runtime = open_runtime(settings)
@@ -53,7 +53,7 @@ def run(ctx: click.Context, headless: bool) -> None:
         from handlers.slack.runner import serve
 
         components["slack"] = lambda stop: serve(settings, runtime.engine, stop)
-    elif not headless:
+    elif not headless and not settings.teams_configured():
         from bot.cli.criteria import chat
 
         click.echo(
@@ -63,6 +63,10 @@ def run(ctx: click.Context, headless: bool) -> None:
         )
         components["chat"] = threaded(lambda flag: _chat_then_serve(ctx, chat, flag),
                                       "terminal-chat", join=False)
+    if settings.teams_configured():
+        from handlers.teams.app import serve as serve_teams
+
+        components["teams"] = lambda stop: serve_teams(settings, runtime.engine, stop)
     service = Service(runtime, components=components)
     from handlers.mail.component import mail_components
 
