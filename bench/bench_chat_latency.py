@@ -29,17 +29,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from handlers.slack import ids  # noqa: E402
-from handlers.slack.app import build_app as build_slack  # noqa: E402
-from handlers.slack.assistant import SlackAssistant  # noqa: E402
-from handlers.slack.payloads import help_value  # noqa: E402
-from handlers.teams import cards  # noqa: E402
-from handlers.teams.app import build_app as build_teams  # noqa: E402
-from handlers.teams.assistant import TeamsAssistant  # noqa: E402
-from store.db import make_engine, upgrade  # noqa: E402
-from tests.slack_harness import SECRET, BoltServer  # noqa: E402
-from tests.support.slack_api import SlackApi  # noqa: E402
-from tests.support.teams import TeamsServer, TeamsWorld, card_action  # noqa: E402
+from handlers.slack import ids
+from handlers.slack.app import build_app as build_slack
+from handlers.slack.assistant import SlackAssistant
+from handlers.slack.payloads import help_value
+from handlers.teams import cards
+from handlers.teams.app import build_app as build_teams
+from handlers.teams.assistant import TeamsAssistant
+from store.db import make_engine, upgrade
+from tests.slack_harness import SECRET, BoltServer
+from tests.support.slack_api import SlackApi
+from tests.support.teams import TeamsServer, TeamsWorld, card_action
 
 USER = "6f1c0d2e-0000-4000-8000-00000000b002"
 
@@ -79,8 +79,9 @@ def bench_teams(folder: Path, runs: int) -> dict[str, float]:
 
 
 async def bench_slack(folder: Path, runs: int) -> dict[str, float]:
-    from bot.settings import load_settings
     from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.settings import load_settings
 
     fake = SlackApi()
     fake.start()
