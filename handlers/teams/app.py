@@ -19,6 +19,7 @@ reference, so proactive messages (handlers/transports/teams.py) reach it.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from typing import Any
@@ -36,6 +37,7 @@ from sqlalchemy import Engine
 from bot.cases import CaseNotFound
 from bot.core.criteria import CriteriaAnswerError
 from bot.core.lifecycle import LifecycleError
+from bot.core.owners import InvalidOwner
 from bot.settings import Settings, SettingsError
 from handlers.slack import payloads as pl
 from handlers.slack.reminder_actions import StepClosed
@@ -156,9 +158,16 @@ def build_app(assistant: TeamsAssistant, *, port: int | None = None) -> App:
                 return card_response(await open_case(user, data))
             if verb in REMINDER_VERBS:
                 return card_response(await reminder(ctx, user, verb, data))
+            if verb == cards.ASSIGN:
+                reference = pl.parse_case_value(json.dumps({"reference": data.get("reference")}))
+                case = await asyncio.to_thread(assistant.cases.assign, reference,
+                                               owner=str(data.get("owner") or ""), actor=f"teams:{user}")
+                view = cards.case_card(case, assistant.today())
+                view["body"].insert(0, cards.text(cards.plain(f"Assigned to {case.owner}.")))
+                return card_response(view)
         except (pl.PayloadError, CriteriaAnswerError, ValidationError):
             return card_response(cards.message_card("That button is out of date: start again."))
-        except (LifecycleError, CaseNotFound) as exc:
+        except (LifecycleError, CaseNotFound, InvalidOwner) as exc:
             return card_response(cards.message_card(str(exc)))
         return card_response(cards.message_card("That button is out of date: start again."))
 

@@ -35,6 +35,7 @@ from handlers.transports.teams import (  # the one Markdown escape, and the card
 # The verbs the cards' Action.Execute buttons carry (handlers/teams/app.py dispatches on them).
 ANSWER, HELP, BACK, RESTART = "answer", "help", "back", "restart"
 OPEN_CASE_FORM, OPEN_CASE = "open_case_form", "open_case"
+ASSIGN = "assign"
 
 # --- the criteria assistant -------------------------------------------------------------------
 
@@ -162,7 +163,16 @@ def case_card(case: Any, today: date) -> dict[str, Any]:
     for state in case.deadlines:
         body.append(text(f"- **{plain(state.deadline.label)}**: {plain(_status(state, today))}"))
         body.append(text(f"{plain(state.deadline.rule)} · Source: {plain(state.deadline.source)}", subtle=True))
-    return card(body)
+    actions: list[dict[str, Any]] = []
+    nxt = case.next_deadline
+    if nxt is not None:
+        data = {"reference": case.reference, "deadline": nxt.deadline.key}
+        actions += [execute(f"Record as done: {nxt.deadline.label}", RECORD_DONE, data, primary=True),
+                    execute("Snooze to next working day", SNOOZE, data)]
+    body.append({"type": "Input.Text", "id": "owner", "label": "Assign to (e-mail address or Slack user ID)",
+                 "maxLength": 254})
+    actions.append(execute("Assign", ASSIGN, {"reference": case.reference}))
+    return card(body, actions)
 
 
 def recorded_card(reference: str, step_label: str, user: str, on: date) -> dict[str, Any]:

@@ -201,6 +201,15 @@ def test_an_officer_opens_a_case_and_the_channel_hears_no_child_detail(teams: Te
     assert "Opened" in texts(view)
     again = teams.click(OFFICER, cards.OPEN_CASE, {**submit, **values})
     assert "already submitted" in texts(again)
+    # From the case view: assign, with the case service's own refusal for a bad owner.
+    assign = action(view, "Assign")["data"]
+    assert "Only case officers" in texts(teams.click(PRACTITIONER, cards.ASSIGN, {**assign, "owner": "pat@x.gov.uk"}))
+    refused = teams.click(OFFICER, cards.ASSIGN, {**assign, "owner": "not an owner"})
+    assert "neither a Slack user ID" in texts(refused).replace("\\", "")
+    assigned = teams.click(OFFICER, cards.ASSIGN, {**assign, "owner": "pat@testshire.gov.uk"})
+    assert "Assigned to pat" in texts(assigned)
+    snoozed = teams.click(OFFICER, cards.SNOOZE, action(view, "Snooze to next working day")["data"])
+    assert "snoozed" in texts(snoozed)
     cases = CaseService(teams.assistant.engine, teams.assistant.settings).list()
     assert len(cases) == 1
     with Session(teams.assistant.engine) as session:
