@@ -152,6 +152,10 @@ def build_app(assistant: TeamsAssistant, *, port: int | None = None) -> App:
                 return card_response(cards.message_card(NOT_AN_OFFICER))
             if activity.conversation.conversation_type != "personal" and verb not in REMINDER_VERBS:
                 return card_response(cards.message_card("Cases are handled in your personal chat with the bot."))
+            if verb == cards.RECORD_FORM:
+                return card_response(await asyncio.to_thread(assistant.record_form, key, user))
+            if verb == cards.RECORD_DECISION:
+                return card_response(await asyncio.to_thread(assistant.record_decision, key, user, data))
             if verb == cards.OPEN_CASE_FORM:
                 return card_response(assistant.open_case_form(user, data))
             if verb == cards.OPEN_CASE:

@@ -31,6 +31,7 @@ from store import teams as teams_repo
 from store.db import session_scope
 
 OPEN_CASE_SEAL = "teams_open_case"
+RECORD_SEAL = "teams_record_decision"
 NOT_AN_OFFICER = (
     "Only case officers can open or view cases. Anyone can check an incident against the "
     "criteria; ask your partnership's business team to open the case."
@@ -114,7 +115,8 @@ class TeamsAssistant:
         open_case = None
         if turn.flow.key == "notification":
             open_case = {"decision": evaluation.decision, "answers": dict(evaluation.answers)}
-        return cards.result_card(turn.flow, evaluation, deadlines, today if deadlines else None, open_case)
+        return cards.result_card(turn.flow, evaluation, deadlines, today if deadlines else None, open_case,
+                                 record=bool(evaluation.milestone))
 
     # Cases ---------------------------------------------------------------------------------
 
@@ -131,6 +133,34 @@ class TeamsAssistant:
         sealed = self.seal.seal(OPEN_CASE_SEAL, user, meta)
         choices = [(p.key, p.name) for p in self.settings.partnerships]
         return cards.open_case_form(choices, self.today(), sealed)
+
+    def record_form(self, key: str, user: str) -> dict[str, Any]:
+        """The form for recording the finished rapid review on a case, its answers sealed."""
+        state = self.talk.finished_review(key)
+        if state is None:
+            return cards.message_card("That rapid review conversation has ended; start again with \"review\".")
+        evaluation = self.tree.flow("review").evaluate(state.answers)
+        sealed = self.seal.seal(RECORD_SEAL, user, pl.RecordDecisionMeta(answers=dict(state.answers)))
+        return cards.record_decision_form(evaluation.title, self.today(), sealed)
+
+    def record_decision(self, key: str, user: str, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Record the decision's milestones on the case named, as Slack and the CLI do."""
+        from handlers.console.render import rationale
+
+        meta = self.seal.open(RECORD_SEAL, user, data.get("sealed"), pl.RecordDecisionMeta)
+        evaluation = self.tree.flow("review").evaluate(meta.answers)
+        reference = str(data.get("reference") or "").strip()
+        try:
+            on = date.fromisoformat(str(data.get("on") or ""))
+        except ValueError:
+            return cards.message_card("Pick the date of the decision.")
+        if not reference:
+            return cards.message_card("Enter the case reference.")
+        case = self.cases.record_decision(reference, evaluation.milestones, on=on, actor=f"teams:{user}",
+                                          note=rationale(evaluation))
+        self.talk.forget(key)
+        return cards.message_card(f"Recorded {' and '.join(evaluation.milestones)} on {on.isoformat()} "
+                                  f"for {case.reference}.")
 
     def validate_case_form(self, data: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
         """(errors by field, cleaned values): the Slack form's rules. Errors never repeat what

@@ -36,6 +36,7 @@ from handlers.transports.teams import (  # the one Markdown escape, and the card
 ANSWER, HELP, BACK, RESTART = "answer", "help", "back", "restart"
 OPEN_CASE_FORM, OPEN_CASE = "open_case_form", "open_case"
 ASSIGN = "assign"
+RECORD_FORM, RECORD_DECISION = "record_form", "record_decision"
 
 # --- the criteria assistant -------------------------------------------------------------------
 
@@ -80,6 +81,7 @@ def result_card(
     deadlines: Sequence[Any] = (),
     aware: date | None = None,
     open_case: Mapping[str, Any] | None = None,
+    record: bool = False,
 ) -> dict[str, Any]:
     """The decision, every reason with its source, grey areas, the deadlines that would run and
     the next actions. ``open_case`` is the data the "Open a case" button carries (notification
@@ -105,6 +107,8 @@ def result_card(
     actions: list[dict[str, Any]] = []
     if open_case is not None:
         actions.append(execute("Open a case", OPEN_CASE_FORM, open_case, primary=True))
+    elif record:
+        actions.append(execute("Record on a case", RECORD_FORM, {"flow": flow.key}, primary=True))
     actions.append(execute("Start again", RESTART, {"flow": flow.key}))
     return card(body, actions)
 
@@ -139,6 +143,21 @@ def open_case_form(
         {"type": "Input.Text", "id": "nhs_number", "label": "NHS number (optional)", "maxLength": 20},
     ]
     return card(body, [execute("Open case", OPEN_CASE, {"sealed": sealed}, primary=True)])
+
+
+def record_decision_form(title: str, today: date, sealed: str) -> dict[str, Any]:
+    """Which case the rapid review decision is recorded on, and its date. ``sealed`` carries
+    the answers (the rationale)."""
+    return card(
+        [
+            text(f"**Record: {plain(title)}**"),
+            {"type": "Input.Text", "id": "reference", "label": "Case reference", "isRequired": True,
+             "maxLength": 40},
+            {"type": "Input.Date", "id": "on", "label": "Date of the decision", "value": today.isoformat(),
+             "isRequired": True},
+        ],
+        [execute("Record", RECORD_DECISION, {"sealed": sealed}, primary=True)],
+    )
 
 
 def _status(state: Any, today: date) -> str:

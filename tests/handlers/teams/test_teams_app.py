@@ -284,3 +284,25 @@ def test_no_child_detail_in_any_channel_activity(teams: Teams) -> None:
     dumped = json.dumps([c.body for c in channel])
     for detail in (CHILD_NAME, "943 476 5919", "9434765919", "2019-04-03", "Fictional summary"):
         assert detail not in dumped
+
+
+def test_a_rapid_review_decision_is_recorded_on_a_case_by_an_officer(teams: Teams) -> None:
+    service = CaseService(teams.assistant.engine, teams.assistant.settings)
+    case = service.open_case(la_aware=TODAY, actor="cli:test", partnership_key="default")
+    card = teams.message(OFFICER, "review restart")
+    for _ in range(30):
+        answers = [a for a in card.get("actions", []) if a["verb"] == cards.ANSWER]
+        if not answers:
+            break
+        card = teams.click(OFFICER, cards.ANSWER, answers[-1]["data"])  # the last option each time
+    assert "Decision:" in texts(card)
+    form = teams.click(OFFICER, cards.RECORD_FORM, action(card, "Record on a case")["data"])
+    submit = action(form, "Record")["data"]
+    assert "Only case officers" in texts(teams.click(PRACTITIONER, cards.RECORD_DECISION, submit))
+    missing = teams.click(OFFICER, cards.RECORD_DECISION, {**submit, "reference": "SG-1999-0042",
+                                                           "on": TODAY.isoformat()})
+    assert "SG" in texts(missing)  # the case service's own refusal
+    done = teams.click(OFFICER, cards.RECORD_DECISION, {**submit, "reference": case.reference,
+                                                        "on": TODAY.isoformat()})
+    assert "Recorded" in texts(done)
+    assert service.get(case.reference).milestones
