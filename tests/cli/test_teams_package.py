@@ -66,3 +66,18 @@ def test_without_an_app_id_one_line_names_the_setting(cli: Cli, tmp_path: Path, 
     line = cli.error(2, "teams-package", "-o", str(tmp_path / "p.zip"))
     assert "SAFEGUARD_TEAMS_APP_ID" in line
     assert not (tmp_path / "p.zip").exists()
+
+
+@pytest.mark.parametrize(("env", "named"), [
+    ({"SAFEGUARD_TEAMS_APP_ID": ""}, "SAFEGUARD_TEAMS_APP_ID"),
+    ({}, "SAFEGUARD_TEAMS_APP_PASSWORD"),
+    ({"SAFEGUARD_TEAMS_APP_PASSWORD": "s", "SAFEGUARD_TEAMS_CERTIFICATE_FILE": "/nonexistent.pem"},
+     "SAFEGUARD_TEAMS_APP_PASSWORD"),
+])
+def test_run_with_teams_on_but_incomplete_stops_with_one_line(cli: Cli, monkeypatch: pytest.MonkeyPatch,
+                                                              env: dict[str, str], named: str) -> None:
+    monkeypatch.setenv("SAFEGUARD_TEAMS_MODE", "on")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    line = cli.error(2, "run", "--headless")
+    assert named in line

@@ -52,3 +52,15 @@ def test_a_reminder_card_carries_its_buttons_and_nothing_but_the_payload() -> No
     assert [a["verb"] for a in card["actions"]] == [cards.RECORD_DONE, cards.SNOOZE, cards.CASE_VIEW]
     assert all(a["data"] == {"reference": "SG-2026-0001", "deadline": "panel_notification"} for a in card["actions"])
     assert card["body"][0]["text"].startswith("**Escalation:")
+
+
+def test_the_weekly_digest_renders_its_sections_escaped() -> None:
+    payload = {"kind": "digest", "title": "Weekly digest",
+               "sections": [{"heading": "Due this week", "lines": ["SG-2026-0001: Notify the Panel (Thu)"]},
+                            "an older plain section"]}
+    card = render_card(OutboundMessage(2, "teams", "19:x", subject="Digest", body="fallback", payload=payload))
+    shown = [b["text"] for b in card["body"]]
+    assert shown[0] == "Weekly digest"
+    assert "**Due this week**" in shown
+    assert "- SG\\-2026\\-0001: Notify the Panel \\(Thu\\)" in shown
+    assert "an older plain section" in shown
