@@ -46,6 +46,10 @@ LIBRARY_FLOORS: dict[str, int] = {
     "sqlalchemy": logging.WARNING,  # INFO: every statement with its parameters
     "alembic": logging.WARNING,
     "apscheduler": logging.WARNING,
+    "microsoft_teams": logging.INFO,  # DEBUG: activities as received (a case form's child details)
+    "httpx": logging.WARNING,  # INFO: every Bot Connector request line
+    "uvicorn": logging.WARNING,  # the Teams endpoint's server (access lines are off)
+    "msal": logging.WARNING,
 }
 LOG_FILE = "safeguard-bot.log"
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

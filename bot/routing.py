@@ -27,6 +27,7 @@ class Router:
         # E-mail leaves by SMTP, or by Graph's sendMail with the Graph mail backend.
         self.smtp = settings.smtp_host is not None or settings.mail_backend == "graph"
         self.local = settings.local_transport
+        self.teams = settings.teams_configured()
 
     def _partnership(self, key: str) -> PartnershipSettings:
         for partnership in self.settings.partnerships:
@@ -70,12 +71,14 @@ class Router:
 
     def team(self, partnership: PartnershipSettings) -> list[tuple[str, str]]:
         """Where the partnership's team hears things (notices, reminders, the digest): its
-        Slack channel, and its ``team_email`` mailbox as well when both are set; the mailbox
+        Slack channel, its Teams channel (``teams_channel``, with Teams configured), and its ``team_email`` mailbox as well when both are set; the mailbox
         alone for an e-mail-only partnership; the local transport when it has neither (a
         channel name nobody reads is not a destination)."""
         routes: list[tuple[str, str]] = []
         if self.slack and partnership.slack_channel:
             routes.append(("slack", partnership.slack_channel))
+        if self.teams and partnership.teams_channel:
+            routes.append(("teams", partnership.teams_channel))
         if partnership.team_email:
             routes.append(self._address(partnership.team_email))
         return routes or [(self.local, f"#{partnership.key}")]

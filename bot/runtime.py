@@ -46,7 +46,7 @@ class Runtime:
     def sender(self, transports: dict[str, Transport] | None = None, *, console: TextIO | None = None) -> OutboxSender:
         return OutboxSender(
             self.engine,
-            transports if transports is not None else build_transports(self.settings, console=console),
+            transports if transports is not None else build_transports(self.settings, console=console, engine=self.engine),
             alert_recipient=self.router.alert(),
         )
 

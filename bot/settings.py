@@ -104,6 +104,9 @@ class PartnershipSettings(BaseModel):
     closure_days: list[date] = Field(default_factory=list)
     rapid_review_counts_from: Literal["partners_aware", "panel_notified"] | None = None
     slack_channel: str | None = None
+    # The Teams channel's conversation id (19:...@thread.tacv2): captured when the app is
+    # installed in the partnership's team (`safeguard-bot` logs it and keeps its service URL).
+    teams_channel: str | None = None
     escalation_contact: str | None = None
     # The local authorities the partnership covers (Tees: four). The DfE form wants the
     # notifying local authority, not the partnership: a case names one of these.
@@ -290,6 +293,28 @@ class Settings(BaseSettings):
     # Environment: a JSON list or comma-separated IDs.
     slack_case_officers: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # Microsoft Teams (handlers/teams, the Teams SDK for Python). The bot's messaging endpoint
+    # is served over HTTP at /api/messages; every request's token is validated by the SDK.
+    teams_mode: bool = False
+    teams_app_id: str | None = None
+    teams_app_password: SecretStr | None = None
+    # ...or a certificate registered on the app (PEM with its private key) and its thumbprint.
+    teams_certificate_file: Path | None = None
+    teams_certificate_thumbprint: str | None = None
+    teams_tenant_id: str | None = None
+    teams_http_host: str = "0.0.0.0"
+    teams_http_port: int = Field(default=3978, ge=1, le=65535)
+    # Entra object ids (GUIDs) of the people allowed to open, view and record on cases.
+    teams_case_officers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # The Azure cloud's endpoints (the SDK's CloudEnvironment): the public cloud by default;
+    # set these for a sovereign cloud or a private Bot Framework deployment.
+    teams_login_endpoint: str | None = None
+    teams_openid_metadata_url: str | None = None
+    teams_token_issuer: str | None = None
+    teams_service_url: str = "https://smba.trafficmanager.net/uk/"
+    # The public host name of the messaging endpoint (the package's validDomains).
+    teams_domain: str | None = None
+
     # A partnership's own criteria question tree (default: the embedded config/criteria.toml).
     criteria_file: Path | None = None
 
@@ -386,7 +411,7 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite:/// or postgresql+psycopg://")
         return value
 
-    @field_validator("slack_case_officers", mode="before")
+    @field_validator("slack_case_officers", "teams_case_officers", mode="before")
     @classmethod
     def _split_ids(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -546,6 +571,11 @@ class Settings(BaseSettings):
             return False
         domain = domain.strip().lower().rstrip(".")
         return any(domain == d or domain.endswith("." + d) for d in self.sender_domains)
+
+    def teams_configured(self) -> bool:
+        """Teams is on and has the bot's app id and a secret or certificate (the Azure Bot's)."""
+        has_credential = self.teams_app_password is not None or self.teams_certificate_file is not None
+        return self.teams_mode and bool(self.teams_app_id) and has_credential
 
     def slack_configured(self) -> bool:
         """Tokens present for the chosen Slack mode."""

@@ -362,3 +362,16 @@ class RapidReviewSignoff(SQLModel, table=True):
     signed_on: date
     via: str = Field(max_length=40)
     recorded_at: datetime = _timestamp(nullable=False)
+class TeamsConversation(SQLModel, table=True):
+    """Where the bot can write to a Teams conversation it was installed in (store/teams.py): the
+    conversation reference Teams sends with the install, kept so reminders and notices reach
+    the partnership's channel (``teams_channel``) at the service URL Teams gave for it."""
+
+    __tablename__ = "teams_conversation"
+
+    conversation_id: str = Field(primary_key=True, max_length=255)
+    service_url: str = Field(max_length=500)
+    tenant_id: str | None = Field(default=None, max_length=64)
+    team_id: str | None = Field(default=None, max_length=255)
+    kind: str = Field(max_length=16)
+    updated_at: datetime = _timestamp(nullable=False)

@@ -40,6 +40,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "intake": "bot.cli.intake:intake",
     "report": "bot.cli.report:report",
     "rapid-review": "bot.cli.rapid_review:rapid_review",
+    "teams-package": "bot.cli.teams:teams_package",
 }
 
 

@@ -43,8 +43,9 @@ def run(ctx: click.Context, headless: bool) -> None:
         raise UserError(str(exc).splitlines()[0]) from None
     _check_writable(settings.data_dir)
     _check_mail_sign_in(settings)
+    _check_teams(settings)
     ctx.ensure_object(dict)["database_url"] = settings.resolved_database_url()
-    chat_in_terminal = not settings.slack_configured() and not headless
+    chat_in_terminal = not settings.slack_configured() and not settings.teams_configured() and not headless
     # In the terminal chat only warnings reach the screen (the full log is in the data dir).
     configure_logging(settings.log_level, settings.data_dir, quiet=chat_in_terminal)
     runtime = open_runtime(settings)
@@ -53,7 +54,7 @@ def run(ctx: click.Context, headless: bool) -> None:
         from handlers.slack.runner import serve
 
         components["slack"] = lambda stop: serve(settings, runtime.engine, stop)
-    elif not headless:
+    elif not headless and not settings.teams_configured():
         from bot.cli.criteria import chat
 
         click.echo(
@@ -63,6 +64,10 @@ def run(ctx: click.Context, headless: bool) -> None:
         )
         components["chat"] = threaded(lambda flag: _chat_then_serve(ctx, chat, flag),
                                       "terminal-chat", join=False)
+    if settings.teams_configured():
+        from handlers.teams.app import serve as serve_teams
+
+        components["teams"] = lambda stop: serve_teams(settings, runtime.engine, stop)
     service = Service(runtime, components=components)
     from handlers.mail.component import mail_components
 
@@ -88,6 +93,27 @@ def _check_mail_sign_in(settings) -> None:  # type: ignore[no-untyped-def]
         raise UserError(str(exc).splitlines()[0]) from None
     for line in warnings:
         click.echo(f"warning: {line}", err=True)
+
+
+def _check_teams(settings) -> None:  # type: ignore[no-untyped-def]
+    """SAFEGUARD_TEAMS_MODE on needs the bot's app id and a secret or certificate: one line
+    naming the missing setting, not a Teams app that silently never starts."""
+    if not settings.teams_mode:
+        return
+    if not settings.teams_app_id:
+        raise UserError("bad setting teams_app_id (SAFEGUARD_TEAMS_APP_ID): needed with SAFEGUARD_TEAMS_MODE "
+                        "(the Azure Bot's Microsoft App ID)")
+    if not settings.teams_configured():
+        raise UserError("bad setting teams_app_password (SAFEGUARD_TEAMS_APP_PASSWORD): needed with "
+                        "SAFEGUARD_TEAMS_MODE (or SAFEGUARD_TEAMS_CERTIFICATE_FILE with its thumbprint)")
+    from handlers.transports.teams import bot_tokens, cloud_of
+
+    try:
+        bot_tokens(settings, cloud_of(settings))  # checks the credential settings; no request yet
+    except ValueError as exc:
+        raise UserError(str(exc).splitlines()[0]) from None
+
+
 def _chat_then_serve(ctx: click.Context, chat: click.Command, flag: threading.Event) -> None:
     """The terminal chat, then the service goes on: the chat ending (q, Enter at the end, the
     end of input) is not a reason to stop sending reminders or reading the inbox. Ctrl+C (or

@@ -2,7 +2,7 @@
 
 - ``interface``: OutboundMessage, DeliveryError and the Transport protocol every transport meets;
 - ``sender``: the outbox sender (claims rows, delivers with retries, backoff, dead letters);
-- ``slack``, ``smtp``, ``local`` (folder and console): the transports themselves.
+- ``slack``, ``teams``, ``smtp``, ``local`` (folder and console): the transports themselves.
 
 ``build_transports`` turns settings into the transports they make available. Its imports are
 inside the function so that importing the interface (as the tests and the sender do) never
@@ -15,12 +15,16 @@ import sys
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from bot.settings import Settings
     from handlers.transports.interface import Transport
 
 
-def build_transports(settings: Settings, *, console: TextIO | None = None) -> dict[str, Transport]:
-    """Every transport the settings make available, by kind."""
+def build_transports(settings: Settings, *, console: TextIO | None = None,
+                     engine: Engine | None = None) -> dict[str, Transport]:
+    """Every transport the settings make available, by kind. ``engine``: where the Teams
+    transport finds the conversation references Teams gave at install."""
     from handlers.transports.local import ConsoleTransport, FolderTransport
 
     transports: dict[str, Transport] = {
@@ -36,6 +40,10 @@ def build_transports(settings: Settings, *, console: TextIO | None = None) -> di
         if settings.slack_api_base_url:
             kwargs["base_url"] = settings.slack_api_base_url
         transports["slack"] = SlackTransport(AsyncWebClient(**kwargs))
+    if settings.teams_configured():
+        from handlers.transports.teams import teams_transport
+
+        transports["teams"] = teams_transport(settings, engine)
     if settings.mail_backend == "graph":
         transports["email"] = _graph_transport(settings)
     elif settings.smtp_host is not None:

@@ -15,7 +15,8 @@ from store import revisions as revision_files
 from store.db import MIGRATIONS_DIR, current_revision, head_revision, is_up_to_date, make_engine, upgrade
 
 TABLES = {"partnership", "case_file", "milestone", "deadline", "audit_log", "reminder", "outbox", "worker", "conversation", "slack_event", "case_subject", "intake_message",
-          "mail_sync_state", "rapid_review", "rapid_review_agency", "rapid_review_file", "rapid_review_signoff"}
+          "mail_sync_state", "rapid_review", "rapid_review_agency", "rapid_review_file", "rapid_review_signoff",
+          "teams_conversation"}
 
 
 def _check(url: str) -> None:

@@ -125,8 +125,11 @@ def _b64url_decode(text: str) -> bytes:
 
 
 class TokenAuthority:
-    def __init__(self, *, lifetime: float = 3600.0) -> None:
+    def __init__(self, *, lifetime: float = 3600.0, jwt_tokens: bool = False) -> None:
         self.lifetime = lifetime
+        # Entra's access tokens are JWTs; the mail tests treat them as opaque, the Teams SDK
+        # reads their claims (``jwt_tokens``: RS256 JWTs signed with a key of this authority's).
+        self._signer = _key() if jwt_tokens else None
         self.folder = Path(tempfile.mkdtemp(prefix="sgbot-authority-"))
         self.ca = TestCA(self.folder)
         self.port = free_port()
@@ -179,6 +182,14 @@ class TokenAuthority:
 
     def _issue(self, app: App) -> dict[str, Any]:
         token = secrets.token_urlsafe(1200)
+        if self._signer is not None:
+            import jwt
+
+            now = int(time.time())
+            token = jwt.encode({"iss": f"{self.host}/{TENANT}/v2.0", "aud": "https://api.botframework.com",
+                                "appid": app.client_id, "tid": TENANT, "iat": now, "nbf": now,
+                                "exp": now + int(self.lifetime), "jti": secrets.token_hex(8)},
+                               self._signer, algorithm="RS256")
         with self._lock:
             self.tokens[token] = (app.client_id, time.time() + self.lifetime)
         seconds = max(1, int(self.lifetime))
