@@ -58,6 +58,9 @@ class Referral:
     parents_carers: list[str] = field(default_factory=list)
     siblings: list[str] = field(default_factory=list)
     gp: str | None = None
+    # The notifying local authority the form names (the case service keeps it when it is one of
+    # the partnership's local_authorities).
+    local_authority: str | None = None
     agencies: list[dict[str, str]] = field(default_factory=list)
     relevant_others: list[dict[str, str]] = field(default_factory=list)
     summary: str | None = None
@@ -106,6 +109,7 @@ class Referral:
             "parents_carers": list(self.parents_carers),
             "siblings": list(self.siblings),
             "gp": self.gp,
+            "local_authority": self.local_authority,
             "agencies": [dict(a) for a in self.agencies],
             "relevant_others": [dict(o) for o in self.relevant_others],
             "summary": self.summary,

@@ -556,6 +556,7 @@ def build_referral(ex: Extractor, today: date) -> Referral:
     ref.parents_carers = _items(v.get("parents_carers"))
     ref.siblings = _items(v.get("siblings"))
     ref.gp = _one_line(v.get("gp"), ", ")
+    ref.local_authority = _one_line(v.get("local_authority"))
     ref.agencies = [r for r in ex.records["agencies"] if r]
     ref.agencies += [{"details": item} for item in _items(v.get("agencies"))]
     ref.relevant_others = [r for r in ex.records["others"] if r]

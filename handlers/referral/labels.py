@@ -23,6 +23,7 @@ FIELD_KEYS = (
     "parents_carers", "siblings", "gp", "agencies", "summary",
     "agencies.name", "agencies.title", "agencies.agency", "agencies.contact",
     "others.name", "others.address", "others.relationship", "incident_nature",
+    "local_authority",
 )
 OPTION_GROUPS = ("request_type", "child_status", "incident_nature")
 ANY = "*"

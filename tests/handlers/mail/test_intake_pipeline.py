@@ -520,3 +520,29 @@ def test_the_forms_ticks_become_the_cases_criteria_answers(pipeline: IntakePipel
     with Session(engine) as session:
         [opened] = session.exec(select(AuditEntry).where(AuditEntry.action == "case.opened")).all()
     assert opened.detail["answers"] == {"age": "under_18", "looked_after": "yes"}
+
+
+def test_the_local_authority_the_form_names_becomes_the_cases(engine: Engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 10 item 10: a partnership covering several LAs; the form's "Local Authority" is
+    the case's notifying LA when it is one of them (any case), and is left unset otherwise."""
+    from email.message import EmailMessage
+
+    settings = load_settings(data_dir=tmp_path / "var", partnerships=[{
+        "key": "tees", "name": "Tees SCP", "reference_prefix": "TS",
+        "local_authorities": ["Hartlepool", "Middlesbrough", "Redcar and Cleveland", "Stockton-on-Tees"]}])
+    pipeline = _pipeline(engine, settings)
+
+    def form(authority: str) -> bytes:
+        msg = EmailMessage()
+        msg["From"], msg["Subject"] = f"{fx.REFERRER['name']} <{fx.REFERRER['email']}>", "Serious incident"
+        msg["Message-ID"] = new_message_id()
+        msg.set_content("\n".join([
+            f"Referrer name: {fx.REFERRER['name']}", f"Referring agency: {fx.REFERRER['agency']}",
+            f"Local Authority: {authority}", "Request type: Serious Incident Notification", "",
+            PROSE_A]))
+        return msg.as_bytes()
+
+    named = pipeline.cases.get(pipeline.process(_mail(form("stockton-on-tees"))).reference or "")
+    assert named.local_authority == "Stockton-on-Tees"
+    other = pipeline.cases.get(pipeline.process(_mail(form("Northtown"))).reference or "")
+    assert other.local_authority is None
