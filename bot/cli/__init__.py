@@ -38,6 +38,11 @@ LAZY_COMMANDS: dict[str, str] = {
     "calendar": "bot.cli.reminders:calendar_export",
     "pack": "bot.cli.reminders:pack",
     "intake": "bot.cli.intake:intake",
+    "keys": "bot.cli.keys:keys",
+    "retention": "bot.cli.ops:retention",
+    "backup": "bot.cli.ops:backup",
+    "restore": "bot.cli.ops:restore",
+    "doctor": "bot.cli.doctor:doctor",
 }
 
 

@@ -42,6 +42,10 @@ def run(ctx: click.Context, headless: bool) -> None:
     except (CriteriaConfigError, ValueError) as exc:
         raise UserError(str(exc).splitlines()[0]) from None
     _check_writable(settings.data_dir)
+    if not settings.data_keys():  # child details are only ever stored encrypted (issue 16)
+        from store.crypto import HOW_TO_MAKE_A_KEY
+
+        raise UserError(f"no data key: run refuses to store child details unencrypted; {HOW_TO_MAKE_A_KEY}")
     _check_mail_sign_in(settings)
     ctx.ensure_object(dict)["database_url"] = settings.resolved_database_url()
     chat_in_terminal = not settings.slack_configured() and not headless
