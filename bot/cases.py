@@ -17,7 +17,6 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from bot.core.criteria import CriteriaTree
 from bot.core.closing import CaseStatus, closes_itself, open_steps, with_status
 from bot.core.corrections import (
     Entry,
@@ -28,6 +27,7 @@ from bot.core.corrections import (
     replay,
     without,
 )
+from bot.core.criteria import CriteriaTree
 from bot.core.lifecycle import (
     CaseFacts,
     DeadlineState,
@@ -1077,14 +1077,15 @@ class CaseService:
                 for e in repo.audit_for(session, case.id)
             ]
 
-    def child_details(self, reference: str, *, actor: str) -> dict[str, Any]:
+    def child_details(self, reference: str, *, actor: str, via: str = "cli") -> dict[str, Any]:
         """What is known about the children (personal data), for a case officer who asked to
-        see it: the look is audited (who, when; never what was seen)."""
+        see it: the look is audited (who, when, which case, through what: ``via`` names the
+        view, e.g. "case show", "pack", "slack case view"; never what was seen)."""
         details = self.details(reference)
         with session_scope(self.engine) as session:
             case = self._locked(session, reference)
             repo.audit(session, actor=actor, action="case.child_details_viewed", case_id=case.id,
-                       detail={"reference": case.reference})
+                       detail={"reference": case.reference, "via": via})
         return details
 
     def add_child(

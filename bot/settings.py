@@ -561,8 +561,7 @@ def _describe(error: ValidationError, toml_file: Path | None) -> str:
     where = f"{dotted} ({ENV_PREFIX}{key.upper()}"
     where += f" or {toml_file})" if toml_file else ")"
     message = first["msg"]
-    if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
+    message = message.removeprefix("Value error, ")
     return f"bad setting {where}: {message}"
 
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
+from alembic import op
 
 from store import crypto
 
