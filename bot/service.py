@@ -66,6 +66,9 @@ class Service:
         self._stopping = False
         self._scheduler: Clock | None = None
         self.sweeps = 0
+        self.started_at = utcnow()
+        # When the clock last swept (``/healthz``: liveness); None until the first sweep.
+        self.last_sweep_at: datetime | None = None
 
     # --- jobs -----------------------------------------------------------------------------
 
@@ -77,6 +80,7 @@ class Service:
             now = self.clock()
             result = await asyncio.to_thread(self.sweeper.sweep, now)
             self.sweeps += 1
+            self.last_sweep_at = utcnow()
             if result.sent:
                 log.info("sweep queued %d reminder(s)", len(result.sent))
                 self._wake.set()

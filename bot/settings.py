@@ -312,6 +312,20 @@ class Settings(BaseSettings):
     log_file_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     log_file_backups: int = Field(default=5, ge=1, le=100)
 
+    @field_validator("health_host")
+    @classmethod
+    def _loopback_only(cls, value: str) -> str:
+        """/metrics is unauthenticated: it is served on a loopback address only."""
+        import ipaddress
+
+        try:
+            loopback = value == "localhost" or ipaddress.ip_address(value).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise ValueError("must be a loopback address (127.0.0.1, ::1 or localhost)")
+        return value
+
     def data_keys(self) -> list[str]:
         """The configured data keys, first the one that encrypts; [] when none is configured.
         Raises SettingsError naming the setting (never the key) for a bad one."""

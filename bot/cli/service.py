@@ -75,6 +75,12 @@ def run(ctx: click.Context, headless: bool) -> None:
     except ValueError as exc:  # SettingsError: an incomplete mailbox
         raise UserError(str(exc).splitlines()[0]) from None
     service.components.update(mail)
+    if settings.health_port:
+        from handlers.health import health_app, serve_health
+
+        app = health_app(runtime.engine, lambda: service.last_sweep_at, service.started_at)
+        service.components["health"] = lambda stop: serve_health(app, settings.health_host,
+                                                                  settings.health_port, stop)
     if not settings.imap_mailboxes():
         click.echo(f"No IMAP mailbox configured: reading referrals from {settings.inbox_dir}/ (*.eml).", err=True)
     asyncio.run(_serve(service))
