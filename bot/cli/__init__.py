@@ -129,8 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     fix in what they typed or configured, 1 for the machine's state (see the module doc)."""
     obj: dict[str, Any] = {}
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="safeguard-bot",
-                 standalone_mode=False, obj=obj)
+        returned = cli.main(args=list(argv) if argv is not None else None, prog_name="safeguard-bot",
+                            standalone_mode=False, obj=obj)
+        if isinstance(returned, int) and returned:  # ctx.exit(N): e.g. doctor's 1 on a failed check
+            return returned
     except UserError as exc:
         return _error(str(exc), EXIT_USAGE)
     except click.ClickException as exc:
