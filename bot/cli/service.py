@@ -50,7 +50,8 @@ def run(ctx: click.Context, headless: bool) -> None:
     ctx.ensure_object(dict)["database_url"] = settings.resolved_database_url()
     chat_in_terminal = not settings.slack_configured() and not headless
     # In the terminal chat only warnings reach the screen (the full log is in the data dir).
-    configure_logging(settings.log_level, settings.data_dir, quiet=chat_in_terminal)
+    configure_logging(settings.log_level, settings.data_dir, quiet=chat_in_terminal, log_file=settings.log_file,
+                      max_bytes=settings.log_file_max_bytes, backups=settings.log_file_backups)
     runtime = open_runtime(settings)
     components: dict[str, Component] = {}
     if settings.slack_configured():
