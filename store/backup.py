@@ -115,7 +115,7 @@ def restore(database_url: str, source: Path) -> str:
         magic = handle.read(16)
     url = make_url(database_url)
     sqlite_target = url.get_backend_name() == "sqlite"
-    if magic.startswith(SQLITE_MAGIC) != sqlite_target or not (magic.startswith(SQLITE_MAGIC) or magic.startswith(PG_MAGIC)):
+    if magic.startswith(SQLITE_MAGIC) != sqlite_target or not magic.startswith((SQLITE_MAGIC, PG_MAGIC)):
         kind = "SQLite" if magic.startswith(SQLITE_MAGIC) else "pg_dump" if magic.startswith(PG_MAGIC) else "unknown"
         raise BackupError(f"{source} is a {kind} backup; the database is {url.get_backend_name()}")
     revision = _revision_of_sqlite(source) if sqlite_target else _revision_of_dump(source)

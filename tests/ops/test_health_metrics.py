@@ -50,7 +50,7 @@ def _until(predicate, timeout: float = 30.0):  # type: ignore[no-untyped-def]
 
 def _metric(text: str, name: str) -> float | None:
     for line in text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
+        if line.startswith((name + " ", name + "{")):
             return float(line.rsplit(" ", 1)[1])
     return None
 
