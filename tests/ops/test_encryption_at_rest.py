@@ -159,3 +159,27 @@ def test_run_refuses_without_a_key_and_says_how_to_make_one(
     monkeypatch.setenv("SAFEGUARD_DATA_KEY", "not-a-key")
     bad = cli("keys", "rotate")
     assert bad.code == 2 and "SAFEGUARD_DATA_KEY" in bad.err and "not-a-key" not in bad.err
+
+
+def test_rotate_with_a_new_key_in_the_key_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    upgrade(engine)
+    _subjects(engine, 2)  # under the test key
+    cli = cli_on(engine, tmp_path, monkeypatch, capsys)
+    key_file = tmp_path / "data.key"
+    key_file.write_text(TEST_DATA_KEY + "\n")
+    key_file.chmod(0o600)
+    monkeypatch.delenv("SAFEGUARD_DATA_KEY")
+    monkeypatch.setenv("SAFEGUARD_DATA_KEY_FILE", str(key_file))
+    assert cli("keys", "rotate", "--new-key").code == 0
+    new, old = key_file.read_text().split()
+    assert old == TEST_DATA_KEY and new != old and key_file.stat().st_mode & 0o777 == 0o600
+    key_file.write_text(new + "\n")  # the old key removed, as the command says
+    crypto.use_keys([new])
+    with Session(engine) as session:
+        assert {s.name for s in session.exec(select(CaseSubject))} == {"Child Number0", "Child Number1"}
+    monkeypatch.setenv("SAFEGUARD_DATA_KEY_FILE", str(tmp_path / "missing.key"))
+    bad = cli("keys", "rotate")
+    assert bad.code == 2 and "SAFEGUARD_DATA_KEY_FILE" in bad.err
+    engine.dispose()
