@@ -7,6 +7,8 @@ a transaction; after a crash run it again, it carries on), then remove OLD.
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from bot.cli.common import fail, settings_of
@@ -48,7 +50,7 @@ def keys_rotate(ctx: click.Context, batch_size: int, new_key: bool) -> None:
     click.echo(f"re-encrypted {done} value(s) under the current key; every stored child detail is under it now")
 
 
-def _prepend_new_key(ctx: click.Context, settings: object) -> object:
+def _prepend_new_key(ctx: click.Context, settings: Any) -> Any:
     """A new key first in the key file (written whole, then renamed over it, mode 0600), the
     old keys after it: the file is never left without the keys the database needs."""
     import os
@@ -56,11 +58,11 @@ def _prepend_new_key(ctx: click.Context, settings: object) -> object:
     from bot.settings import load_settings
     from store.crypto import generate_key
 
-    path = getattr(settings, "data_key_file", None)
-    if getattr(settings, "data_key", None) is not None or path is None:
+    path = settings.data_key_file
+    if settings.data_key is not None or path is None:
         fail("keys rotate --new-key writes the key file: set SAFEGUARD_DATA_KEY_FILE (not SAFEGUARD_DATA_KEY); "
              "or put a new key first in SAFEGUARD_DATA_KEY yourself and run keys rotate")
-    old = getattr(settings, "data_keys")()
+    old = settings.data_keys()
     partial = path.with_name(path.name + ".new")
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
