@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from bot.core.criteria import CriteriaTree
 from bot.core.closing import CaseStatus, closes_itself, open_steps, with_status
 from bot.core.corrections import (
     Entry,
@@ -27,7 +28,6 @@ from bot.core.corrections import (
     replay,
     without,
 )
-from bot.core.criteria import CriteriaTree
 from bot.core.lifecycle import (
     CaseFacts,
     DeadlineState,

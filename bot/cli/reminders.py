@@ -16,9 +16,7 @@ from bot.core.dates import DateError, DateOutOfRange, check_date_range, parse_da
 def parse_moment(text: str, send_time: time) -> datetime:
     """An aware datetime from ISO text; naive times are Europe/London; a bare date means the
     reminder send time on that day; "now" is now."""
-    from scheduler.calendar import (
-        LONDON,  # here, not at the top: ``--help`` need not load holidays
-    )
+    from scheduler.calendar import LONDON  # here, not at the top: ``--help`` need not load holidays
 
     cleaned = text.strip()
     if cleaned.lower() == "now":

@@ -33,8 +33,8 @@ from slack_sdk.models.views import View
 
 from bot.core.lifecycle import DeadlineState, DeadlineStatus
 from handlers.slack import ids
-from handlers.slack.payloads import ReminderRef, parse_reminder_value
 from handlers.transports.slack import escape_mrkdwn
+from handlers.slack.payloads import ReminderRef, parse_reminder_value
 
 __all__ = ["DONE_ON", "ReminderRef", "amend_view", "assign_view", "case_summary_view", "close_view",
            "parse_reminder_value", "record_done_view", "recorded_message_blocks", "recorded_message_text"]
