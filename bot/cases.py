@@ -1095,14 +1095,15 @@ class CaseService:
                 for e in repo.audit_for(session, case.id)
             ]
 
-    def child_details(self, reference: str, *, actor: str) -> dict[str, Any]:
+    def child_details(self, reference: str, *, actor: str, via: str = "cli") -> dict[str, Any]:
         """What is known about the children (personal data), for a case officer who asked to
-        see it: the look is audited (who, when; never what was seen)."""
+        see it: the look is audited (who, when, which case, through what: ``via`` names the
+        view, e.g. "case show", "pack", "slack case view"; never what was seen)."""
         details = self.details(reference)
         with session_scope(self.engine) as session:
             case = self._locked(session, reference)
             repo.audit(session, actor=actor, action="case.child_details_viewed", case_id=case.id,
-                       detail={"reference": case.reference})
+                       detail={"reference": case.reference, "via": via})
         return details
 
     def add_child(

@@ -26,6 +26,7 @@ from __future__ import annotations
 import imaplib
 import logging
 import sys
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 OWN_PACKAGES = frozenset({"bot", "handlers", "scheduler", "store"})
@@ -74,15 +75,20 @@ class LibraryFloor(logging.Filter):
         return record.levelno >= floor_for(record.name)
 
 
-def configure_logging(level: str | int, data_dir: Path, *, quiet: bool) -> list[logging.Handler]:
-    """Log to stderr and to ``<data_dir>/safeguard-bot.log`` at ``level`` for the bot's own
-    modules and at most INFO for libraries. ``quiet`` (the terminal chat is on screen): only
-    warnings reach the screen; the file still gets everything. Returns the handlers added."""
+def configure_logging(level: str | int, data_dir: Path, *, quiet: bool, log_file: Path | None = None,
+                      max_bytes: int = 10 * 1024 * 1024, backups: int = 5) -> list[logging.Handler]:
+    """Log to stderr (the journal, under systemd) and to ``log_file`` (default
+    ``<data_dir>/safeguard-bot.log``) at ``level`` for the bot's own modules and at most INFO for
+    libraries. The file is rotated at ``max_bytes`` with ``backups`` old files kept, so it never
+    grows for ever (issue 16). ``quiet`` (the terminal chat is on screen): only warnings reach
+    the screen; the file still gets everything. Returns the handlers added."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    target = log_file or data_dir / LOG_FILE
+    target.parent.mkdir(parents=True, exist_ok=True)
     formatter = logging.Formatter(FORMAT)
     screen = logging.StreamHandler(sys.stderr)
     screen.setLevel(logging.WARNING if quiet else level)
-    logfile = logging.FileHandler(data_dir / LOG_FILE, encoding="utf-8")
+    logfile = RotatingFileHandler(target, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
     logfile.setLevel(level)
     handlers: list[logging.Handler] = [screen, logfile]
     root = logging.getLogger()

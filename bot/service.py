@@ -66,6 +66,9 @@ class Service:
         self._stopping = False
         self._scheduler: Clock | None = None
         self.sweeps = 0
+        self.started_at = utcnow()
+        # When the clock last swept (``/healthz``: liveness); None until the first sweep.
+        self.last_sweep_at: datetime | None = None
 
     # --- jobs -----------------------------------------------------------------------------
 
@@ -80,6 +83,7 @@ class Service:
             self.sweeps += 1
             if chased:
                 self._wake.set()
+            self.last_sweep_at = utcnow()
             if result.sent:
                 log.info("sweep queued %d reminder(s)", len(result.sent))
                 self._wake.set()

@@ -117,6 +117,12 @@ class PartnershipSettings(BaseModel):
     # Who the acknowledgement e-mail names as the partnership's contact.
     contact_name: str | None = Field(default=None, max_length=200)
     contact_phone: str | None = Field(default=None, max_length=40)
+    # The partnership's case officers (Slack user IDs or e-mail addresses): in Slack they see
+    # and act on this partnership's cases only. Empty: no scoping for this partnership.
+    case_officers: list[str] = Field(default_factory=list)
+    # Retention: the child's details and free text are erased this many years after the case
+    # closed (None: never automatically). The partnership's decision (README "Retention").
+    retention_years_after_close: int | None = Field(default=None, ge=1, le=100)
     # The owner (Slack user ID or e-mail) of a case opened without one, e.g. from e-mail.
     default_owner: str | None = None
     # The rapid review as a run process (issue 14): the agencies asked for their summaries, the
@@ -382,6 +388,65 @@ class Settings(BaseSettings):
     # answered. Counted in the database, so the limit holds across restarts and workers.
     intake_replies_per_sender_per_hour: int = Field(default=20, ge=1, le=1000)
     intake_replies_per_thread_per_hour: int = Field(default=2, ge=1, le=1000)
+    # The key(s) child details are encrypted under (store/crypto.py): SAFEGUARD_DATA_KEY, or a
+    # file (mode 0600, one key a line) named by SAFEGUARD_DATA_KEY_FILE. Several keys: the
+    # first encrypts, all decrypt (put a new key first, then `safeguard-bot keys rotate`).
+    data_key: SecretStr | None = None
+    data_key_file: Path | None = None
+    # `run` serves /healthz and /metrics here (loopback only; 0 turns it off).
+    health_host: str = "127.0.0.1"
+    health_port: int = Field(default=9464, ge=0, le=65535)
+    # A log file (rotated: log_file_max_bytes a file, log_file_backups kept); default: stderr.
+    log_file: Path | None = None
+    log_file_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    log_file_backups: int = Field(default=5, ge=1, le=100)
+
+    @field_validator("health_host")
+    @classmethod
+    def _loopback_only(cls, value: str) -> str:
+        """/metrics is unauthenticated: it is served on a loopback address only."""
+        import ipaddress
+
+        try:
+            loopback = value == "localhost" or ipaddress.ip_address(value).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise ValueError("must be a loopback address (127.0.0.1, ::1 or localhost)")
+        return value
+
+    def data_keys(self) -> list[str]:
+        """The configured data keys, first the one that encrypts; [] when none is configured.
+        Raises SettingsError naming the setting (never the key) for a bad one."""
+        from store.crypto import DataKeyInvalid, parse_keys
+
+        if self.data_key is not None:
+            source, value = "data_key (SAFEGUARD_DATA_KEY)", self.data_key.get_secret_value()
+        elif self.data_key_file is not None:
+            source = f"data_key_file (SAFEGUARD_DATA_KEY_FILE) {self.data_key_file}"
+            try:
+                value = self.data_key_file.read_text(encoding="ascii")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise SettingsError(f"bad setting {source}: cannot read it ({exc.__class__.__name__})") from None
+        else:
+            return []
+        try:
+            keys = parse_keys(value)
+        except DataKeyInvalid as exc:
+            raise SettingsError(f"bad setting {source}: {exc}") from None
+        if not keys:
+            raise SettingsError(f"bad setting {source}: it holds no key")
+        return keys
+
+    def install_data_keys(self) -> None:
+        """Give this process's database layer the data keys (store.crypto.use_keys)."""
+        import sys
+
+        if self.data_key is None and self.data_key_file is None and "store.crypto" not in sys.modules:
+            return  # nothing to install, and `deadlines` need not load cryptography
+        from store.crypto import use_keys
+
+        use_keys(self.data_keys())
 
     @classmethod
     def settings_customise_sources(
@@ -604,8 +669,7 @@ def _describe(error: ValidationError, toml_file: Path | None) -> str:
     where = f"{dotted} ({ENV_PREFIX}{key.upper()}"
     where += f" or {toml_file})" if toml_file else ")"
     message = first["msg"]
-    if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
+    message = message.removeprefix("Value error, ")
     return f"bad setting {where}: {message}"
 
 
@@ -662,6 +726,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     try:
         loaded = Settings(**overrides)
         loaded._source_file = path
+        loaded.install_data_keys()
         return loaded
     except ValidationError as exc:
         raise SettingsError(_describe(exc, path)) from None

@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Column, DateTime, Index, LargeBinary, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
+from store.crypto import EncryptedDate, EncryptedJSON, EncryptedText
+
 
 def utcnow() -> datetime:
     return datetime.now(tz=UTC)
@@ -52,7 +54,8 @@ class Case(SQLModel, table=True):
     status: str = Field(default="open", max_length=16)
     la_aware_on: date
     incident_on: date | None = None
-    summary: str | None = Field(default=None, max_length=2000)
+    # Free text about the incident: encrypted at rest (store/crypto.py).
+    summary: str | None = Field(default=None, sa_column=Column(EncryptedText(2000), nullable=True))
     request_type: str | None = Field(default=None, max_length=40)
     owner: str | None = Field(default=None, max_length=320)
     opened_by: str = Field(max_length=120)
@@ -74,6 +77,12 @@ class Case(SQLModel, table=True):
     status_changed_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+    # A legal hold (e.g. an inquiry's preservation order): retention never erases a held case.
+    legal_hold: str | None = Field(default=None, max_length=500)
+    # When retention erased the child's details and free text (dates and milestones are kept).
+    erased_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
 
 
 class MilestoneRow(SQLModel, table=True):
@@ -84,7 +93,7 @@ class MilestoneRow(SQLModel, table=True):
     kind: str = Field(max_length=40)
     occurred_on: date
     recorded_by: str = Field(max_length=120)
-    note: str | None = Field(default=None, max_length=2000)
+    note: str | None = Field(default=None, sa_column=Column(EncryptedText(2000), nullable=True))
     recorded_at: datetime = _timestamp(nullable=False)
     # Recorded in error: kept (history, audit) but counts for nothing. Never deleted.
     voided_at: datetime | None = Field(
@@ -235,12 +244,13 @@ class CaseSubject(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case_file.id", index=True)
-    name: str | None = Field(default=None, max_length=200)
-    date_of_birth: date | None = None
-    nhs_number: str | None = Field(default=None, max_length=10)
+    # Every identifying column is encrypted at rest (store/crypto.py): the database holds tokens.
+    name: str | None = Field(default=None, sa_column=Column(EncryptedText(200), nullable=True))
+    date_of_birth: date | None = Field(default=None, sa_column=Column(EncryptedDate, nullable=True))
+    nhs_number: str | None = Field(default=None, sa_column=Column(EncryptedText(10), nullable=True))
     # Everything else a referral said about the child and family (address, parents, GP...).
     details: dict[str, Any] = Field(
-        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+        default_factory=dict, sa_column=Column(EncryptedJSON, nullable=False, server_default="{}")
     )
     recorded_by: str = Field(max_length=120)
     recorded_at: datetime = _timestamp(nullable=False)

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from bot.cases import CaseService
 from bot.settings import Settings, load_settings
+from store import crypto
 from store.db import make_engine, upgrade
 
 # Taken out of the environment as it is read: the bot refuses any SAFEGUARD_* variable that is
@@ -25,6 +26,11 @@ PG_ADMIN_URL = os.environ.pop(
     "SAFEGUARD_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# Child details are stored encrypted (store/crypto.py) and `run` refuses to start without a
+# key: every test, and every process a test starts, has this one unless it says otherwise.
+TEST_DATA_KEY = "k6Ly5cSTwGbUqH2XkQm0o3e4s1v8Z9r7t6y5u4i3o2A="
+os.environ.setdefault("SAFEGUARD_DATA_KEY", TEST_DATA_KEY)
+crypto.use_keys(crypto.parse_keys(os.environ["SAFEGUARD_DATA_KEY"]))  # for Settings(...) built directly
 
 
 def require_server(available: bool, reason: str) -> None:
@@ -139,7 +145,7 @@ def cases(engine: Engine, settings: Settings) -> CaseService:
 @pytest.fixture
 def cli_env(tmp_path: Path) -> dict[str, str]:
     """Environment for running the real ``safeguard-bot`` entry point against a temp data dir."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAFEGUARD_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAFEGUARD_") or k == "SAFEGUARD_DATA_KEY"}
     env["SAFEGUARD_DATA_DIR"] = str(tmp_path / "var")
     return env
 
@@ -156,3 +162,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if on_pg or {"pg_url", "fresh_pg_url"} & fixtures:
             item.add_marker(pytest.mark.postgresql)
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(autouse=True)
+def _data_key() -> Iterator[None]:
+    """The test data key in this process's keyring for every test: a test that loads settings
+    without one (the settings tests clear SAFEGUARD_*) must not leave the next without it."""
+    crypto.use_keys([TEST_DATA_KEY])
+    yield
+    crypto.use_keys([TEST_DATA_KEY])

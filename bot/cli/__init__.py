@@ -41,6 +41,11 @@ LAZY_COMMANDS: dict[str, str] = {
     "report": "bot.cli.report:report",
     "rapid-review": "bot.cli.rapid_review:rapid_review",
     "teams-package": "bot.cli.teams:teams_package",
+    "keys": "bot.cli.keys:keys",
+    "retention": "bot.cli.ops:retention",
+    "backup": "bot.cli.ops:backup",
+    "restore": "bot.cli.ops:restore",
+    "doctor": "bot.cli.doctor:doctor",
 }
 
 
@@ -127,8 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     fix in what they typed or configured, 1 for the machine's state (see the module doc)."""
     obj: dict[str, Any] = {}
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="safeguard-bot",
-                 standalone_mode=False, obj=obj)
+        returned = cli.main(args=list(argv) if argv is not None else None, prog_name="safeguard-bot",
+                            standalone_mode=False, obj=obj)
+        if isinstance(returned, int) and returned:  # ctx.exit(N): e.g. doctor's 1 on a failed check
+            return returned
     except UserError as exc:
         return _error(str(exc), EXIT_USAGE)
     except click.ClickException as exc:

@@ -184,3 +184,22 @@ def case_child_add(ctx: click.Context, reference: str, name: str | None, dob: st
     view = domain_call(lambda: service.add_child(reference, name=name, date_of_birth=born,
                                                   nhs_number=number, actor=actor_of(by)))
     click.echo(f"{view.reference} is about {len(view.children)} children: {', '.join(view.children)}")
+
+
+@case.command("hold")
+@click.argument("reference")
+@click.option("--reason", default=None,
+              help="Why (e.g. an inquiry's preservation order); retention never erases a held case.")
+@click.option("--lift", is_flag=True, help="Lift the hold instead.")
+@_BY
+@click.pass_context
+def case_hold(ctx: click.Context, reference: str, reason: str | None, lift: bool, by: str | None) -> None:
+    """Put a legal hold on a case (retention never erases it), or lift one (--lift)."""
+    from bot.cli.common import fail
+    from bot.retention import hold
+
+    if lift == bool(reason and reason.strip()):
+        fail("case hold: give --reason (why the case is held) or --lift, not both")
+    service = case_service(ctx)
+    domain_call(lambda: hold(service.engine, reference, reason=None if lift else reason.strip(), actor=actor_of(by)))
+    click.echo(f"Hold on {reference} lifted" if lift else f"{reference} is on hold: retention will not erase it")

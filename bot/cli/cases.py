@@ -172,7 +172,7 @@ def case_show(ctx: click.Context, reference: str, with_child: bool, by: str | No
     # Looking at the child's details writes an audit entry, so that one needs a writer.
     service = case_service(ctx, writing=with_child, must_exist=True)
     view = domain_call(lambda: service.get(reference))
-    details = domain_call(lambda: service.child_details(reference, actor=actor_of(by))) if with_child else None
+    details = domain_call(lambda: service.child_details(reference, actor=actor_of(by), via="case show")) if with_child else None
     if as_json:
         data = view.as_json()
         if details is not None:

@@ -292,18 +292,21 @@ def calendar_export(ctx: click.Context, reference: str | None, output: str | Non
 
 @click.command()
 @click.argument("reference")
+@click.option("--by", default=None, help="Who is looking (for the audit; default: your login).")
 @click.pass_context
-def pack(ctx: click.Context, reference: str) -> None:
-    """The information the DfE notification form asks for, copy-ready (it times out at 20 min)."""
+def pack(ctx: click.Context, reference: str, by: str | None) -> None:
+    """The information the DfE notification form asks for, copy-ready (it times out at 20 min).
+    It shows the child's details, so the look is audited (``case history``)."""
     from bot.cases import CaseNotFound
+    from bot.cli.common import actor_of
     from bot.notification_pack import build_pack
 
-    runtime = _runtime(ctx, writing=False)
+    runtime = _runtime(ctx, writing=True)
     try:
         view = runtime.cases.get(reference)
     except CaseNotFound as exc:
         raise UserError(str(exc)) from None
-    details = runtime.cases.details(reference)
+    details = runtime.cases.child_details(reference, actor=actor_of(by), via="pack")
     partnership = runtime.settings.partnership(view.partnership) if any(
         p.key == view.partnership for p in runtime.settings.partnerships) else None
     click.echo(build_pack(view, details, partnership))

@@ -42,12 +42,17 @@ def run(ctx: click.Context, headless: bool) -> None:
     except (CriteriaConfigError, ValueError) as exc:
         raise UserError(str(exc).splitlines()[0]) from None
     _check_writable(settings.data_dir)
+    if not settings.data_keys():  # child details are only ever stored encrypted (issue 16)
+        from store.crypto import HOW_TO_MAKE_A_KEY
+
+        raise UserError(f"no data key: run refuses to store child details unencrypted; {HOW_TO_MAKE_A_KEY}")
     _check_mail_sign_in(settings)
     _check_teams(settings)
     ctx.ensure_object(dict)["database_url"] = settings.resolved_database_url()
     chat_in_terminal = not settings.slack_configured() and not settings.teams_configured() and not headless
     # In the terminal chat only warnings reach the screen (the full log is in the data dir).
-    configure_logging(settings.log_level, settings.data_dir, quiet=chat_in_terminal)
+    configure_logging(settings.log_level, settings.data_dir, quiet=chat_in_terminal, log_file=settings.log_file,
+                      max_bytes=settings.log_file_max_bytes, backups=settings.log_file_backups)
     runtime = open_runtime(settings)
     components: dict[str, Component] = {}
     if settings.slack_configured():
@@ -76,6 +81,12 @@ def run(ctx: click.Context, headless: bool) -> None:
     except ValueError as exc:  # SettingsError: an incomplete mailbox
         raise UserError(str(exc).splitlines()[0]) from None
     service.components.update(mail)
+    if settings.health_port:
+        from handlers.health import health_app, serve_health
+
+        app = health_app(runtime.engine, lambda: service.last_sweep_at, service.started_at)
+        service.components["health"] = lambda stop: serve_health(app, settings.health_host,
+                                                                  settings.health_port, stop)
     if not settings.imap_mailboxes():
         click.echo(f"No IMAP mailbox configured: reading referrals from {settings.inbox_dir}/ (*.eml).", err=True)
     asyncio.run(_serve(service))

@@ -112,8 +112,10 @@ class ReminderActions:
         state = next(s for s in case.deadlines if s.deadline.key == ref.deadline)
         return state.deadline.label, day, state.deadline.due
 
-    def case_with_details(self, reference: str) -> tuple[CaseView, dict[str, Any]]:
-        return self.cases.get(reference), self.cases.details(reference)
+    def case_with_details(self, reference: str, user: str) -> tuple[CaseView, dict[str, Any]]:
+        """The case and its children's details for the Slack case view (the look is audited)."""
+        return self.cases.get(reference), self.cases.child_details(
+            reference, actor=f"slack:{user}", via="slack case view")
 
 
 def original_message(body: dict[str, Any]) -> tuple[str, str] | None:

@@ -13,7 +13,7 @@ from bot.settings import SettingsError, load_settings
 
 @pytest.fixture
 def places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
-    for name in [n for n in os.environ if n.startswith("SAFEGUARD_")]:
+    for name in [n for n in os.environ if n.startswith("SAFEGUARD_") and n != "SAFEGUARD_DATA_KEY"]:
         monkeypatch.delenv(name)
     home, work, etc = tmp_path / "home", tmp_path / "work", tmp_path / "etc" / "settings.toml"
     (home / ".config" / "safeguard-bot").mkdir(parents=True)

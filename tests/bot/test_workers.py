@@ -32,7 +32,7 @@ CHANNEL = "C0SAFEGUARD"
 
 
 def _env(db_url: str, slack: SlackApi, tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAFEGUARD_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAFEGUARD_") or k == "SAFEGUARD_DATA_KEY"}
     env.update(
         PYTHONPATH=str(ROOT),
         SAFEGUARD_DATA_DIR=str(tmp_path / "var"),

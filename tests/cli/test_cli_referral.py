@@ -20,7 +20,7 @@ CONTRACT_KEYS = {"request_type", "referrer", "child", "incident_date", "child_st
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAFEGUARD_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAFEGUARD_") or k == "SAFEGUARD_DATA_KEY"}
     env["PYTHONPATH"] = str(REPO)
     return env
 

@@ -24,7 +24,7 @@ NOTIFY = [
 
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    for key in [k for k in __import__("os").environ if k.startswith("SAFEGUARD_")]:
+    for key in [k for k in __import__("os").environ if k.startswith("SAFEGUARD_") and k != "SAFEGUARD_DATA_KEY"]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("SAFEGUARD_DATA_DIR", str(tmp_path / "var"))
     config = tmp_path / "settings.toml"

@@ -110,7 +110,7 @@ def test_team_email_as_well_as_slack(tmp_path: Path, monkeypatch: pytest.MonkeyP
     from bot.routing import Router
     from bot.settings import load_settings
 
-    for name in [n for n in __import__("os").environ if n.startswith("SAFEGUARD_")]:
+    for name in [n for n in __import__("os").environ if n.startswith("SAFEGUARD_") and n != "SAFEGUARD_DATA_KEY"]:
         monkeypatch.delenv(name)
     settings = load_settings(_team_config(tmp_path, slack=True), slack_bot_token="xoxb-test")
     router = Router(settings)

@@ -62,7 +62,7 @@ def cli_on(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
            capsys: pytest.CaptureFixture[str]) -> Cli:
     """A Cli on ``engine``'s database, run from an empty directory with an empty home (so no
     settings file is discovered but the test's own)."""
-    for name in [n for n in __import__("os").environ if n.startswith("SAFEGUARD_")]:
+    for name in [n for n in __import__("os").environ if n.startswith("SAFEGUARD_") and n != "SAFEGUARD_DATA_KEY"]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("SAFEGUARD_DATABASE_URL", engine_url(engine))
     monkeypatch.setenv("SAFEGUARD_DATA_DIR", str(tmp_path / "var"))

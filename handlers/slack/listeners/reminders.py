@@ -27,7 +27,11 @@ from handlers.slack import payloads as pl
 from handlers.slack.assistant import SlackAssistant
 from handlers.slack.context import tell, user_of, warning_lines
 from handlers.slack.officers import officers_only
-from handlers.slack.reminder_actions import StepClosed, original_message, update_reminder
+from handlers.slack.reminder_actions import (
+    StepClosed,
+    original_message,
+    update_reminder,
+)
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +197,7 @@ def register(app: AsyncApp, assistant: SlackAssistant) -> None:
         ref = await button_ref(body, action, client, respond)
         if ref is None:
             return
-        ok, found = await domain(lambda: actions.case_with_details(ref.reference), body, client, respond)
+        ok, found = await domain(lambda: actions.case_with_details(ref.reference, body["user"]["id"]), body, client, respond)
         if not ok:
             return
         case, details = found

@@ -27,8 +27,8 @@ from sqlmodel import Session, col, select
 from bot.case_subjects import record_subject
 from bot.cases import CaseService, CaseView
 from bot.settings import Settings, load_settings
-from handlers.slack import ids
 from handlers.slack import case_blocks as cb
+from handlers.slack import ids
 from handlers.slack.app import build_app
 from handlers.slack.assistant import SlackAssistant
 from handlers.transports.slack import reminder_blocks
@@ -383,6 +383,10 @@ async def test_open_case_shows_the_case_privately_to_an_officer(slack: Slack) ->
         assert state.deadline.rule in shown and state.deadline.source[:40] in shown
     # nothing was posted anywhere: the modal is the only place the details appear
     assert slack.everything_posted() == json.dumps([[], [], [], []])
+    # ...and the look is audited: who, which case, through what (issue 16)
+    [look] = [e for e in slack.service.history(case.reference) if e["action"] == "case.child_details_viewed"]
+    assert look["actor"] == f"slack:{OFFICER}" and look["detail"] == {
+        "reference": case.reference, "via": "slack case view"}
 
 
 @pytest.mark.asyncio

@@ -1,0 +1,72 @@
+"""Retention (issue 16): erase the identifying details of cases closed longer ago than their
+partnership's ``retention_years_after_close``, never a case under a legal hold.
+
+Erasure removes the children's details, the summary and milestone notes; the case's reference,
+dates, milestones and deadlines stay for the yearly figures, and each erasure is audited
+(``case.erased``, with no detail that identifies the child). ``--dry-run`` says what would go.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Engine
+
+from bot.cases import CaseNotFound
+from bot.core.retention import erase_after, is_due
+from bot.settings import Settings
+from store import cases as case_repo
+from store import retention as repo
+from store.db import session_scope
+
+
+@dataclass(frozen=True)
+class RetentionItem:
+    reference: str
+    partnership: str
+    closed_on: date
+    erase_on: date
+    held: bool
+
+    def as_json(self) -> dict[str, object]:
+        return {"reference": self.reference, "partnership": self.partnership,
+                "closed_on": self.closed_on.isoformat(), "erase_on": self.erase_on.isoformat(),
+                "held": self.held}
+
+
+def review(engine: Engine, settings: Settings, today: date, *, apply: bool, actor: str) -> list[RetentionItem]:
+    """Cases past their retention period (held ones too, marked held); with ``apply`` the
+    unheld ones are erased, each in the same transaction as its audit entry."""
+    items: list[RetentionItem] = []
+    with session_scope(engine) as session:
+        for partnership in case_repo.partnerships(session):
+            try:
+                years = settings.partnership(partnership.key).retention_years_after_close
+            except ValueError:
+                continue  # a partnership no longer configured: nobody has set its schedule
+            if years is None or partnership.id is None:
+                continue
+            for case in repo.ended_cases(session, partnership.id):
+                closed = case.status_changed_at.date() if case.status_changed_at else None
+                held = case.legal_hold is not None
+                if closed is None or not (is_due(closed, years, today, held=False, erased=False)):
+                    continue
+                items.append(RetentionItem(case.reference, partnership.key, closed, erase_after(closed, years), held))
+                if apply and not held and is_due(closed, years, today, held=held, erased=False):
+                    children = repo.erase_case(session, case)
+                    case_repo.audit(session, actor=actor, action="case.erased", case_id=case.id,
+                                    detail={"reference": case.reference, "policy_years": years,
+                                            "closed_on": closed.isoformat(), "children_removed": children})
+    return items
+
+
+def hold(engine: Engine, reference: str, *, reason: str | None, actor: str) -> None:
+    """Put a legal hold on a case (``reason``), or lift it (None); audited either way."""
+    with session_scope(engine) as session:
+        case = case_repo.get_case(session, reference, for_update=True)
+        if case is None or case.id is None:
+            raise CaseNotFound(f"no case with reference {reference!r}")
+        repo.set_hold(session, case, reason)
+        case_repo.audit(session, actor=actor, action="case.hold" if reason else "case.hold_lifted",
+                        case_id=case.id, detail={"reference": case.reference, **({"reason": reason} if reason else {})})

@@ -1,0 +1,41 @@
+"""Retention's queries: closed cases past their period, and erasing one case's identifying
+data (the child rows, the summary, milestone notes) while its dates and milestones stay."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import update
+from sqlmodel import Session, col, delete, select
+
+from store.models import Case, CaseSubject, MilestoneRow, utcnow
+
+ENDED = ("closed", "withdrawn")
+
+
+def ended_cases(session: Session, partnership_id: int) -> Sequence[Case]:
+    """The partnership's closed or withdrawn cases not yet erased, oldest first."""
+    return session.exec(
+        select(Case).where(Case.partnership_id == partnership_id, col(Case.status).in_(ENDED),
+                           col(Case.erased_at).is_(None)).order_by(col(Case.status_changed_at))
+    ).all()
+
+
+def erase_case(session: Session, case: Case) -> int:
+    """Remove what identifies the child; returns how many child rows went. Dates, milestones,
+    deadlines and the audit log stay (the yearly figures count them)."""
+    assert case.id is not None
+    removed = session.exec(select(CaseSubject).where(CaseSubject.case_id == case.id)).all()
+    session.exec(delete(CaseSubject).where(col(CaseSubject.case_id) == case.id))  # type: ignore[call-overload]
+    session.exec(update(MilestoneRow).where(col(MilestoneRow.case_id) == case.id).values(note=None))  # type: ignore[call-overload]
+    case.summary = None
+    case.erased_at = utcnow()
+    session.add(case)
+    session.flush()
+    return len(removed)
+
+
+def set_hold(session: Session, case: Case, reason: str | None) -> None:
+    case.legal_hold = reason
+    session.add(case)
+    session.flush()
