@@ -39,6 +39,7 @@ ENCRYPTED_COLUMNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("case_subject", "id", ("name", "date_of_birth", "nhs_number", "details")),
     ("case_file", "id", ("summary",)),
     ("milestone", "id", ("note",)),
+    ("rapid_review_file", "id", ("filename", "data")),
 )
 
 
@@ -126,14 +127,21 @@ class EncryptedText(TypeDecorator[str]):
     ``sqlite_length``: the VARCHAR length the column had on SQLite before it was encrypted.
     SQLite never enforces it, and keeping the declared type there spares the migration a
     rebuild of a table other tables' foreign keys point at (case_file); PostgreSQL gets TEXT.
+
+    ``required``: a child's details (the default) are never stored without a key
+    (DataKeyMissing). A case's free text (``required=False``: its summary, milestone notes) is
+    encrypted whenever a key is configured and kept as typed when none is, so the tool still
+    works on its embedded defaults; ``keys rotate`` (or the migration) encrypts it once a key
+    is set, and ``doctor`` and ``run`` say that no key is configured.
     """
 
     impl = Text
     cache_ok = True
 
-    def __init__(self, sqlite_length: int | None = None) -> None:
+    def __init__(self, sqlite_length: int | None = None, *, required: bool = True) -> None:
         super().__init__()
         self.sqlite_length = sqlite_length
+        self.required = required
 
     def load_dialect_impl(self, dialect: Dialect) -> Any:
         if dialect.name == "sqlite" and self.sqlite_length:
@@ -141,10 +149,39 @@ class EncryptedText(TypeDecorator[str]):
         return Text()
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        return None if value is None else encrypt(value)
+        if value is None:
+            return None
+        if not self.required and _keyring is None:
+            return value
+        return encrypt(value)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
         return None if value is None else decrypt(value)
+
+
+class EncryptedBytes(TypeDecorator[bytes]):
+    """A binary column stored encrypted (TEXT holding an ``enc1:`` Fernet token of the bytes):
+    the files agencies return to a rapid review, which describe the child."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: bytes | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if _keyring is None:
+            raise DataKeyMissing("store an agency's return")
+        return PREFIX + _keyring.encrypt(bytes(value)).decode("ascii")
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> bytes | None:
+        if value is None:
+            return None
+        if _keyring is None:
+            raise DataKeyMissing("read an agency's return")
+        try:
+            return _keyring.decrypt(value[len(PREFIX):].encode("ascii"))
+        except InvalidToken as exc:
+            raise DataKeyInvalid("no configured data key opens the stored agency return") from exc
 
 
 class EncryptedDate(TypeDecorator[date]):

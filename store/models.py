@@ -15,10 +15,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Index, LargeBinary, Text, UniqueConstraint, false
+from sqlalchemy import JSON, Boolean, Column, DateTime, Index, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
-from store.crypto import EncryptedDate, EncryptedJSON, EncryptedText
+from store.crypto import EncryptedBytes, EncryptedDate, EncryptedJSON, EncryptedText
 
 
 def utcnow() -> datetime:
@@ -55,7 +55,7 @@ class Case(SQLModel, table=True):
     la_aware_on: date
     incident_on: date | None = None
     # Free text about the incident: encrypted at rest (store/crypto.py).
-    summary: str | None = Field(default=None, sa_column=Column(EncryptedText(2000), nullable=True))
+    summary: str | None = Field(default=None, sa_column=Column(EncryptedText(2000, required=False), nullable=True))
     request_type: str | None = Field(default=None, max_length=40)
     owner: str | None = Field(default=None, max_length=320)
     opened_by: str = Field(max_length=120)
@@ -93,7 +93,7 @@ class MilestoneRow(SQLModel, table=True):
     kind: str = Field(max_length=40)
     occurred_on: date
     recorded_by: str = Field(max_length=120)
-    note: str | None = Field(default=None, sa_column=Column(EncryptedText(2000), nullable=True))
+    note: str | None = Field(default=None, sa_column=Column(EncryptedText(2000, required=False), nullable=True))
     recorded_at: datetime = _timestamp(nullable=False)
     # Recorded in error: kept (history, audit) but counts for nothing. Never deleted.
     voided_at: datetime | None = Field(
@@ -351,11 +351,11 @@ class RapidReviewFile(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     rapid_review_agency_id: int = Field(foreign_key="rapid_review_agency.id", index=True)
-    filename: str = Field(max_length=255)
+    filename: str = Field(sa_column=Column(EncryptedText(), nullable=False))
     content_type: str = Field(max_length=120)
     sha256: str = Field(max_length=64)
     size: int
-    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    data: bytes = Field(sa_column=Column(EncryptedBytes, nullable=False))
     received_at: datetime = _timestamp(nullable=False)
 
 

@@ -165,15 +165,24 @@ def deadline_table(states: Sequence[Any], today: date | None = None) -> str:
 
 def domain_call(call: Callable[[], Any]) -> Any:
     """Run a service call, turning domain refusals into one-line user errors."""
+    from sqlalchemy.exc import StatementError
+
     from bot.cases import CaseNotFound, InvalidOwner
     from bot.core.lifecycle import LifecycleError
     from bot.settings import SettingsError
     from scheduler.timescales import TimescaleConfigError
+    from store.crypto import DataKeyInvalid, DataKeyMissing
 
     try:
         return call()
     except (CaseNotFound, InvalidOwner, LifecycleError, SettingsError, TimescaleConfigError) as exc:
         fail(str(exc.args[0]) if exc.args else str(exc))
+    except (DataKeyMissing, DataKeyInvalid) as exc:  # child details and no (right) key
+        fail(str(exc))
+    except StatementError as exc:  # the same, raised by the ORM while writing or reading
+        if isinstance(exc.orig, (DataKeyMissing, DataKeyInvalid)):
+            fail(str(exc.orig))
+        raise
 
 
 

@@ -42,10 +42,15 @@ def run(ctx: click.Context, headless: bool) -> None:
     except (CriteriaConfigError, ValueError) as exc:
         raise UserError(str(exc).splitlines()[0]) from None
     _check_writable(settings.data_dir)
-    if not settings.data_keys():  # child details are only ever stored encrypted (issue 16)
+    # Child details are only ever stored encrypted (issue 16): without a key the service runs
+    # (the chat, the clock, the outbox) but the mail intake, which stores them, stays off and
+    # its mail waits in the mailbox until a key is set.
+    keyless = not settings.data_keys()
+    if keyless:
         from store.crypto import HOW_TO_MAKE_A_KEY
 
-        raise UserError(f"no data key: run refuses to store child details unencrypted; {HOW_TO_MAKE_A_KEY}")
+        click.echo(f"No data key: the mail intake is off (child details are stored only encrypted); "
+                   f"{HOW_TO_MAKE_A_KEY}", err=True)
     _check_mail_sign_in(settings)
     _check_teams(settings)
     ctx.ensure_object(dict)["database_url"] = settings.resolved_database_url()
@@ -77,7 +82,7 @@ def run(ctx: click.Context, headless: bool) -> None:
     from handlers.mail.component import mail_components
 
     try:
-        mail = mail_components(runtime, wake=service.wake_threadsafe)
+        mail = {} if keyless else mail_components(runtime, wake=service.wake_threadsafe)
     except ValueError as exc:  # SettingsError: an incomplete mailbox
         raise UserError(str(exc).splitlines()[0]) from None
     service.components.update(mail)
@@ -87,7 +92,7 @@ def run(ctx: click.Context, headless: bool) -> None:
         app = health_app(runtime.engine, lambda: service.last_sweep_at, service.started_at)
         service.components["health"] = lambda stop: serve_health(app, settings.health_host,
                                                                   settings.health_port, stop)
-    if not settings.imap_mailboxes():
+    if not settings.imap_mailboxes() and not keyless:
         click.echo(f"No IMAP mailbox configured: reading referrals from {settings.inbox_dir}/ (*.eml).", err=True)
     asyncio.run(_serve(service))
 

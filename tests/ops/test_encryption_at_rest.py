@@ -147,18 +147,52 @@ def test_migration_encrypts_rows_written_in_plain_text(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_run_refuses_without_a_key_and_says_how_to_make_one(
+def test_without_a_key_free_text_works_and_child_details_are_refused_in_one_line(
         engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """No key configured: a case and its free text can be kept (unencrypted, as typed, until a
+    key is set), but a child's details are refused in one line that says how to make a key."""
     cli = cli_on(engine, tmp_path, monkeypatch, capsys)
     monkeypatch.delenv("SAFEGUARD_DATA_KEY")
-    result = cli("run", "--headless")
-    assert result.code == 2
-    assert "safeguard-bot keys generate" in result.err and len(result.err.strip().splitlines()) == 1
+    crypto.use_keys(None)
+    ref = cli.ok("case", "open", "--aware", "2026-11-30", "--summary", "Referral by telephone", "--json").json["reference"]
+    assert cli.ok("case", "show", ref, "--json").json["summary"] == "Referral by telephone"
+    refused = cli.error(2, "case", "child", "add", ref, "--name", "Robin Example")
+    assert "no data key" in refused and "safeguard-bot keys generate" in refused
+    with Session(engine) as session:
+        assert session.exec(select(CaseSubject)).all() == []
     key = cli.ok("keys", "generate").out.strip()
     assert crypto.parse_keys(key) == [key]
     monkeypatch.setenv("SAFEGUARD_DATA_KEY", "not-a-key")
     bad = cli("keys", "rotate")
     assert bad.code == 2 and "SAFEGUARD_DATA_KEY" in bad.err and "not-a-key" not in bad.err
+
+
+@pytest.mark.integration
+@pytest.mark.subprocess
+def test_run_without_a_key_serves_with_the_intake_off(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """`run` on the embedded defaults still serves (README), but without a key the mail intake,
+    which stores child details, stays off and says how to make a key: the referral waits in
+    the inbox, unread and not lost."""
+    env = {k: v for k, v in cli_env.items() if k != "SAFEGUARD_DATA_KEY"}
+    env["SAFEGUARD_DATA_DIR"] = str(tmp_path / "var")
+    inbox = tmp_path / "var" / "inbox"
+    inbox.mkdir(parents=True)
+    (inbox / "referral.eml").write_bytes(referral_mail("docx", message_id=new_message_id()))
+    process = subprocess.Popen([sys.executable, "-m", "bot", "run", "--headless"], cwd=tmp_path, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        deadline = time.monotonic() + 60
+        while "No data key" not in line:
+            assert line and time.monotonic() < deadline, "run ended without the no-key notice"
+            line = process.stderr.readline()
+        assert "mail intake is off" in line and "safeguard-bot keys generate" in line
+        assert process.poll() is None  # still serving
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    assert (inbox / "referral.eml").exists() and not (inbox / "processed").exists()
 
 
 def test_rotate_with_a_new_key_in_the_key_file(

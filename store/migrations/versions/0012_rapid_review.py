@@ -70,11 +70,11 @@ def upgrade() -> None:
         'rapid_review_file',
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('rapid_review_agency_id', sa.Integer(), nullable=False),
-        sa.Column('filename', _s(255), nullable=False),
+        sa.Column('filename', sa.Text(), nullable=False),  # encrypted (store/crypto.py)
         sa.Column('content_type', _s(120), nullable=False),
         sa.Column('sha256', _s(64), nullable=False),
         sa.Column('size', sa.Integer(), nullable=False),
-        sa.Column('data', sa.LargeBinary(), nullable=False),
+        sa.Column('data', sa.Text(), nullable=False),  # encrypted (store/crypto.py EncryptedBytes)
         sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(['rapid_review_agency_id'], ['rapid_review_agency.id']),
         sa.PrimaryKeyConstraint('id'),
