@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 
 ENV_PREFIX = "SAFEGUARD_"
 CONFIG_FILE_ENV = "SAFEGUARD_CONFIG_FILE"
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# An Entra (Azure AD) object id: a GUID.
+OBJECT_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 class SettingsError(ValueError):
@@ -440,7 +441,7 @@ class Settings(BaseSettings):
         cleaned, groups = [], 0
         for item in value:
             kind, _, rest = item.rpartition(":")
-            if kind.lower() not in ("", "group") or not _GUID.match(rest):
+            if kind.lower() not in ("", "group") or not OBJECT_ID.match(rest):
                 raise ValueError(f"{item!r} is neither an Entra user object id (a GUID) nor "
                                  "group:<group object id>")
             groups += bool(kind)

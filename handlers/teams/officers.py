@@ -25,7 +25,7 @@ from collections.abc import Callable
 from urllib.parse import quote, urlsplit
 
 from bot.oauth import OAuthError, TokenProvider, provider_for
-from bot.settings import Settings, SettingsError
+from bot.settings import OBJECT_ID, Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +83,8 @@ class TeamsOfficers:
         user = str(user).lower()
         if user in self.users:
             return True
-        if not self.groups:
-            return False
+        if not self.groups or not OBJECT_ID.match(user):
+            return False  # Graph knows users by object id only (an activity without one is no officer)
         now = self.clock()
         with self._lock:
             cached = self._cache.get(user)

@@ -110,6 +110,7 @@ def test_graph_answers_are_cached_for_a_while_in_a_bounded_cache_and_errors_neve
     officers = _Counted(settings, {member}, lambda: now[0])
     assert officers.is_officer(USER.upper()) and officers.asked == []  # listed by id: no Graph call
     assert not officers.is_officer(None) and not officers.is_officer("")
+    assert not officers.is_officer("29:1abc-not-an-object-id") and officers.asked == []
     assert officers.is_officer(member) and officers.is_officer(member)
     assert officers.asked == [member]
     now[0] += CACHE_SECONDS + 1
