@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 
 ENV_PREFIX = "SAFEGUARD_"
 CONFIG_FILE_ENV = "SAFEGUARD_CONFIG_FILE"
+# An Entra (Azure AD) object id: a GUID.
+OBJECT_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 class SettingsError(ValueError):
@@ -310,7 +312,9 @@ class Settings(BaseSettings):
     teams_tenant_id: str | None = None
     teams_http_host: str = "0.0.0.0"
     teams_http_port: int = Field(default=3978, ge=1, le=65535)
-    # Entra object ids (GUIDs) of the people allowed to open, view and record on cases.
+    # Who may open, view and record on cases: Entra user object ids (GUIDs) and/or
+    # ``group:<group object id>`` (transitive members, asked of Microsoft Graph's
+    # checkMemberGroups with the Teams app's own token; needs GroupMember.Read.All).
     teams_case_officers: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # The Azure cloud's endpoints (the SDK's CloudEnvironment): the public cloud by default;
     # set these for a sovereign cloud or a private Bot Framework deployment.
@@ -495,6 +499,21 @@ class Settings(BaseSettings):
             if not re.match(r"^[UWS][A-Z0-9]{2,}$", item):
                 raise ValueError(f"{item!r} is not a Slack user or group ID (U..., W... or S...)")
         return value
+
+    @field_validator("teams_case_officers")
+    @classmethod
+    def _teams_ids(cls, value: list[str]) -> list[str]:
+        cleaned, groups = [], 0
+        for item in value:
+            kind, _, rest = item.rpartition(":")
+            if kind.lower() not in ("", "group") or not OBJECT_ID.match(rest):
+                raise ValueError(f"{item!r} is neither an Entra user object id (a GUID) nor "
+                                 "group:<group object id>")
+            groups += bool(kind)
+            cleaned.append(f"group:{rest.lower()}" if kind else rest.lower())
+        if groups > 20:  # checkMemberGroups takes at most 20 group ids a call
+            raise ValueError("at most 20 group: entries (Microsoft Graph checkMemberGroups takes 20)")
+        return cleaned
 
     @field_validator("sender_domains", mode="before")
     @classmethod

@@ -11,7 +11,7 @@ The handlers only parse and render: a personal chat message or a channel mention
 criteria assistant (in a channel the questions go to the asker in a personal chat, never into
 the channel); every card button is an ``Action.Execute`` whose invoke is answered with the next
 card, which Teams shows in place of the old one. Case officers (``teams_case_officers``, Entra
-object ids) open cases from a result, see the case and act on reminders; everyone else gets the
+object ids or ``group:`` entries checked with Microsoft Graph: handlers/teams/officers.py) open cases from a result, see the case and act on reminders; everyone else gets the
 same refusal as in Slack. Installing the app in a team records the channel's conversation
 reference, so proactive messages (handlers/transports/teams.py) reach it.
 """
@@ -48,6 +48,7 @@ from handlers.teams.assistant import (
     TeamsAssistant,
     conversation_key,
 )
+from handlers.teams.officers import UNAVAILABLE, OfficerCheckUnavailable
 from handlers.transports.teams import bot_tokens, card_activity, cloud_of
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,11 @@ def build_app(assistant: TeamsAssistant, *, port: int | None = None) -> App:
         try:
             if verb in CONVERSATION_STEPS:
                 return card_response(await assistant.step(key, verb, data))
-            if not assistant.is_officer(user):
+            try:
+                officer = await asyncio.to_thread(assistant.is_officer, user)
+            except OfficerCheckUnavailable:  # never allowed on an error (logged without the user)
+                return card_response(cards.message_card(UNAVAILABLE))
+            if not officer:
                 return card_response(cards.message_card(NOT_AN_OFFICER))
             if activity.conversation.conversation_type != "personal" and verb not in REMINDER_VERBS:
                 return card_response(cards.message_card("Cases are handled in your personal chat with the bot."))

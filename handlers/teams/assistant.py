@@ -24,6 +24,7 @@ from bot.settings import Settings
 from handlers.slack import payloads as pl
 from handlers.slack.reminder_actions import ReminderActions
 from handlers.teams import cards
+from handlers.teams.officers import TeamsOfficers
 from scheduler.calendar import today_in_london
 from scheduler.deadlines import compute_deadlines
 from scheduler.timescales import Event
@@ -61,13 +62,15 @@ class TeamsAssistant:
         self.now: Callable[[], datetime] = now or (lambda: datetime.now(tz=UTC))
         self.cases = CaseService(engine, settings, today=today)
         self.talk = Conversations(engine, tree)
-        self.officers = {o.lower() for o in settings.teams_case_officers}
+        self.officers = TeamsOfficers(settings)
         self.reminders = ReminderActions(self.cases, settings, lambda: self.now())
         secret = settings.teams_app_password.get_secret_value() if settings.teams_app_password else None
         self.seal = pl.MetadataSeal(secret)
 
     def is_officer(self, user: str | None) -> bool:
-        return bool(user) and str(user).lower() in self.officers
+        """Listed by id or in a listed group (handlers/teams/officers.py, the one check).
+        Blocking (it may ask Graph); raises OfficerCheckUnavailable when Graph cannot say."""
+        return self.officers.is_officer(user)
 
     # Conversation steps: the engine decides, this renders ----------------------------------
 

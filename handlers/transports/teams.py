@@ -39,6 +39,7 @@ from microsoft_teams.common.http import Client, ClientOptions
 from handlers.transports.interface import DeliveryError, OutboundMessage
 
 if TYPE_CHECKING:
+    from bot.oauth import OAuthConfig
     from bot.settings import Settings
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -158,12 +159,10 @@ def cloud_of(settings: Settings) -> CloudEnvironment:
     )
 
 
-def bot_tokens(settings: Settings, cloud: CloudEnvironment) -> Callable[..., Awaitable[str]]:
-    """The bot's own tokens for the Bot Connector API: the client-credentials grant of its app
-    registration, with a client secret or a certificate, through bot/oauth.py (msal, cached,
-    one-line errors naming the setting). Single-tenant bots use their tenant; multi-tenant
-    ones Bot Framework's."""
-    from bot.oauth import OAuthConfig, provider_for
+def app_config(settings: Settings, cloud: CloudEnvironment, *, scope: str, tenant_id: str | None = None) -> OAuthConfig:
+    """The Teams app registration's client-credentials config (secret or certificate) for
+    ``scope``, its errors naming the SAFEGUARD_TEAMS_* settings."""
+    from bot.oauth import OAuthConfig
 
     secret = settings.teams_app_password.get_secret_value() if settings.teams_app_password else None
     names = {"client_id": "teams_app_id (SAFEGUARD_TEAMS_APP_ID)",
@@ -172,12 +171,22 @@ def bot_tokens(settings: Settings, cloud: CloudEnvironment) -> Callable[..., Awa
              "certificate_file": "teams_certificate_file (SAFEGUARD_TEAMS_CERTIFICATE_FILE)",
              "certificate_thumbprint": "teams_certificate_thumbprint (SAFEGUARD_TEAMS_CERTIFICATE_THUMBPRINT)",
              "authority_host": "teams_login_endpoint (SAFEGUARD_TEAMS_LOGIN_ENDPOINT)"}
-    config = OAuthConfig(
-        tenant_id=settings.teams_tenant_id or cloud.login_tenant, client_id=settings.teams_app_id,
+    return OAuthConfig(
+        tenant_id=tenant_id or settings.teams_tenant_id or cloud.login_tenant, client_id=settings.teams_app_id,
         client_secret=secret, certificate_file=settings.teams_certificate_file,
         certificate_thumbprint=settings.teams_certificate_thumbprint,
-        authority_host=cloud.login_endpoint.rstrip("/"), scope=cloud.bot_scope, names=names,
+        authority_host=cloud.login_endpoint.rstrip("/"), scope=scope, names=names,
     )
+
+
+def bot_tokens(settings: Settings, cloud: CloudEnvironment) -> Callable[..., Awaitable[str]]:
+    """The bot's own tokens for the Bot Connector API: the client-credentials grant of its app
+    registration, with a client secret or a certificate, through bot/oauth.py (msal, cached,
+    one-line errors naming the setting). Single-tenant bots use their tenant; multi-tenant
+    ones Bot Framework's."""
+    from bot.oauth import provider_for
+
+    config = app_config(settings, cloud, scope=cloud.bot_scope)
     config.check("SAFEGUARD_TEAMS_MODE")
     provider = provider_for(config)
 

@@ -10,7 +10,12 @@ It follows Microsoft's documented requests and responses (Graph v1.0):
 - ``POST /users/{id}/messages/{id}/move`` ``{"destinationId"}``: ``201`` with the message under
   its new id (Exchange gives a moved message a new id);
 - ``GET /users/{id}/mailFolders?$filter=displayName eq 'X'`` and ``POST /users/{id}/mailFolders``;
-- ``POST /users/{id}/sendMail`` with ``Content-Type: text/plain`` and base64 MIME: ``202``.
+- ``POST /users/{id}/sendMail`` with ``Content-Type: text/plain`` and base64 MIME: ``202``;
+- ``POST /users/{user object id}/checkMemberGroups`` ``{"groupIds": [...]}`` (at most 20):
+  ``200 {"value": [the ids the user is a member of, transitively]}``; an unknown user gets
+  ``404 Request_ResourceNotFound``. It needs an app token for Graph's audience (else 401) whose
+  app holds ``GroupMember.Read.All`` (:meth:`GraphApi.grant`; else 403
+  ``Authorization_RequestDenied``). Groups and members: :meth:`GraphApi.group`.
 Every request needs ``Authorization: Bearer`` with a live token from the TokenAuthority for an
 app whose mailbox this is (else 401 ``InvalidAuthenticationToken`` or 403 ``ErrorAccessDenied``).
 ``throttle(n)`` answers the next n requests ``429`` with ``Retry-After``.
@@ -67,6 +72,10 @@ class GraphApi:
         self.retry_after = 1
         self._valid_from = 0  # delta tokens minted before this seq are expired
         self._server: ThreadingHTTPServer | None = None
+        self.groups: dict[str, set[str]] = {}  # group id -> member ids (users or groups)
+        self.users: set[str] = set()
+        self.permissions: dict[str, set[str]] = {}  # client id -> application permissions
+        self.member_checks: list[dict[str, Any]] = []  # what each checkMemberGroups call sent
 
     @property
     def base_url(self) -> str:
@@ -94,6 +103,51 @@ class GraphApi:
         with self._lock:
             ids = [i for i, n in box.folders.items() if n.lower() == folder_name.lower()]
             return sum(1 for f in box.where.values() if f in ids)
+
+    def group(self, group_id: str, *members: str) -> None:
+        """A group with these members (user ids, or other groups' ids: nested)."""
+        with self._lock:
+            self.groups.setdefault(group_id.lower(), set()).update(m.lower() for m in members)
+            self.users.update(m.lower() for m in members if m.lower() not in self.groups)
+
+    def grant(self, client_id: str, permission: str) -> None:
+        with self._lock:
+            self.permissions.setdefault(client_id, set()).add(permission)
+
+    def _member_of(self, user: str) -> set[str]:
+        """Every group the user is in, through nested groups too."""
+        found: set[str] = set()
+        frontier = {user}
+        while frontier:
+            step = {g for g, members in self.groups.items() if members & frontier} - found
+            found |= step
+            frontier = step
+        return found
+
+    def _check_member_groups(self, token: str, user: str, body: bytes) -> tuple[int, Any]:
+        app = self.authority.app_of(token)
+        if app is None or app[1] != f"http://127.0.0.1:{self.port}/.default":
+            return 401, {"error": {"code": "InvalidAuthenticationToken", "message": "Invalid audience."}}
+        with self._lock:
+            allowed = "GroupMember.Read.All" in self.permissions.get(app[0], set())
+            try:
+                ids = [str(g).lower() for g in json.loads(body or b"{}")["groupIds"]]
+            except (ValueError, KeyError, TypeError):
+                ids = None
+            self.member_checks.append({"user": user, "groupIds": ids, "client_id": app[0], "scope": app[1],
+                                       "token": token})
+            if not allowed:
+                return 403, {"error": {"code": "Authorization_RequestDenied",
+                                       "message": "Insufficient privileges to complete the operation."}}
+            if ids is None or not 0 < len(ids) <= 20:
+                return 400, {"error": {"code": "Request_BadRequest", "message": "Invalid groupIds."}}
+            if user not in self.users:
+                return 404, {"error": {"code": "Request_ResourceNotFound",
+                                       "message": f"Resource '{user}' does not exist or one of its queried "
+                                                  "reference-property objects are not present."}}
+            member = self._member_of(user)
+        return 200, {"@odata.context": f"{self.base_url}/$metadata#Collection(Edm.String)",
+                     "value": [g for g in ids if g in member]}
 
     def throttle(self, n: int, retry_after: int = 1) -> None:
         with self._lock:
@@ -178,6 +232,9 @@ class GraphApi:
         user = parts[2].lower()
         if token_user is None:
             return 401, {"error": {"code": "InvalidAuthenticationToken", "message": "Access token has expired or is not yet valid."}}, "json"
+        if parts[3:] == ["checkMemberGroups"] and method == "POST":
+            status, answer = self._check_member_groups(auth[len("Bearer "):], user, body)
+            return status, answer, "json"
         if token_user.lower() != user:
             return 403, {"error": {"code": "ErrorAccessDenied", "message": "Access is denied. Check credentials and try again."}}, "json"
         box = self.mailbox(user)
@@ -263,3 +320,11 @@ class GraphApi:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            self._server = None
+
+    def start(self) -> GraphApi:
+        """Serve (again, on the same port after :meth:`stop`: an outage and its end)."""
+        return self.__enter__()
+
+    def stop(self) -> None:
+        self.__exit__()

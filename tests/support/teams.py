@@ -3,7 +3,8 @@
 :class:`TeamsWorld` starts the Entra stand-in (tests/support/token_authority.py: the bot's own
 client-credentials token for the Connector API), the Bot Connector stand-in
 (tests/support/bot_connector.py: the issuer of the activities' tokens and the REST API replies
-land on) and settings that point the SDK's cloud environment at them. :class:`TeamsServer` runs
+land on), the Graph stand-in (tests/support/graph_api.py: checkMemberGroups for group:
+officers) and settings that point the SDK's cloud environment at them. :class:`TeamsServer` runs
 the app in its own thread and event loop and posts activities signed like the channel does.
 """
 
@@ -22,6 +23,7 @@ import httpx
 
 from bot.settings import Settings, load_settings
 from tests.support.bot_connector import BotConnector
+from tests.support.graph_api import GraphApi
 from tests.support.slack_api import free_port
 from tests.support.token_authority import TENANT, TokenAuthority
 
@@ -36,6 +38,9 @@ class TeamsWorld:
         self.authority = TokenAuthority(jwt_tokens=True).start()
         self.app = self.authority.secret_app(APP_ID, "bot@teams.invalid")
         self.connector = BotConnector(check_token=self.authority.check).start()
+        # Microsoft Graph, for group: case officers (checkMemberGroups); the app is consented.
+        self.graph = GraphApi(self.authority).start()
+        self.graph.grant(APP_ID, "GroupMember.Read.All")
         self._ca = os.environ.get("REQUESTS_CA_BUNDLE")
         # msal (through requests) trusts the Entra stand-in's CA only through this variable.
         os.environ["REQUESTS_CA_BUNDLE"] = str(self.authority.ca.ca_file)
@@ -53,6 +58,7 @@ class TeamsWorld:
             "teams_service_url": self.connector.service_url,
             "teams_http_host": "127.0.0.1",
             "teams_http_port": free_port(),
+            "graph_base_url": self.graph.base_url,
         }
         values.update(extra)
         return load_settings(**values)
@@ -63,6 +69,7 @@ class TeamsWorld:
         else:
             os.environ["REQUESTS_CA_BUNDLE"] = self._ca
         self.connector.close()
+        self.graph.stop()
         self.authority.close()
 
 

@@ -136,6 +136,7 @@ class TokenAuthority:
         self.introspection_port = free_port()
         self.apps: dict[str, App] = {}
         self.tokens: dict[str, tuple[str, float]] = {}  # token -> (client_id, expires at)
+        self.scopes: dict[str, str] = {}  # token -> the scope it was asked for (its audience's /.default)
         self.requests: list[tuple[str, str]] = []  # (method, path) in order
         self.introspections = 0
         self._lock = threading.Lock()
@@ -164,6 +165,15 @@ class TokenAuthority:
         app = self.apps.get(found[0])
         return app.mailbox if app else None
 
+    def app_of(self, token: str) -> tuple[str, str] | None:
+        """(client id, scope) of a live token, or None (unknown or expired)."""
+        with self._lock:
+            found = self.tokens.get(token)
+            scope = self.scopes.get(token, "")
+        if found is None or found[1] <= time.time():
+            return None
+        return found[0], scope
+
     def expires_at(self, token: str) -> float | None:
         with self._lock:
             found = self.tokens.get(token)
@@ -180,18 +190,19 @@ class TokenAuthority:
         with self._lock:
             return sum(1 for c, _ in self.tokens.values() if client_id is None or c == client_id)
 
-    def _issue(self, app: App) -> dict[str, Any]:
+    def _issue(self, app: App, scope: str) -> dict[str, Any]:
         token = secrets.token_urlsafe(1200)
         if self._signer is not None:
             import jwt
 
             now = int(time.time())
-            token = jwt.encode({"iss": f"{self.host}/{TENANT}/v2.0", "aud": "https://api.botframework.com",
+            token = jwt.encode({"iss": f"{self.host}/{TENANT}/v2.0", "aud": scope.removesuffix("/.default"),
                                 "appid": app.client_id, "tid": TENANT, "iat": now, "nbf": now,
                                 "exp": now + int(self.lifetime), "jti": secrets.token_hex(8)},
                                self._signer, algorithm="RS256")
         with self._lock:
             self.tokens[token] = (app.client_id, time.time() + self.lifetime)
+            self.scopes[token] = scope
         seconds = max(1, int(self.lifetime))
         return {"token_type": "Bearer", "expires_in": seconds, "ext_expires_in": seconds, "access_token": token}
 
@@ -236,10 +247,10 @@ class TokenAuthority:
                             "Invalid client secret provided. Ensure the secret being sent in the request "
                             f"is the client secret value, not the client secret ID, for a secret added to "
                             f"app '{app.client_id}'.")
-            return 200, self._issue(app)
+            return 200, self._issue(app, form["scope"])
         assertion = form.get("client_assertion")
         if assertion and app.certificate is not None and self._assertion_ok(assertion, app, tenant):
-            return 200, self._issue(app)
+            return 200, self._issue(app, form["scope"])
         return fail(401, "invalid_client", 700027, "Client assertion failed signature validation.")
 
     def _assertion_ok(self, assertion: str, app: App, tenant: str) -> bool:

@@ -20,6 +20,7 @@ from bot.routing import Router
 from handlers.teams import cards
 from handlers.teams.app import build_app
 from handlers.teams.assistant import NOT_AN_OFFICER, TeamsAssistant
+from handlers.teams.officers import UNAVAILABLE
 from handlers.transports.sender import OutboxSender
 from handlers.transports.teams import teams_transport
 from store import outbox
@@ -33,6 +34,11 @@ TODAY = date(2026, 12, 22)
 NOW = datetime(2026, 12, 22, 9, 0, tzinfo=UTC)
 OFFICER = "6f1c0d2e-0000-4000-8000-00000000a001"
 PRACTITIONER = "6f1c0d2e-0000-4000-8000-00000000b002"
+OFFICER_GROUP = "6f1c0d2e-0000-4000-8000-00000000c001"  # the case officers' Entra group
+TEAM_GROUP = "6f1c0d2e-0000-4000-8000-00000000c002"  # nested in it
+GROUP_MEMBER = "6f1c0d2e-0000-4000-8000-00000000a003"  # in TEAM_GROUP: an officer through the group
+LATE_MEMBER = "6f1c0d2e-0000-4000-8000-00000000a004"  # in TEAM_GROUP, first seen while Graph is down
+UNCONSENTED_MEMBER = "6f1c0d2e-0000-4000-8000-00000000a005"  # in TEAM_GROUP, asked without the permission
 CHILD_NAME = "Pip Fictional-Testchild"
 NHS = "943 476 5919"  # passes the modulus-11 check; fictional
 CHANNEL = "19:general@thread.tacv2"
@@ -84,9 +90,12 @@ def teams(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Teams]:
     world = TeamsWorld()
     settings = world.settings(
         folder / "var",
-        teams_case_officers=[OFFICER],
+        teams_case_officers=[OFFICER, f"group:{OFFICER_GROUP}"],
         partnerships=[{"key": "default", "name": "Testshire SCP", "teams_channel": CHANNEL}],
     )
+    world.graph.group(OFFICER_GROUP, TEAM_GROUP)
+    world.graph.group(TEAM_GROUP, GROUP_MEMBER, LATE_MEMBER, UNCONSENTED_MEMBER)
+    world.graph.group("6f1c0d2e-0000-4000-8000-00000000c009", PRACTITIONER)  # some other group
     engine = make_engine(f"sqlite:///{folder / 'teams.db'}")
     upgrade(engine)
     assistant = TeamsAssistant(settings, engine, settings.criteria(), today=lambda: TODAY)
@@ -230,6 +239,82 @@ def test_installing_in_a_team_keeps_the_channel_reference(teams: Teams) -> None:
     with Session(teams.assistant.engine) as session:
         row = session.get(TeamsConversation, CHANNEL)
     assert row is not None and row.service_url == teams.service_url and row.kind == "channel"
+
+
+# --- case officers through an Entra group (Microsoft Graph checkMemberGroups) ---------------
+
+def test_a_member_of_the_officer_group_opens_a_case(teams: Teams) -> None:
+    graph = teams.world.graph
+    result = _result_card(teams, GROUP_MEMBER)
+    form = teams.click(GROUP_MEMBER, cards.OPEN_CASE_FORM, action(result, "Open a case")["data"])
+    values = {"aware": TODAY.isoformat(), "partnership": "default", "summary": "Via the officer group"}
+    view = teams.click(GROUP_MEMBER, cards.OPEN_CASE, {**action(form, "Open case")["data"], **values})
+    assert "Opened" in texts(view)
+    asked = [c for c in graph.member_checks if c["user"] == GROUP_MEMBER]
+    assert len(asked) == 1  # asked once (transitively, through TEAM_GROUP), then from the cache
+    assert asked[0]["groupIds"] == [OFFICER_GROUP]
+    assert not [c for c in graph.member_checks if c["user"] == OFFICER]  # listed by id: Graph not asked
+
+
+def test_a_non_member_of_the_officer_group_is_refused(teams: Teams) -> None:
+    result = _result_card(teams, PRACTITIONER)
+    refused = teams.click(PRACTITIONER, cards.OPEN_CASE_FORM, action(result, "Open a case")["data"])
+    assert NOT_AN_OFFICER.split(".")[0] in texts(refused).replace("\\", "")
+    assert any(c["user"] == PRACTITIONER for c in teams.world.graph.member_checks)
+
+
+def test_graph_down_or_refusing_means_refused_with_the_message(teams: Teams, caplog: pytest.LogCaptureFixture) -> None:
+    graph = teams.world.graph
+    result = _result_card(teams, LATE_MEMBER)
+    data = action(result, "Open a case")["data"]
+    shown = UNAVAILABLE.split(":")[0]
+    graph.throttle(1)  # Graph refuses (429)
+    assert shown in texts(teams.click(LATE_MEMBER, cards.OPEN_CASE_FORM, data)).replace("\\", "")
+    graph.stop()  # Graph unreachable
+    try:
+        with caplog.at_level("WARNING", logger="handlers.teams.officers"):
+            down = teams.click(LATE_MEMBER, cards.OPEN_CASE_FORM, data)
+    finally:
+        graph.start()
+    assert shown in texts(down).replace("\\", "")
+    lines = [r.getMessage() for r in caplog.records if r.name == "handlers.teams.officers"]
+    assert lines and "unreachable" in lines[-1]
+    assert all(LATE_MEMBER not in line and "Pat" not in line for line in lines)  # no personal data
+    # Nothing was cached while Graph could not answer: back up, the member is let in.
+    form = teams.click(LATE_MEMBER, cards.OPEN_CASE_FORM, data)
+    assert any(a["title"] == "Open case" for a in form.get("actions", [])), texts(form)
+
+
+def test_without_group_member_read_all_graph_says_403_and_the_member_is_refused(
+        teams: Teams, caplog: pytest.LogCaptureFixture) -> None:
+    graph = teams.world.graph
+    result = _result_card(teams, UNCONSENTED_MEMBER)
+    graph.permissions[APP_ID].discard("GroupMember.Read.All")
+    try:
+        with caplog.at_level("WARNING", logger="handlers.teams.officers"):
+            refused = teams.click(UNCONSENTED_MEMBER, cards.OPEN_CASE_FORM, action(result, "Open a case")["data"])
+    finally:
+        graph.grant(APP_ID, "GroupMember.Read.All")
+    assert UNAVAILABLE.split(":")[0] in texts(refused).replace("\\", "")
+    lines = [r.getMessage() for r in caplog.records if r.name == "handlers.teams.officers"]
+    assert any("403 Authorization_RequestDenied" in line and "GroupMember.Read.All" in line for line in lines)
+    assert all(UNCONSENTED_MEMBER not in line for line in lines)
+
+
+def test_the_token_sent_to_graph_is_the_apps_own_token_for_graph(teams: Teams) -> None:
+    import jwt
+
+    graph = teams.world.graph
+    checks = [c for c in graph.member_checks if c["user"] == GROUP_MEMBER]
+    if not checks:  # run alone: ask now
+        teams.assistant.officers._cache.clear()
+        assert teams.assistant.is_officer(GROUP_MEMBER)
+        checks = [c for c in graph.member_checks if c["user"] == GROUP_MEMBER]
+    origin = graph.base_url.removesuffix("/v1.0")
+    assert checks[-1]["client_id"] == APP_ID and checks[-1]["scope"] == f"{origin}/.default"
+    claims = jwt.decode(checks[-1]["token"], options={"verify_signature": False})
+    # The Teams app's own client-credentials token, for Graph (not the Bot Connector's audience).
+    assert claims["aud"] == origin and claims["appid"] == APP_ID and claims["tid"] == teams.assistant.settings.teams_tenant_id
 
 
 # --- proactive messages through the outbox ----------------------------------------------------

@@ -5,22 +5,30 @@ from __future__ import annotations
 import pytest
 
 from bot.routing import Router
-from bot.settings import load_settings
+from bot.settings import SettingsError, load_settings
 from handlers.teams import cards
+from handlers.teams.officers import (
+    CACHE_SECONDS,
+    CACHE_SIZE,
+    OfficerCheckUnavailable,
+    TeamsOfficers,
+)
 from handlers.transports.interface import OutboundMessage
 from handlers.transports.teams import render_card
 
 APP_ID = "00000000-0000-0000-0000-00000000b07a"
+USER = "6f1c0d2e-0000-4000-8000-00000000a001"
+GROUP = "6f1c0d2e-0000-4000-8000-00000000c001"
 
 
 def test_teams_mode_on_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("SAFEGUARD_TEAMS_MODE", "on")
     monkeypatch.setenv("SAFEGUARD_TEAMS_APP_ID", APP_ID)
     monkeypatch.setenv("SAFEGUARD_TEAMS_APP_PASSWORD", "secret")
-    monkeypatch.setenv("SAFEGUARD_TEAMS_CASE_OFFICERS", "a,b")
+    monkeypatch.setenv("SAFEGUARD_TEAMS_CASE_OFFICERS", f"{USER.upper()}, GROUP:{GROUP}")
     settings = load_settings(data_dir=tmp_path)
     assert settings.teams_configured()
-    assert settings.teams_case_officers == ["a", "b"]
+    assert settings.teams_case_officers == [USER, f"group:{GROUP}"]
     assert not load_settings(data_dir=tmp_path, teams_mode=False).teams_configured()
 
 
@@ -64,3 +72,54 @@ def test_the_weekly_digest_renders_its_sections_escaped() -> None:
     assert "**Due this week**" in shown
     assert "- SG\\-2026\\-0001: Notify the Panel \\(Thu\\)" in shown
     assert "an older plain section" in shown
+
+
+@pytest.mark.parametrize("entry", ["a", "group:", "group:not-a-guid", f"team:{GROUP}", f"{USER}x"])
+def test_a_case_officer_entry_must_be_an_object_id_or_a_group(tmp_path, entry: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SettingsError) as raised:
+        load_settings(data_dir=tmp_path, teams_case_officers=entry)
+    message = str(raised.value)
+    assert "\n" not in message and "SAFEGUARD_TEAMS_CASE_OFFICERS" in message and "group:<group object id>" in message
+
+
+def test_group_entries_need_the_tenant(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = load_settings(data_dir=tmp_path, teams_case_officers=f"group:{GROUP}")
+    with pytest.raises(SettingsError, match="SAFEGUARD_TEAMS_TENANT_ID"):
+        TeamsOfficers(settings)
+
+
+class _Counted(TeamsOfficers):
+    """The real check with Graph's answer faked: who is in the group, or an outage."""
+
+    def __init__(self, settings, members: set[str], clock) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(settings, provider=object(), clock=clock)  # type: ignore[arg-type]
+        self.members, self.asked, self.down = members, [], False
+
+    def _ask_graph(self, user: str) -> bool:
+        self.asked.append(user)
+        if self.down:
+            raise OfficerCheckUnavailable("down")
+        return user in self.members
+
+
+def test_graph_answers_are_cached_for_a_while_in_a_bounded_cache_and_errors_never_allow(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = load_settings(data_dir=tmp_path, teams_tenant_id=APP_ID,
+                             teams_case_officers=f"{USER},group:{GROUP}")
+    now = [0.0]
+    member = "6f1c0d2e-0000-4000-8000-00000000a002"
+    officers = _Counted(settings, {member}, lambda: now[0])
+    assert officers.is_officer(USER.upper()) and officers.asked == []  # listed by id: no Graph call
+    assert not officers.is_officer(None) and not officers.is_officer("")
+    assert not officers.is_officer("29:1abc-not-an-object-id") and officers.asked == []
+    assert officers.is_officer(member) and officers.is_officer(member)
+    assert officers.asked == [member]
+    now[0] += CACHE_SECONDS + 1
+    officers.down = True
+    with pytest.raises(OfficerCheckUnavailable):
+        officers.is_officer(member)  # expired, and Graph is down: no answer, not a yes
+    with pytest.raises(OfficerCheckUnavailable):
+        officers.is_officer(member)  # the failure was not cached
+    officers.down = False
+    for n in range(CACHE_SIZE + 10):
+        officers.is_officer(f"6f1c0d2e-0000-4000-8000-{n:012d}")
+    assert len(officers._cache) == CACHE_SIZE
