@@ -259,3 +259,15 @@ async def test_app_home_lists_only_the_officers_partnerships_cases(slack: Slack)
     published = await wait_for(lambda: slack.calls("views.publish"))
     view = json.dumps(published[0]["view"])
     assert north.reference in view and south.reference not in view
+
+
+@pytest.mark.asyncio
+async def test_the_yearly_report_is_of_the_officers_partnership_only(slack: Slack) -> None:
+    north = slack.service.open_case(la_aware=date(2025, 6, 2), actor="cli:test", partnership_key="north")
+    south = slack.service.open_case(la_aware=date(2025, 6, 2), actor="cli:test", partnership_key="south")
+    assert slack.server is not None
+    status, _ = await slack.server.command(slack.fake, user=NORTH_OFFICER, text="report 2025-04-01 2026-03-31")
+    assert status == 200
+    complete = await wait_for(lambda: slack.calls("files.completeUploadExternal"))
+    page = slack.fake.uploads[complete[0]["files"][0]["id"]].decode("utf-8")
+    assert north.reference in page and south.reference not in page
