@@ -63,6 +63,51 @@ class CaseNotFound(LookupError):
     pass
 
 
+# Partnership scoping (issue 16): the one rule, asked by every Slack and Teams entry point that
+# takes a case reference (the CLI is the server operator's tool and is not scoped).
+OUT_OF_SCOPE = (
+    "That case belongs to another partnership, or there is no such case: you can see and act on "
+    "your own partnerships' cases only."
+)
+
+
+class CaseOutOfScope(CaseNotFound):
+    """Refused by partnership scoping. The same words whether the case exists or not, so a
+    refusal tells nothing of another partnership's case; nothing is audited."""
+
+    def __init__(self) -> None:
+        super().__init__(OUT_OF_SCOPE)
+
+
+def _identities(identity: str | Sequence[str] | None) -> set[str]:
+    if identity is None:
+        return set()
+    items = [identity] if isinstance(identity, str) else list(identity)
+    return {str(i).strip().lower() for i in items if i and str(i).strip()}
+
+
+def may_act(partnership: PartnershipSettings, identity: str | Sequence[str] | None, *,
+            installation_officer: bool) -> bool:
+    """May ``identity`` (a Slack user id, a Teams Entra object id or an e-mail; several forms
+    of one person may be given) act on a case of ``partnership``?
+
+    When the partnership lists ``case_officers``, exactly those may (compared case-blind).
+    When it lists none, the installation-wide officer lists apply: ``installation_officer`` is
+    the adapter's own officer check (SAFEGUARD_SLACK_/TEAMS_CASE_OFFICERS) for this identity.
+    """
+    listed = _identities(partnership.case_officers)
+    if listed:
+        return bool(listed & _identities(identity))
+    return installation_officer
+
+
+def lists_officer(settings: Any, identity: str | Sequence[str] | None) -> bool:
+    """Is ``identity`` named in some partnership's ``case_officers``? (Such a person is a case
+    officer for the adapters' officer gate, though not in the installation-wide list.)"""
+    wanted = _identities(identity)
+    return any(wanted & _identities(p.case_officers) for p in settings.partnerships)
+
+
 # How the closing rule marks a case it closed (so a correction that undoes the end reopens it,
 # while a case a person closed stays closed).
 _AUTO_CLOSED = "end reached: "
@@ -804,6 +849,23 @@ class CaseService:
             if case is None:
                 raise CaseNotFound(f"no case with reference {reference!r}")
             return self._view(session, case)
+
+    def check_scope(self, reference: str, identity: str | Sequence[str] | None, *,
+                    installation_officer: bool) -> None:
+        """CaseOutOfScope unless ``identity`` may act on case ``reference`` (``may_act``); a
+        reference with no case is refused in the same words. Reads only, writes nothing."""
+        with Session(self.engine) as session:
+            case = repo.get_case(session, str(reference or ""))
+            key = repo.get_partnership(session, case.partnership_id).key if case is not None else None
+        if key is None or not may_act(self._partnership_settings(key), identity,
+                                      installation_officer=installation_officer):
+            raise CaseOutOfScope()
+
+    def in_scope(self, partnership_key: str, identity: str | Sequence[str] | None, *,
+                 installation_officer: bool) -> bool:
+        """May ``identity`` act on (and so open) cases of the partnership ``partnership_key``?"""
+        return may_act(self._partnership_settings(partnership_key), identity,
+                       installation_officer=installation_officer)
 
     def list(self, *, include_closed: bool = False) -> list[CaseView]:
         with Session(self.engine) as session:

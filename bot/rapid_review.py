@@ -168,6 +168,11 @@ def _clean_filename(name: str | None, index: int) -> str:
     return (base or f"attachment-{index}")[:255]
 
 
+class NotAPartner(RapidReviewError):
+    """A sign-off button pressed by someone the case's partnership does not register as a
+    partner (told in the words of partnership scoping to anyone outside that partnership)."""
+
+
 class RapidReviewService:
     """Start, file returns, chase, meet, sign off, send, read back; one transaction per call."""
 
@@ -614,7 +619,7 @@ class RapidReviewService:
             partnership = self._partnership(session, case)
         partner = next((p for p in partnership.partners if user in (p.slack_user, p.teams_user)), None)
         if partner is None:
-            raise RapidReviewError("only a safeguarding partner registered for this partnership can sign off")
+            raise NotAPartner("only a safeguarding partner registered for this partnership can sign off")
         return self.signoff(reference, partner.role, by=partner.name, actor=actor, via="slack")
 
     def mark_draft(self, reference: str, *, actor: str, on: date | None = None,

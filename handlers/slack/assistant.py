@@ -65,7 +65,9 @@ class SlackAssistant:
         self.cases = CaseService(engine, settings, today=today)
         self.talk = Conversations(engine, tree)
         self.conversations = self.talk.store
-        self.officers = CaseOfficers(list(settings.slack_case_officers))
+        self.officers = CaseOfficers(
+            list(settings.slack_case_officers),
+            partnership_officers=[o for p in settings.partnerships for o in p.case_officers])
         # The reminder buttons' domain side; ``now`` is read through self so a test may move it.
         self.reminders = ReminderActions(self.cases, settings, lambda: self.now())
         self.seal = pl.MetadataSeal(_seal_root(settings))
@@ -126,8 +128,27 @@ class SlackAssistant:
 
     # Cases ---------------------------------------------------------------------------------
 
-    def partnership_choices(self) -> list[tuple[str, str]]:
-        return [(p.key, p.name) for p in self.settings.partnerships]
+    def partnership_choices(self, allowed: set[str] | None = None) -> list[tuple[str, str]]:
+        return [(p.key, p.name) for p in self.settings.partnerships if allowed is None or p.key in allowed]
+
+    # Partnership scoping: the rule is the case service's (bot/cases.py ``may_act``) --------
+
+    async def check_scope(self, client: AsyncWebClient, user: str | None, reference: str) -> None:
+        """CaseOutOfScope unless ``user`` may act on case ``reference``."""
+        installation = await self.officers.installation(client, user)
+        await asyncio.to_thread(self.cases.check_scope, reference, user, installation_officer=installation)
+
+    async def my_partnerships(self, client: AsyncWebClient, user: str | None) -> set[str]:
+        """The keys of the partnerships whose cases ``user`` may see and act on."""
+        installation = await self.officers.installation(client, user)
+        return {p.key for p in self.settings.partnerships
+                if self.cases.in_scope(p.key, user, installation_officer=installation)}
+
+    async def scoped_cases(self, client: AsyncWebClient, user: str | None, cases: list[Any]) -> list[Any]:
+        """Only the cases ``user`` may act on (a case of a partnership no longer configured
+        follows the installation-wide list)."""
+        installation = await self.officers.installation(client, user)
+        return [c for c in cases if self.cases.in_scope(c.partnership, user, installation_officer=installation)]
 
     def decisions(self) -> set[str]:
         """The notification flow's decisions: all an "Open a case" button may carry."""
@@ -210,7 +231,7 @@ class SlackAssistant:
         cases = None
         reviews = None
         if await self.officers.allows(client, user):
-            cases = await asyncio.to_thread(self.my_open_cases, user)
+            cases = await self.scoped_cases(client, user, await asyncio.to_thread(self.my_open_cases, user))
             reviews = await asyncio.to_thread(self.rapid_review_progress, cases)
         await client.views_publish(user_id=user, view=bk.home_view(cases, self.today(), reviews))
 

@@ -33,13 +33,24 @@ class CaseOfficers:
     """Who may open and view cases: Slack user IDs, or user-group IDs (S...) resolved via
     usergroups.users.list and cached for a few minutes."""
 
-    def __init__(self, ids: list[str], ttl_seconds: float = 300) -> None:
+    def __init__(self, ids: list[str], ttl_seconds: float = 300, *, partnership_officers: Any = ()) -> None:
         self.users = {i for i in ids if not i.startswith("S")}
+        # Named in a partnership's case_officers (bot/cases.py ``lists_officer``): an officer
+        # for this gate, and then only on that partnership's cases (the case service's rule).
+        self.partnership_officers = {str(i).strip().lower() for i in partnership_officers}
         self.groups = [i for i in ids if i.startswith("S")]
         self.ttl = ttl_seconds
         self._cache: dict[str, tuple[float, set[str]]] = {}
 
     async def allows(self, client: AsyncWebClient, user_id: str | None) -> bool:
+        """A case officer at all: installation-wide, or named by some partnership."""
+        if user_id and user_id.lower() in self.partnership_officers:
+            return True
+        return await self.installation(client, user_id)
+
+    async def installation(self, client: AsyncWebClient, user_id: str | None) -> bool:
+        """Listed in SAFEGUARD_SLACK_CASE_OFFICERS (by id or user group): what applies to the
+        cases of a partnership that names no case officers of its own."""
         if not user_id:
             return False
         if user_id in self.users:

@@ -34,7 +34,7 @@ from microsoft_teams.apps.http import FastAPIAdapter
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from bot.cases import CaseNotFound
+from bot.cases import CaseNotFound, lists_officer
 from bot.core.criteria import CriteriaAnswerError
 from bot.core.lifecycle import LifecycleError
 from bot.core.owners import InvalidOwner
@@ -57,6 +57,8 @@ MESSAGING_ENDPOINT = "/api/messages"
 _MENTION = re.compile(r"<at>.*?</at>", re.DOTALL)
 CONVERSATION_STEPS = {cards.ANSWER, cards.HELP, cards.BACK, cards.RESTART}
 REMINDER_VERBS = {cards.RECORD_DONE, cards.SNOOZE, cards.CASE_VIEW}
+# The verbs that name a case: partnership scoping (bot/cases.py ``check_scope``) is asked first.
+CASE_VERBS = REMINDER_VERBS | {cards.RECORD_DECISION, cards.ASSIGN}
 
 
 def card_response(content: dict[str, Any]) -> dict[str, Any]:
@@ -149,22 +151,33 @@ def build_app(assistant: TeamsAssistant, *, port: int | None = None) -> App:
         try:
             if verb in CONVERSATION_STEPS:
                 return card_response(await assistant.step(key, verb, data))
+            # A case officer: named by a partnership (then for its cases), or installation-wide.
+            named = lists_officer(settings, user)
             try:
-                officer = await asyncio.to_thread(assistant.is_officer, user)
+                installation = await asyncio.to_thread(assistant.is_officer, user)
             except OfficerCheckUnavailable:  # never allowed on an error (logged without the user)
-                return card_response(cards.message_card(UNAVAILABLE))
-            if not officer:
+                if not named:
+                    return card_response(cards.message_card(UNAVAILABLE))
+                installation = False
+            if not (named or installation):
                 return card_response(cards.message_card(NOT_AN_OFFICER))
             if activity.conversation.conversation_type != "personal" and verb not in REMINDER_VERBS:
                 return card_response(cards.message_card("Cases are handled in your personal chat with the bot."))
+            reference = str(data.get("reference") or "").strip()
+            if verb in CASE_VERBS and (reference or verb != cards.RECORD_DECISION):
+                # CaseOutOfScope (a CaseNotFound): the same words for "no such case" and "not yours"
+                await asyncio.to_thread(assistant.cases.check_scope, reference, user,
+                                        installation_officer=installation)
+            allowed = {p.key for p in settings.partnerships
+                       if assistant.cases.in_scope(p.key, user, installation_officer=installation)}
             if verb == cards.RECORD_FORM:
                 return card_response(await asyncio.to_thread(assistant.record_form, key, user))
             if verb == cards.RECORD_DECISION:
                 return card_response(await asyncio.to_thread(assistant.record_decision, key, user, data))
             if verb == cards.OPEN_CASE_FORM:
-                return card_response(assistant.open_case_form(user, data))
+                return card_response(assistant.open_case_form(user, data, allowed))
             if verb == cards.OPEN_CASE:
-                return card_response(await open_case(user, data))
+                return card_response(await open_case(user, data, allowed))
             if verb in REMINDER_VERBS:
                 return card_response(await reminder(ctx, user, verb, data))
             if verb == cards.ASSIGN:
@@ -185,11 +198,13 @@ def build_app(assistant: TeamsAssistant, *, port: int | None = None) -> App:
             return card_response(cards.message_card("Something went wrong: check the case before trying again."))
         return card_response(cards.message_card("That button is out of date: start again."))
 
-    async def open_case(user: str, data: dict[str, Any]) -> dict[str, Any]:
+    async def open_case(user: str, data: dict[str, Any], allowed: set[str]) -> dict[str, Any]:
         meta = assistant.seal.open(OPEN_CASE_SEAL, user, data.get("sealed"), pl.OpenCaseMeta)
         errors, cleaned = assistant.validate_case_form(data)
+        if not errors and cleaned.get("partnership") not in allowed:
+            errors = {"partnership": "you can open cases for your own partnerships only"}
         if errors:
-            choices = [(p.key, p.name) for p in settings.partnerships]
+            choices = [(p.key, p.name) for p in settings.partnerships if p.key in allowed]
             return cards.open_case_form(choices, assistant.today(), str(data.get("sealed")), errors)
         case, opened = await asyncio.to_thread(assistant.open_case, user, meta, cleaned)
         if opened:

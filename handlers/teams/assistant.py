@@ -123,7 +123,7 @@ class TeamsAssistant:
 
     # Cases ---------------------------------------------------------------------------------
 
-    def open_case_form(self, user: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    def open_case_form(self, user: str, data: Mapping[str, Any], allowed: set[str] | None = None) -> dict[str, Any]:
         """The case form for an "Open a case" button: its decision and answers sealed for this
         user with a fresh submission id (a resubmitted form finds its case)."""
         decision = pl.parse_token(data.get("decision"), "a decision")
@@ -134,7 +134,10 @@ class TeamsAssistant:
             {"decision": decision, "submission": pl.new_submission_id(), "answers": answers}
         )
         sealed = self.seal.seal(OPEN_CASE_SEAL, user, meta)
-        choices = [(p.key, p.name) for p in self.settings.partnerships]
+        # Partnership scoping: only the partnerships whose cases this officer may act on.
+        choices = [(p.key, p.name) for p in self.settings.partnerships if allowed is None or p.key in allowed]
+        if not choices:
+            return cards.message_card("You are not a case officer of any partnership here, so you cannot open a case.")
         return cards.open_case_form(choices, self.today(), sealed)
 
     def record_form(self, key: str, user: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.cases import CaseNotFound, InvalidOwner
+from bot.cases import CaseNotFound, CaseOutOfScope, InvalidOwner
 from bot.core.lifecycle import MILESTONE_RULES, LifecycleError
 from handlers.slack import case_blocks as cb
 from handlers.slack import ids
@@ -39,9 +39,13 @@ def register(app: AsyncApp, assistant: SlackAssistant) -> None:
         user = user_of(body) or ""
         try:
             reference = pl.parse_case_value(action.get("value"))
+            await assistant.check_scope(client, user, reference)
             case = await asyncio.to_thread(cases.get, reference)
         except pl.PayloadError:
             await tell(body, client, respond, STALE)
+            return
+        except CaseOutOfScope as exc:
+            await tell(body, client, respond, str(exc))
             return
         except CaseNotFound:
             await tell(body, client, respond, "There is no such case.")
@@ -83,6 +87,7 @@ def register(app: AsyncApp, assistant: SlackAssistant) -> None:
         try:
             meta = assistant.seal.open(kind, user, view.get("private_metadata"), pl.CaseMeta, field=field)
             form = pl.FormValues(view)
+            await assistant.check_scope(client, user, meta.reference)
             case = await asyncio.to_thread(call, meta.reference, form, f"slack:{user}")
         except pl.PayloadError as exc:
             await ack(response_action="errors", errors={exc.field or field: exc.message[:150]})

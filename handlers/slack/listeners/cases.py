@@ -24,8 +24,10 @@ from handlers.slack import blocks as bk
 from handlers.slack import ids
 from handlers.slack import payloads as pl
 from handlers.slack.assistant import SlackAssistant, conversation_key
-from handlers.slack.context import cannot, team_of, user_of, warning_lines
+from handlers.slack.context import cannot, team_of, tell, user_of, warning_lines
 from handlers.slack.officers import officers_only
+
+NO_PARTNERSHIP = "You are not a case officer of any partnership here, so you cannot open a case."
 
 
 def register(app: AsyncApp, assistant: SlackAssistant) -> None:
@@ -45,8 +47,12 @@ def register(app: AsyncApp, assistant: SlackAssistant) -> None:
             return
         # A new submission id for each modal: submitting this one again opens no second case.
         meta = pl.OpenCaseMeta(decision=decision, submission=pl.new_submission_id(), answers=answers)
+        choices = assistant.partnership_choices(await assistant.my_partnerships(client, user))
+        if not choices:
+            await tell(body, client, respond, NO_PARTNERSHIP)
+            return
         view = bk.open_case_view(
-            assistant.partnership_choices(), assistant.today(),
+            choices, assistant.today(),
             assistant.seal.seal(ids.OPEN_CASE_VIEW, user or "", meta),
         )
         await client.views_open(trigger_id=body["trigger_id"], view=view)
@@ -63,6 +69,8 @@ def register(app: AsyncApp, assistant: SlackAssistant) -> None:
             await ack(response_action="errors", errors={exc.field or "summary": exc.message[:150]})
             return
         errors, cleaned = assistant.validate_case_form(pl.FormValues(view))
+        if not errors and cleaned.get("partnership") not in await assistant.my_partnerships(client, user):
+            errors = {"partnership": "You can open cases for your own partnerships only."}
         if errors:
             await ack(response_action="errors", errors=errors)
             return
@@ -143,6 +151,7 @@ def register(app: AsyncApp, assistant: SlackAssistant) -> None:
             await ack(response_action="errors", errors={k: v[:150] for k, v in errors.items()})
             return
         try:
+            await assistant.check_scope(client, user, reference)
             # Every milestone of the decision: a national recommendation and the local decision.
             case = await asyncio.to_thread(
                 assistant.cases.record_decision, reference, evaluation.milestones, on=on,

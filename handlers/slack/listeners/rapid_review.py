@@ -15,7 +15,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.cases import CaseNotFound
+from bot.cases import OUT_OF_SCOPE, CaseNotFound, CaseOutOfScope
 from bot.core.lifecycle import LifecycleError
 from bot.core.rapid_review import RapidReviewError
 from handlers.slack import ids
@@ -29,20 +29,29 @@ STALE = "That button is from an older message; open App Home again."
 
 def register(app: AsyncApp, assistant: SlackAssistant) -> None:
     """Register the rapid review buttons on ``app``."""
-    from bot.rapid_review import RapidReviewService
+    from bot.rapid_review import NotAPartner, RapidReviewService
 
     service = RapidReviewService(assistant.cases)
 
     async def run(body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: Any,
-                  call: Any) -> None:
+                  call: Any, *, scoped: bool = True) -> None:
         user = user_of(body) or ""
+        mine = True
         try:
             reference = pl.parse_case_value(action.get("value"))
+            try:
+                await assistant.check_scope(client, user, reference)
+            except CaseOutOfScope:
+                if scoped:
+                    raise
+                mine = False  # a sign-off: the partners the case's partnership registers may
             text = await asyncio.to_thread(call, reference, user)
         except pl.PayloadError:
             text = STALE
-        except CaseNotFound:
-            text = "There is no such case."
+        except CaseNotFound:  # CaseOutOfScope too: the same words for "none" and "not yours"
+            text = OUT_OF_SCOPE
+        except NotAPartner as exc:  # outside the case's partnership: nothing of it is told
+            text = str(exc) if mine else OUT_OF_SCOPE
         except (RapidReviewError, LifecycleError) as exc:
             text = str(exc.args[0]) if exc.args else str(exc)
         await tell(body, client, respond, text)
@@ -69,4 +78,4 @@ def register(app: AsyncApp, assistant: SlackAssistant) -> None:
     async def on_signoff(ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient,
                          respond: Any) -> None:
         await ack()
-        await run(body, action, client, respond, sign)
+        await run(body, action, client, respond, sign, scoped=False)

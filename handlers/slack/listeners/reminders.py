@@ -18,7 +18,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.cases import CaseNotFound
+from bot.cases import CaseNotFound, CaseOutOfScope
 from bot.core.lifecycle import MILESTONE_RULES, LifecycleError
 from handlers.slack import blocks as bk
 from handlers.slack import case_blocks as cb
@@ -51,12 +51,19 @@ def register(app: AsyncApp, assistant: SlackAssistant) -> None:
     async def button_ref(
         body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: Any
     ) -> cb.ReminderRef | None:
-        """The button value, shared by the three buttons (the officer check is their decorator)."""
+        """The button value, shared by the three buttons (the officer check is their decorator),
+        once the case is one of the clicker's partnerships' (else the clicker is told so)."""
         try:
-            return cb.parse_reminder_value(action.get("value"))
+            ref = cb.parse_reminder_value(action.get("value"))
         except ValueError:
             await tell(body, client, respond, STALE_BUTTON)
             return None
+        try:
+            await assistant.check_scope(client, user_of(body), ref.reference)
+        except CaseOutOfScope as exc:
+            await tell(body, client, respond, str(exc))
+            return None
+        return ref
 
     async def domain(
         call: Callable[[], Any], body: dict[str, Any], client: AsyncWebClient, respond: Any
@@ -142,6 +149,7 @@ def register(app: AsyncApp, assistant: SlackAssistant) -> None:
             return
         ref = cb.ReminderRef(meta.reference, meta.deadline)
         try:
+            await assistant.check_scope(client, user, ref.reference)
             plan = await asyncio.to_thread(actions.plan_record, ref)
             case = await asyncio.to_thread(actions.record, plan, on, user)
         except (CaseNotFound, LifecycleError) as exc:

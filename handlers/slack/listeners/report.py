@@ -24,6 +24,8 @@ from handlers.report.summary import headline
 from handlers.slack.assistant import SlackAssistant
 from handlers.slack.officers import officers_only
 
+SCOPED_REPORT = ("You are a case officer of some partnerships here but not all, so the report cannot "
+                 "be made for you from Slack; ask the server operator (`safeguard-bot report`).")
 USAGE = "Use `/safeguarding report [FROM] [TO]`, dates like 2025-04-01 (default: the last complete 1 April to 31 March year)."
 
 
@@ -53,8 +55,17 @@ def register(app: AsyncApp, assistant: SlackAssistant) -> None:
             await respond(text=f"Could not make the report: {exc}. {USAGE}", response_type="ephemeral")
             return
 
+        # Partnership scoping: the whole installation's report to an officer of every
+        # partnership, one partnership's to an officer of just that one.
+        mine = await assistant.my_partnerships(client, user)
+        every = {p.key for p in assistant.settings.partnerships}
+        if mine != every and len(mine) != 1:
+            await respond(text=SCOPED_REPORT, response_type="ephemeral")
+            return
+        only = None if mine == every else next(iter(mine))
+
         def build() -> tuple[str, str]:
-            figures = assistant.cases.yearly_report(period)
+            figures = assistant.cases.yearly_report(period, partnership=only)
             return headline(figures), render(figures, "html")
 
         summary, page = await asyncio.to_thread(build)

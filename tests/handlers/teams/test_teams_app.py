@@ -386,7 +386,8 @@ def test_a_rapid_review_decision_is_recorded_on_a_case_by_an_officer(teams: Team
     assert "Only case officers" in texts(teams.click(PRACTITIONER, cards.RECORD_DECISION, submit))
     missing = teams.click(OFFICER, cards.RECORD_DECISION, {**submit, "reference": "SG-1999-0042",
                                                            "on": TODAY.isoformat()})
-    assert "SG" in texts(missing)  # the case service's own refusal
+    # No such case: partnership scoping's words, the same as for another partnership's case
+    assert "belongs to another partnership, or there is no such case" in texts(missing)
     done = teams.click(OFFICER, cards.RECORD_DECISION, {**submit, "reference": case.reference,
                                                         "on": TODAY.isoformat()})
     assert "Recorded" in texts(done)
