@@ -119,8 +119,9 @@ class PartnershipSettings(BaseModel):
     # Who the acknowledgement e-mail names as the partnership's contact.
     contact_name: str | None = Field(default=None, max_length=200)
     contact_phone: str | None = Field(default=None, max_length=40)
-    # The partnership's case officers (Slack user IDs or e-mail addresses): in Slack they see
-    # and act on this partnership's cases only. Empty: no scoping for this partnership.
+    # The partnership's case officers (Slack user IDs, Teams Entra object IDs; e-mail addresses
+    # are accepted but no chat adapter passes one yet): in Slack and Teams they see and act on
+    # this partnership's cases only (bot/cases.py may_act). Empty: the installation-wide lists.
     case_officers: list[str] = Field(default_factory=list)
     # Retention: the child's details and free text are erased this many years after the case
     # closed (None: never automatically). The partnership's decision (README "Retention").
