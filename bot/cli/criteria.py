@@ -36,17 +36,17 @@ def _tree(ctx: click.Context) -> Any:
         raise UserError(str(exc)) from None
 
 
-def notification_deadlines(settings: Any, aware: date, partnership: str | None = None) -> list[Any]:
-    """The deadlines that run once an incident must be notified, from the LA's awareness."""
+def notification_deadlines(settings: Any, evaluation: Any, aware: date, partnership: str | None = None) -> list[Any]:
+    """The deadlines the criteria result starts, from the LA's awareness (bot.core.lifecycle
+    result_deadlines: the steps a case opened with these answers runs)."""
+    from bot.core.lifecycle import result_deadlines
     from bot.settings import SettingsError
-    from scheduler.deadlines import compute_deadlines
-    from scheduler.timescales import Event, TimescaleConfigError
+    from scheduler.timescales import TimescaleConfigError
 
     try:
         chosen = settings.partnership(partnership)
-        return compute_deadlines(
-            {Event.LA_AWARE: aware}, settings.timescales_for(chosen), settings.calendar_for(chosen)
-        )
+        return result_deadlines(evaluation.decision, evaluation.also_notify, aware,
+                                settings.timescales_for(chosen), settings.calendar_for(chosen))
     except (SettingsError, TimescaleConfigError) as exc:
         raise UserError(str(exc)) from None
 
@@ -98,9 +98,7 @@ def criteria(
     except LifecycleError as exc:
         raise UserError(f"--aware: {exc}") from None
 
-    deadlines: list[Any] = []
-    if evaluation.decision == "notify":
-        deadlines = notification_deadlines(settings_of(ctx), la_aware, partnership)
+    deadlines = notification_deadlines(settings_of(ctx), evaluation, la_aware, partnership)
 
     recorded = None
     if record_ref is not None:
@@ -177,8 +175,8 @@ def chat(ctx: click.Context, flow_key: str, case_ref: str | None, user: str | No
     engine = database_of(ctx, writing=True)  # answers are saved as they are given
     actor = user or actor_of(None)
 
-    def deadlines_for(aware: date) -> list[Any]:
-        return notification_deadlines(settings, aware)
+    def deadlines_for(evaluation: Any, aware: date) -> list[Any]:
+        return notification_deadlines(settings, evaluation, aware)
 
     def record(milestones: Any, on: date, note: str) -> str:
         service = case_service(ctx)

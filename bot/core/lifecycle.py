@@ -406,3 +406,23 @@ def next_open_deadline(states: Iterable[DeadlineState]) -> DeadlineState | None:
     """The open deadline that falls first: what a notice or App Home shows."""
     open_states = [s for s in states if s.status is DeadlineStatus.OPEN]
     return min(open_states, key=lambda s: s.deadline.due, default=None)
+
+
+def result_deadlines(
+    decision: str,
+    also_notify: Iterable[str],
+    aware: date,
+    timescales: Timescales,
+    calendar: WorkingCalendar,
+) -> list[ComputedDeadline]:
+    """The deadlines a criteria result starts, from the LA's awareness: the steps a case opened
+    with those answers runs (the same conditions as CaseFacts), shown by every adapter beside
+    the result. ``notify`` runs the Panel, partners and rapid-review steps; a looked-after
+    child's or care leaver's death adds (or, not notified, is alone) the Secretary of State and
+    Ofsted step; a result still open (discuss, incomplete) starts nothing yet."""
+    bodies = tuple(also_notify)
+    if decision != DECISION_NOTIFY and not SOS_OFSTED_BODIES & set(bodies):
+        return []
+    facts = CaseFacts(la_aware=aware, decision=decision, also_notify=bodies)
+    return compute_deadlines(facts.events(), timescales, calendar, facts.conditions())
+

@@ -34,7 +34,8 @@ class TerminalChat:
         conversations: Conversations,
         flow_key: str,
         conversation_key: str,
-        deadlines_for: Callable[[date], Sequence[Any]],
+        # (the evaluation, the LA-aware date) -> the deadlines that result starts
+        deadlines_for: Callable[[Any, date], Sequence[Any]],
         # (the decision's milestones, its date, the rationale) -> the case reference
         record_decision: Callable[[Sequence[str], date, str], str] | None,
         stdin: TextIO,
@@ -153,9 +154,9 @@ class TerminalChat:
         assert evaluation is not None
         deadlines: Sequence[Any] = ()
         aware = None
-        if evaluation.decision == "notify":
+        if evaluation.decision == "notify" or evaluation.also_notify:  # a result that starts steps
             aware = self._ask_date("When did the local authority become aware? (a date; Enter for today)")
-            deadlines = self.deadlines_for(aware)
+            deadlines = self.deadlines_for(evaluation, aware)
         self.echo("")
         self.echo(render_evaluation(evaluation, turn.flow, deadlines, aware))
         if evaluation.decision == "notify" and aware is not None and self.open_case is not None:

@@ -23,15 +23,13 @@ from bot.case_subjects import SubjectError, check_nhs_number
 from bot.cases import CaseService
 from bot.conversation import Conversations, Turn
 from bot.core.criteria import CriteriaTree
-from bot.core.lifecycle import LifecycleError, check_awareness
+from bot.core.lifecycle import LifecycleError, check_awareness, result_deadlines
 from bot.settings import Settings
 from handlers.slack import blocks as bk
 from handlers.slack import payloads as pl
 from handlers.slack.officers import CaseOfficers
 from handlers.slack.reminder_actions import ReminderActions
 from scheduler.calendar import today_in_london
-from scheduler.deadlines import compute_deadlines
-from scheduler.timescales import Event
 
 
 def _seal_root(settings: Settings) -> str | None:
@@ -114,15 +112,11 @@ class SlackAssistant:
             return bk.as_dicts(blocks), turn.flow.question(turn.question).text
         evaluation = turn.evaluation
         assert evaluation is not None
-        deadlines: list[Any] = []
         today = self.today()
-        if evaluation.decision == "notify":
-            partnership = self.settings.partnership()
-            deadlines = compute_deadlines(
-                {Event.LA_AWARE: today},
-                self.settings.timescales_for(partnership),
-                self.settings.calendar_for(partnership),
-            )
+        partnership = self.settings.partnership()
+        deadlines = result_deadlines(evaluation.decision, evaluation.also_notify, today,
+                                     self.settings.timescales_for(partnership),
+                                     self.settings.calendar_for(partnership))
         blocks = bk.result_blocks(turn.flow, evaluation, deadlines, today if deadlines else None)
         return bk.as_dicts(blocks), f"{evaluation.title}: {evaluation.summary}"
 

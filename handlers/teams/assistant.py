@@ -19,15 +19,13 @@ from bot.case_subjects import SubjectError, check_nhs_number
 from bot.cases import CaseService, CaseView
 from bot.conversation import Conversations, Turn
 from bot.core.criteria import CriteriaTree
-from bot.core.lifecycle import LifecycleError, check_awareness
+from bot.core.lifecycle import LifecycleError, check_awareness, result_deadlines
 from bot.settings import Settings
 from handlers.slack import payloads as pl
 from handlers.slack.reminder_actions import ReminderActions
 from handlers.teams import cards
 from handlers.teams.officers import TeamsOfficers
 from scheduler.calendar import today_in_london
-from scheduler.deadlines import compute_deadlines
-from scheduler.timescales import Event
 from store import teams as teams_repo
 from store.db import session_scope
 
@@ -106,15 +104,11 @@ class TeamsAssistant:
                                        show_help=turn.show_help, note=turn.note)
         evaluation = turn.evaluation
         assert evaluation is not None
-        deadlines: list[Any] = []
         today = self.today()
-        if evaluation.decision == "notify":
-            partnership = self.settings.partnership()
-            deadlines = compute_deadlines(
-                {Event.LA_AWARE: today},
-                self.settings.timescales_for(partnership),
-                self.settings.calendar_for(partnership),
-            )
+        partnership = self.settings.partnership()
+        deadlines = result_deadlines(evaluation.decision, evaluation.also_notify, today,
+                                     self.settings.timescales_for(partnership),
+                                     self.settings.calendar_for(partnership))
         open_case = None
         if turn.flow.key == "notification":
             open_case = {"decision": evaluation.decision, "answers": dict(evaluation.answers)}

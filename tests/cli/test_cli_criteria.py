@@ -81,7 +81,8 @@ def test_looked_after_death_without_abuse(env: dict[str, str]) -> None:
     assert data["decision"] == "not_required"
     assert data["also_notify"] == ["secretary_of_state", "ofsted"]
     assert data["next_question"] is None
-    assert not data["deadlines"]
+    # Not the Panel's clock: only the Secretary of State and Ofsted step runs (issue 10 item 4).
+    assert [d["key"] for d in data["deadlines"]] == ["sos_ofsted_notification"]
 
 
 @subprocess_test
@@ -238,7 +239,10 @@ def test_issue_10_criteria_contract(monkeypatch: pytest.MonkeyPatch, capsys: pyt
                                     also: list[str], next_question: str | None) -> None:
     data = criteria_json(monkeypatch, capsys, cli_env, **pairs)
     assert (data["decision"], data["also_notify"], data["next_question"]) == (decision, also, next_question)
-    assert data["deadlines"] == []
+    # No Panel or rapid-review clock; a death the Secretary of State and Ofsted must hear of runs
+    # their step alone (5 working days from 22 Dec 2026, over Christmas and New Year).
+    expected = [{"key": "sos_ofsted_notification", "due": "2026-12-31"}] if also else []
+    assert [{"key": d["key"], "due": d["due"]} for d in data["deadlines"]] == expected
     assert all(r["source"] for r in data["reasons"])
 
 

@@ -165,8 +165,8 @@ def test_terminal_chat_records_its_answers_on_the_case(cli, monkeypatch: pytest.
     code, out, _ = cli("case", "open", "--aware", "2026-12-22", "--json")
     ref = json.loads(out)["reference"]
     # The chat's own question order (the engine's), answered from ``wanted``: a looked-after
-    # child's death without abuse -> not required, the Secretary of State and Ofsted; then
-    # "record on the case?" yes.
+    # child's death without abuse -> not required, the Secretary of State and Ofsted; the
+    # awareness date (Enter: today), whose SoS/Ofsted deadline is shown; "record on the case?" yes.
     from bot.core.conversation import ConversationEngine
     from bot.core.criteria import load_criteria
 
@@ -183,11 +183,12 @@ def test_terminal_chat_records_its_answers_on_the_case(cli, monkeypatch: pytest.
         lines.append(str(values.index(value) + 1))
         turn = engine.answer(turn.state, "notification", question.key, value)
     answers = turn.evaluation.answers
-    script = "\n".join([*lines, "y", ""]) + "\n"
+    script = "\n".join([*lines, "", "y", ""]) + "\n"
     monkeypatch.setattr(sys, "stdin", io.StringIO(script))
     code, out, err = cli("chat", "--case", ref, "--user", "tester")
     assert code == 0, err
     assert f"on {ref}" in out
+    assert "Notify the Secretary of State and Ofsted" in out.split("Record these answers")[0]
     shown = json.loads(cli("case", "show", ref, "--json")[1])
     assert shown["answers"] == dict(answers)
     assert "sos_ofsted_notification" in {d["key"] for d in shown["deadlines"]}

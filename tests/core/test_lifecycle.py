@@ -127,3 +127,22 @@ def test_milestone_names_are_forgiving(name: str) -> None:
 def test_unknown_milestone_lists_the_known_ones() -> None:
     with pytest.raises(LifecycleError, match="unknown milestone 'teleported'.*panel-notified"):
         parse_milestone("teleported")
+
+
+@pytest.mark.parametrize(("decision", "also", "keys"), [
+    ("notify", (), ["panel_notification", "partners_notification", "rapid_review"]),
+    ("notify", ("secretary_of_state", "ofsted"),
+     ["panel_notification", "partners_notification", "rapid_review", "sos_ofsted_notification"]),
+    ("not_required", ("secretary_of_state", "ofsted"), ["sos_ofsted_notification"]),
+    ("not_required", (), []),
+    ("discuss", (), []),
+    ("incomplete", (), []),
+])
+def test_a_results_deadlines_are_the_steps_its_case_would_run(
+        decision: str, also: tuple[str, ...], keys: list[str]) -> None:
+    """What every adapter shows beside a criteria result: the same steps a case opened with
+    those answers runs (a looked-after death without abuse: the SoS/Ofsted step alone)."""
+    from bot.core.lifecycle import result_deadlines
+
+    shown = result_deadlines(decision, also, date(2026, 11, 30), load_timescales(), WorkingCalendar())
+    assert [d.key for d in shown] == keys
