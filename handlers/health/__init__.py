@@ -87,11 +87,20 @@ def health_app(engine: Engine, last_tick: Callable[[], datetime | None], started
 
 
 async def serve_health(app: web.Application, host: str, port: int, stop: asyncio.Event) -> None:
-    """Serve ``app`` on host:port until ``stop``."""
+    """Serve ``app`` on host:port until ``stop``. A port already taken (a second worker on the
+    same host, another program) is logged and leaves the service running without them: the
+    endpoints watch the service, they must never be the reason it stops."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        log.warning("health and metrics not served: cannot listen on %s:%d (%s); set "
+                    "SAFEGUARD_HEALTH_PORT to a free port, or 0 for none", host, port, exc.strerror or exc)
+        await runner.cleanup()
+        await stop.wait()
+        return
     log.info("health and metrics on http://%s:%d/healthz and /metrics", host, port)
     try:
         await stop.wait()

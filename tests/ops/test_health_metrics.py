@@ -96,3 +96,35 @@ def test_healthz_and_metrics_while_run_processes_mail(cli_env: dict[str, str], t
                 proc.kill()
     assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
     assert os.path.exists(inbox)
+
+
+def test_a_taken_health_port_never_stops_the_service(caplog: pytest.LogCaptureFixture) -> None:
+    """A second worker on the same host (or another program) holding the port: the endpoints
+    are not served, a warning says which setting to change, and the service goes on."""
+    import asyncio
+    import logging
+
+    from aiohttp import web
+
+    from handlers.health import serve_health
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        async def scenario() -> None:
+            stop = asyncio.Event()
+            task = asyncio.create_task(serve_health(web.Application(), "127.0.0.1", port, stop))
+            await asyncio.sleep(0)  # let it try the port
+            for _ in range(200):
+                if any("health and metrics not served" in r.getMessage() for r in caplog.records):
+                    break
+                await asyncio.sleep(0.01)
+            assert not task.done()  # still serving the rest of the service's life
+            stop.set()
+            await asyncio.wait_for(task, timeout=10)
+
+        with caplog.at_level(logging.WARNING, logger="handlers.health"):
+            asyncio.run(scenario())
+    assert any("SAFEGUARD_HEALTH_PORT" in r.getMessage() for r in caplog.records)
