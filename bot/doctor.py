@@ -155,6 +155,26 @@ def _microsoft(settings: Settings) -> Iterator[Check]:
         yield Check("microsoft 365 sign-in", True, "a token was issued for every registration in use")
 
 
+def _teams(settings: Settings) -> Iterator[Check]:
+    """With SAFEGUARD_TEAMS_MODE on: the bot's own credentials get a Bot Connector token from
+    Entra ID (the grant `run` uses to send proactive messages), or the one-line refusal naming
+    the SAFEGUARD_TEAMS_* setting and the authority's AADSTS code."""
+    if not settings.teams_mode:
+        return
+    from bot.oauth import OAuthError, provider_for
+    from handlers.transports.teams import app_config, cloud_of
+
+    try:
+        cloud = cloud_of(settings)
+        config = app_config(settings, cloud, scope=cloud.bot_scope)
+        config.check("SAFEGUARD_TEAMS_MODE")
+        provider_for(config).token()
+    except (OAuthError, ValueError) as exc:
+        yield Check("teams", False, _first_line(exc))
+        return
+    yield Check("teams", True, f"a Bot Connector token was issued for app {settings.teams_app_id}")
+
+
 def run_checks(config_file: Path | None = None) -> list[Check]:
     """Every check for the installation's configuration, in order."""
     try:
@@ -164,6 +184,12 @@ def run_checks(config_file: Path | None = None) -> list[Check]:
         return [Check("settings", False, _first_line(exc))]
     source = settings.source_file
     checks = [Check("settings", True, str(source) if source else "environment and embedded defaults")]
-    for part in (_database, _imap, _smtp, _slack, _microsoft):
+    return checks + checks_for(settings)
+
+
+def checks_for(settings: Settings) -> list[Check]:
+    """The checks of each configured part, for settings already loaded."""
+    checks: list[Check] = []
+    for part in (_database, _imap, _smtp, _slack, _microsoft, _teams):
         checks.extend(part(settings))
     return checks

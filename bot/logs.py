@@ -77,20 +77,22 @@ class LibraryFloor(logging.Filter):
 
 def configure_logging(level: str | int, data_dir: Path, *, quiet: bool, log_file: Path | None = None,
                       max_bytes: int = 10 * 1024 * 1024, backups: int = 5) -> list[logging.Handler]:
-    """Log to stderr (the journal, under systemd) and to ``log_file`` (default
-    ``<data_dir>/safeguard-bot.log``) at ``level`` for the bot's own modules and at most INFO for
-    libraries. The file is rotated at ``max_bytes`` with ``backups`` old files kept, so it never
-    grows for ever (issue 16). ``quiet`` (the terminal chat is on screen): only warnings reach
-    the screen; the file still gets everything. Returns the handlers added."""
+    """Log to stderr (the journal, under systemd) at ``level`` for the bot's own modules and at
+    most INFO for libraries; to a file only when one is asked for (``log_file``) or when the
+    terminal chat is on screen (``quiet``: only warnings reach the screen, so everything else
+    goes to ``<data_dir>/safeguard-bot.log``). A file is rotated at ``max_bytes`` with
+    ``backups`` old files kept, so it never grows for ever (issue 16). Returns the handlers."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    target = log_file or data_dir / LOG_FILE
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = log_file or (data_dir / LOG_FILE if quiet else None)
     formatter = logging.Formatter(FORMAT)
     screen = logging.StreamHandler(sys.stderr)
     screen.setLevel(logging.WARNING if quiet else level)
-    logfile = RotatingFileHandler(target, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
-    logfile.setLevel(level)
-    handlers: list[logging.Handler] = [screen, logfile]
+    handlers: list[logging.Handler] = [screen]
+    if target is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        logfile = RotatingFileHandler(target, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
+        logfile.setLevel(level)
+        handlers.append(logfile)
     root = logging.getLogger()
     root.setLevel(level)
     for handler in handlers:

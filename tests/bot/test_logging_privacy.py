@@ -92,7 +92,8 @@ async def test_a_debug_run_logs_no_child_details(
     engine: Engine, debug_settings: Settings, capsys: pytest.CaptureFixture[str], restore_logging: None
 ) -> None:
     capsys.readouterr()
-    configure_logging(debug_settings.log_level, debug_settings.data_dir, quiet=False)
+    configure_logging(debug_settings.log_level, debug_settings.data_dir, quiet=False,
+                      log_file=debug_settings.data_dir / "safeguard-bot.log")  # asked for
     assert logging.getLogger("handlers.slack.app").isEnabledFor(logging.DEBUG)  # the bot is at DEBUG
 
     fake = SlackApi()

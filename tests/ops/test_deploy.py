@@ -53,3 +53,20 @@ def test_log_file_is_rotated(tmp_path: Path) -> None:
     assert files == ["bot.log", "bot.log.1", "bot.log.2"]  # two backups kept, no more
     assert all(p.stat().st_size <= 2048 + 200 for p in target.parent.iterdir())
     assert "line 199" in target.read_text()
+
+
+def test_a_server_logs_to_stderr_only_unless_a_file_is_asked_for(tmp_path: Path) -> None:
+    """Under systemd the journal takes stderr: no log file grows in the data directory unless
+    SAFEGUARD_LOG_FILE names one (the terminal chat, whose screen shows warnings only, keeps
+    its file of everything)."""
+    root = logging.getLogger()
+    for quiet, expected in ((False, []), (True, ["safeguard-bot.log"])):
+        data = tmp_path / f"var-{quiet}"
+        handlers = configure_logging("INFO", data, quiet=quiet)
+        try:
+            logging.getLogger("bot.test_server_logs").warning("a line")
+        finally:
+            for handler in handlers:
+                root.removeHandler(handler)
+                handler.close()
+        assert sorted(p.name for p in data.iterdir()) == expected

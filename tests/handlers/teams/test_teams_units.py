@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.routing import Router
@@ -123,3 +125,18 @@ def test_graph_answers_are_cached_for_a_while_in_a_bounded_cache_and_errors_neve
     for n in range(CACHE_SIZE + 10):
         officers.is_officer(f"6f1c0d2e-0000-4000-8000-{n:012d}")
     assert len(officers._cache) == CACHE_SIZE
+
+
+def test_doctor_checks_the_teams_credentials(tmp_path: Path) -> None:
+    """issue 16 item 6: `doctor` asks Entra (the loopback authority) for the bot's Bot
+    Connector token: ok with the right secret; with a wrong one, FAIL naming the setting and
+    the authority's AADSTS code."""
+    from bot.doctor import checks_for
+    from tests.support.teams import teams_world
+
+    with teams_world() as world:
+        [good] = [c for c in checks_for(world.settings(tmp_path / "a")) if c.part == "teams"]
+        assert good.ok and "Bot Connector token" in good.message
+        bad_settings = world.settings(tmp_path / "b", teams_app_password="not-the-secret")
+        [bad] = [c for c in checks_for(bad_settings) if c.part == "teams"]
+    assert not bad.ok and "AADSTS" in bad.message and "TEAMS_APP_PASSWORD" in bad.message.upper()
