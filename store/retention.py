@@ -1,5 +1,6 @@
 """Retention's queries: closed cases past their period, and erasing one case's identifying
-data (the child rows, the summary, milestone notes) while its dates and milestones stay."""
+data (the child rows, the summary, milestone notes, the files agencies returned to its rapid
+review) while its dates and milestones stay."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ from collections.abc import Sequence
 from sqlalchemy import update
 from sqlmodel import Session, col, delete, select
 
-from store.models import Case, CaseSubject, MilestoneRow, utcnow
+from store.models import (
+    Case,
+    CaseSubject,
+    MilestoneRow,
+    RapidReview,
+    RapidReviewAgency,
+    RapidReviewFile,
+    utcnow,
+)
 
 ENDED = ("closed", "withdrawn")
 
@@ -28,6 +37,11 @@ def erase_case(session: Session, case: Case) -> int:
     removed = session.exec(select(CaseSubject).where(CaseSubject.case_id == case.id)).all()
     session.exec(delete(CaseSubject).where(col(CaseSubject.case_id) == case.id))  # type: ignore[call-overload]
     session.exec(update(MilestoneRow).where(col(MilestoneRow.case_id) == case.id).values(note=None))  # type: ignore[call-overload]
+    # The agencies' returns describe the child: the files go; who returned when stays.
+    returns = select(RapidReviewAgency.id).join(
+        RapidReview, col(RapidReview.id) == col(RapidReviewAgency.rapid_review_id)
+    ).where(RapidReview.case_id == case.id)
+    session.exec(delete(RapidReviewFile).where(col(RapidReviewFile.rapid_review_agency_id).in_(returns)))  # type: ignore[call-overload]
     case.summary = None
     case.erased_at = utcnow()
     session.add(case)

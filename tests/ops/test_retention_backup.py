@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from bot.cases import CaseService
 from bot.settings import load_settings
 from store.db import make_engine
-from store.models import Case, CaseSubject, MilestoneRow
+from store.models import Case, CaseSubject, MilestoneRow, RapidReviewAgency, RapidReviewFile
 from tests.support.cli import cli_on
 
 CHILD = "Robin Madeup"
@@ -48,6 +48,27 @@ def _closed_long_ago(engine: Engine, cases: CaseService, reference: str, when: d
         conn.execute(update(Case).where(Case.reference == reference).values(status_changed_at=when))
 
 
+def _agency_return(engine: Engine, reference: str) -> int:
+    """A rapid review on the case with one agency's returned file; the agency row's id."""
+    from store import cases as case_repo
+    from store import rapid_review as rapid_repo
+
+    with Session(engine) as session:
+        case = case_repo.get_case(session, reference)
+        assert case is not None and case.id is not None
+        review = rapid_repo.add_review(session, case_id=case.id, token=f"t{case.id:08d}", started_on=date(2018, 9, 5),
+                                       started_by="test", steps=[])
+        agency = rapid_repo.add_agency(session, rapid_review_id=review.id, agency="police", name="Police",
+                                       email="lead@police.example.gov.uk", requested_on=date(2018, 9, 5),
+                                       due=date(2018, 9, 12), request_message_id=f"<rr-{case.id}@test>",
+                                       returned_on=date(2018, 9, 11))
+        rapid_repo.add_file(session, rapid_review_agency_id=agency.id, filename="summary.docx",
+                            content_type="application/octet-stream", sha256="0" * 64, size=2, data=b"PK")
+        session.commit()
+        assert agency.id is not None
+        return agency.id
+
+
 def test_retention_erases_closed_cases_past_their_period_but_never_a_held_one(
         engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "settings.toml"
@@ -60,6 +81,7 @@ def test_retention_erases_closed_cases_past_their_period_but_never_a_held_one(
     _closed_long_ago(engine, cases, held, datetime(2019, 1, 10, tzinfo=UTC))
     _closed_long_ago(engine, cases, recent, datetime.now(tz=UTC))
     cli.ok("--config", str(config), "case", "hold", held, "--reason", "inquiry preservation order")
+    returned = {ref: _agency_return(engine, ref) for ref in (old, held)}
 
     dry = cli.ok("--config", str(config), "retention", "--dry-run", "--json").json
     assert dry["applied"] is False
@@ -80,6 +102,10 @@ def test_retention_erases_closed_cases_past_their_period_but_never_a_held_one(
         [milestone] = session.exec(select(MilestoneRow).where(MilestoneRow.case_id == erased.id)).all()
         assert (milestone.kind, milestone.occurred_on, milestone.note) == ("panel_notified", date(2018, 9, 4), None)
         assert by_ref[held].summary == "found unresponsive at home"
+        # The agency's return about the child goes with the rest; who returned it, and when, stays.
+        files = {f.rapid_review_agency_id for f in session.exec(select(RapidReviewFile))}
+        assert files == {returned[held]}
+        assert session.get(RapidReviewAgency, returned[old]) is not None
     history = cli.ok("case", "history", old, "--json").json
     [erasure] = [e for e in history if e["action"] == "case.erased"]
     assert erasure["detail"]["policy_years"] == 6 and CHILD not in str(erasure)
