@@ -13,7 +13,13 @@ from sqlmodel import Session, select
 from bot.cases import CaseService
 from bot.settings import load_settings
 from store.db import make_engine
-from store.models import Case, CaseSubject, MilestoneRow, RapidReviewAgency, RapidReviewFile
+from store.models import (
+    Case,
+    CaseSubject,
+    MilestoneRow,
+    RapidReviewAgency,
+    RapidReviewFile,
+)
 from tests.support.cli import cli_on
 
 CHILD = "Robin Madeup"
