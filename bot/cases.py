@@ -29,6 +29,7 @@ from bot.core.corrections import (
     without,
 )
 from bot.core.lifecycle import (
+    MILESTONE_RULES,
     CaseFacts,
     DeadlineState,
     DeadlineStatus,
@@ -44,7 +45,7 @@ from bot.core.lifecycle import (
 )
 from bot.core.owners import InvalidOwner, check_owner
 from bot.core.rapid_review import RapidReviewError, check_sent
-from bot.core.text import initials
+from bot.core.text import fmt_day, initials
 from bot.routing import Router
 from bot.settings import PartnershipSettings, Settings, SettingsError
 from scheduler.calendar import WorkingCalendar, today_in_london
@@ -61,6 +62,29 @@ from store.models import Case, MilestoneRow
 
 class CaseNotFound(LookupError):
     pass
+
+
+class StepClosed(LifecycleError):
+    """The step is no longer open (met, missed or not applicable): nothing left to record."""
+
+    def __init__(self, message: str, reference: str, step_label: str, completed_on: date | None) -> None:
+        super().__init__(message)
+        self.reference, self.step_label, self.completed_on = reference, step_label, completed_on
+
+
+@dataclass(frozen=True)
+class RecordPlan:
+    """What recording one step as done will do: record ``milestone`` on the case."""
+
+    reference: str
+    deadline_key: str
+    step_label: str
+    due: date
+    milestone: Milestone
+
+    @property
+    def milestone_label(self) -> str:
+        return MILESTONE_RULES[self.milestone].label
 
 
 # Partnership scoping (issue 16): the one rule, asked by every Slack and Teams entry point that
@@ -375,6 +399,31 @@ class CaseService:
         may edit its timescales, so this is the case's own rule)."""
         timescales, _ = self.rules_for(self._partnership_settings(partnership_key))
         return timescales.get(deadline_key).met_by
+
+    def plan_step(self, reference: str, deadline_key: str) -> RecordPlan:
+        """Which milestone meets this step, checked against the case as it is now: what a
+        reminder's "Record as done" (Slack, Teams) offers to record. The ``met_by`` milestone
+        is the case's own partnership's (a partnership may edit its timescales). StepClosed if
+        the step is not (or no longer) open, so a second click on an old reminder says so
+        instead of offering to record it twice; LifecycleError for a step the case lacks."""
+        case = self.get(reference)
+        state = next((s for s in case.deadlines if s.deadline.key == deadline_key), None)
+        if state is None:
+            raise LifecycleError(f"{case.reference} has no step {deadline_key!r}")
+        if state.status is not DeadlineStatus.OPEN:
+            done = f" on {fmt_day(state.completed_on)}" if state.completed_on else ""
+            what = "no longer applies" if state.status is DeadlineStatus.NOT_APPLICABLE else f"was done{done}"
+            raise StepClosed(
+                f"{case.reference}: {state.deadline.label} {what}; nothing to record.",
+                case.reference, state.deadline.label, state.completed_on,
+            )
+        return RecordPlan(
+            reference=case.reference,
+            deadline_key=deadline_key,
+            step_label=state.deadline.label,
+            due=state.deadline.due,
+            milestone=self.milestone_meeting(case.partnership, deadline_key),
+        )
 
     def assessment(self, answers: Mapping[str, str]) -> Assessment:
         """The notification flow's decision for ``answers`` (CriteriaAnswerError, one line, for

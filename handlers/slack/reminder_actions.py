@@ -24,45 +24,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.cases import CaseService, CaseView
-from bot.core.lifecycle import MILESTONE_RULES, DeadlineStatus, LifecycleError
+from bot.cases import CaseService, CaseView, RecordPlan
 from bot.settings import Settings
 from handlers.slack import blocks as bk
 from handlers.slack import case_blocks as cb
 from handlers.slack import payloads as pl
-from scheduler.timescales import Milestone
 
 log = logging.getLogger(__name__)
-
-
-class StepClosed(LifecycleError):
-    """The step is no longer open (met, missed or not applicable): nothing left to record."""
-
-    def __init__(self, message: str, reference: str, step_label: str, completed_on: date | None) -> None:
-        super().__init__(message)
-        self.reference, self.step_label, self.completed_on = reference, step_label, completed_on
-
-
-@dataclass(frozen=True)
-class RecordPlan:
-    """What "Record as done" will do for one deadline: record ``milestone`` on the case."""
-
-    reference: str
-    deadline_key: str
-    step_label: str
-    due: date
-    milestone: Milestone
-
-    @property
-    def milestone_label(self) -> str:
-        return MILESTONE_RULES[self.milestone].label
 
 
 class ReminderActions:
@@ -75,30 +49,9 @@ class ReminderActions:
         self.now = now  # the moment a snooze counts from
 
     def plan_record(self, ref: cb.ReminderRef) -> RecordPlan:
-        """Which milestone meets this deadline, checked against the case as it is now.
-
-        The ``met_by`` milestone comes from the case's own partnership's timescales, which a
-        partnership may have edited. LifecycleError if the step is not (or no longer) open, so
-        a second click on an old reminder says so instead of offering to record it twice.
-        """
-        case = self.cases.get(ref.reference)
-        state = next((s for s in case.deadlines if s.deadline.key == ref.deadline), None)
-        if state is None:
-            raise LifecycleError(f"{case.reference} has no step {ref.deadline!r}")
-        if state.status is not DeadlineStatus.OPEN:
-            done = f" on {cb.fmt_day(state.completed_on)}" if state.completed_on else ""
-            what = "no longer applies" if state.status is DeadlineStatus.NOT_APPLICABLE else f"was done{done}"
-            raise StepClosed(
-                f"{case.reference}: {state.deadline.label} {what}; nothing to record.",
-                case.reference, state.deadline.label, state.completed_on,
-            )
-        return RecordPlan(
-            reference=case.reference,
-            deadline_key=ref.deadline,
-            step_label=state.deadline.label,
-            due=state.deadline.due,
-            milestone=self.cases.milestone_meeting(case.partnership, ref.deadline),
-        )
+        """What "Record as done" will record: the case service's plan (StepClosed when the
+        step is no longer open)."""
+        return self.cases.plan_step(ref.reference, ref.deadline)
 
     def record(self, plan: RecordPlan, on: date, user: str) -> CaseView:
         return self.cases.record_milestone(

@@ -34,13 +34,12 @@ from microsoft_teams.apps.http import FastAPIAdapter
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from bot.cases import CaseNotFound, lists_officer
+from bot.cases import CaseNotFound, StepClosed, lists_officer
 from bot.core.criteria import CriteriaAnswerError
 from bot.core.lifecycle import LifecycleError
 from bot.core.owners import InvalidOwner
 from bot.settings import Settings, SettingsError
 from handlers.slack import payloads as pl
-from handlers.slack.reminder_actions import StepClosed
 from handlers.teams import cards
 from handlers.teams.assistant import (
     NOT_AN_OFFICER,
@@ -223,7 +222,7 @@ def build_app(assistant: TeamsAssistant, *, port: int | None = None) -> App:
 
     def reminder_payload(ref: pl.ReminderRef) -> dict[str, Any]:
         """The reminder card's neutral fields again (the card stays as it was in the channel)."""
-        plan = assistant.reminders.plan_record(ref)
+        plan = assistant.cases.plan_step(ref.reference, ref.deadline)
         case = assistant.cases.get(ref.reference)
         state = next(s for s in case.deadlines if s.deadline.key == ref.deadline)
         return {"reference": ref.reference, "deadline": ref.deadline, "label": plan.step_label,
@@ -242,12 +241,12 @@ def build_app(assistant: TeamsAssistant, *, port: int | None = None) -> App:
         if verb == cards.SNOOZE:
             day = await asyncio.to_thread(assistant.cases.snooze, ref.reference, ref.deadline,
                                           now=assistant.now(), actor=f"teams:{user}")
-            plan = await asyncio.to_thread(assistant.reminders.plan_record, ref)
+            plan = await asyncio.to_thread(assistant.cases.plan_step, ref.reference, ref.deadline)
             label, due = plan.step_label, plan.due
             return cards.message_card(f"{ref.reference}: {label} snoozed; reminders resume on "
                                       f"{cards.fmt(day)}. Still due {cards.fmt(due)}.")
         try:
-            plan = await asyncio.to_thread(assistant.reminders.plan_record, ref)
+            plan = await asyncio.to_thread(assistant.cases.plan_step, ref.reference, ref.deadline)
         except StepClosed as exc:
             return cards.message_card(str(exc))
         on = assistant.today()

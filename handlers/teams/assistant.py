@@ -22,7 +22,6 @@ from bot.core.criteria import CriteriaTree
 from bot.core.lifecycle import LifecycleError, check_awareness, result_deadlines
 from bot.settings import Settings
 from handlers.slack import payloads as pl
-from handlers.slack.reminder_actions import ReminderActions
 from handlers.teams import cards
 from handlers.teams.officers import TeamsOfficers
 from scheduler.calendar import today_in_london
@@ -61,7 +60,6 @@ class TeamsAssistant:
         self.cases = CaseService(engine, settings, today=today)
         self.talk = Conversations(engine, tree)
         self.officers = TeamsOfficers(settings)
-        self.reminders = ReminderActions(self.cases, settings, lambda: self.now())
         secret = settings.teams_app_password.get_secret_value() if settings.teams_app_password else None
         self.seal = pl.MetadataSeal(secret)
 

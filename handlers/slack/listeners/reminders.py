@@ -18,7 +18,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.cases import CaseNotFound, CaseOutOfScope
+from bot.cases import CaseNotFound, CaseOutOfScope, StepClosed
 from bot.core.lifecycle import MILESTONE_RULES, LifecycleError
 from handlers.slack import blocks as bk
 from handlers.slack import case_blocks as cb
@@ -27,11 +27,7 @@ from handlers.slack import payloads as pl
 from handlers.slack.assistant import SlackAssistant
 from handlers.slack.context import tell, user_of, warning_lines
 from handlers.slack.officers import officers_only
-from handlers.slack.reminder_actions import (
-    StepClosed,
-    original_message,
-    update_reminder,
-)
+from handlers.slack.reminder_actions import original_message, update_reminder
 
 log = logging.getLogger(__name__)
 
