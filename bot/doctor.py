@@ -33,8 +33,6 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _database(settings: Settings) -> Iterator[Check]:
-    from sqlalchemy import text
-
     from store import crypto
     from store.db import (
         current_revision,
@@ -63,9 +61,9 @@ def _database(settings: Settings) -> Iterator[Check]:
             return
         with engine.connect() as conn:
             plain = crypto.plaintext_count(conn) if current == head else 0
-            sample = conn.execute(text("SELECT name FROM case_subject WHERE name LIKE 'enc1:%' LIMIT 1")).scalar()
+            sample = crypto.encrypted_sample(conn)
         if sample is not None:
-            crypto.decrypt(str(sample))  # DataKeyInvalid if no configured key opens it
+            crypto.decrypt(sample)  # DataKeyInvalid if no configured key opens it
         if plain:
             yield Check("data key", False, f"{plain} child detail(s) stored unencrypted: run `safeguard-bot keys rotate`")
         else:

@@ -275,3 +275,13 @@ def plaintext_count(connection: Connection) -> int:
                      f"AND {column} NOT LIKE 'enc1:%'")
             ).scalar_one())
     return total
+
+
+def encrypted_sample(connection: Connection) -> str | None:
+    """One stored encrypted child detail (or None): ``doctor`` opens it to prove the configured
+    keys still read what the database holds."""
+    value = connection.execute(
+        text(f"SELECT name FROM case_subject WHERE name LIKE '{PREFIX}%' LIMIT 1")
+    ).scalar()
+    return None if value is None else str(value)
+
