@@ -1,7 +1,8 @@
 """Field-by-field encryption at rest of what identifies a child (issue 16).
 
-The columns that hold a child's name, date of birth, NHS number, the referral's other details
-and the free text a case carries (summary, milestone notes) use the column types below: the
+The columns that hold a child's name, date of birth, NHS number, the referral's other details,
+the free text a case carries (summary, milestone notes) and the outbox's message bodies (an
+agency's rapid-review request may name the child) use the column types below: the
 database holds only Fernet tokens (AES-128-CBC with an HMAC-SHA256, authenticated; from the
 ``cryptography`` package), so a copy of the SQLite file, a ``pg_dump`` or a backup shows no
 child. The service code is untouched: the ORM encrypts on the way in and decrypts on the way out.
@@ -40,6 +41,7 @@ ENCRYPTED_COLUMNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("case_file", "id", ("summary",)),
     ("milestone", "id", ("note",)),
     ("rapid_review_file", "id", ("filename", "data")),
+    ("outbox", "id", ("body",)),
 )
 
 

@@ -176,7 +176,9 @@ class OutboxMessage(SQLModel, table=True):
     transport: str = Field(max_length=16)
     recipient: str = Field(max_length=320)
     subject: str = Field(default="", max_length=300)
-    body: str
+    # Encrypted whenever a data key is configured: an agency's rapid-review request carries the
+    # child's name and date of birth when the partnership shares them (issue 16).
+    body: str = Field(sa_column=Column(EncryptedText(required=False), nullable=False))
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     dedupe_key: str = Field(max_length=200, unique=True)
     case_id: int | None = Field(default=None, foreign_key="case_file.id", index=True)

@@ -62,6 +62,51 @@ def test_no_child_detail_in_the_database_files_after_an_intake(engine: Engine, s
         assert item.encode() not in dump, f"{item!r} is stored in plain text"
 
 
+def test_an_agency_request_carrying_the_childs_details_is_encrypted_in_the_outbox(
+        engine: Engine, tmp_path: Path) -> None:
+    """A partnership that shares the child's details with agencies puts the name and date of
+    birth in each request's e-mail body; the outbox row waits (and stays) in the database, so
+    its body is encrypted too, and still delivered as written."""
+    from bot.rapid_review import RapidReviewService
+    from bot.settings import AgencySettings, PartnershipSettings
+    from store.models import OutboxMessage
+
+    partnership = PartnershipSettings(
+        share_child_details_with_agencies=True,
+        agencies=[AgencySettings(key="police", name="Northtown Police", email="lead@northtown.police.uk"),
+                  AgencySettings(key="health", name="Northtown NHS Trust", email="safeguarding@nhs.net")])
+    settings = Settings(data_dir=tmp_path / "var", partnerships=[partnership])
+    reference = _intake(engine, settings)
+    RapidReviewService(CaseService(engine, settings)).start(reference, agencies=None, actor="test")
+    with Session(engine) as session:
+        bodies = [row.body for row in session.exec(select(OutboxMessage))
+                  if row.payload.get("kind") == "rapid_review_request"]
+    assert len(bodies) == 2 and all(PII[0] in body for body in bodies)  # shared, as the partnership asked
+    dump = _dump(engine)
+    for item in PII:
+        assert item.encode() not in dump, f"{item!r} is stored in plain text"
+
+
+def test_outbox_bodies_written_before_encryption_are_encrypted_by_the_migration(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    upgrade(engine, "0014_data_protection")
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO outbox (transport, recipient, subject, body, payload, dedupe_key, status, attempts, "
+            "next_attempt_at, created_at) VALUES ('email', 'lead@northtown.police.uk', 'RR', "
+            "'Child: Jamie Fictional, born 04 January 2012', '{}', 'k1', 'pending', 0, "
+            "'2026-11-02', '2026-11-02')"))
+    upgrade(engine)
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT body FROM outbox")).scalar_one()
+    assert stored.startswith(crypto.PREFIX) and "Jamie" not in stored
+    from store.models import OutboxMessage
+
+    with Session(engine) as session:  # delivered as it was written
+        assert session.exec(select(OutboxMessage)).one().body == "Child: Jamie Fictional, born 04 January 2012"
+    engine.dispose()
+
+
 def _subjects(engine: Engine, n: int) -> None:
     cases = CaseService(engine, Settings())
     view = cases.open_case(la_aware=date(2026, 11, 2), summary="a serious incident", actor="test")
