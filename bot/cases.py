@@ -1211,11 +1211,16 @@ class CaseService:
         see it: the look is audited (who, when, which case, through what: ``via`` names the
         view, e.g. "case show", "pack", "slack case view"; never what was seen)."""
         details = self.details(reference)
+        self.record_details_view(reference, actor=actor, via=via)
+        return details
+
+    def record_details_view(self, reference: str, *, actor: str, via: str) -> None:
+        """Audit a look at the children's details (``case.child_details_viewed``) by a view
+        that reads them itself, e.g. the rapid-review draft, which prints them."""
         with session_scope(self.engine) as session:
             case = self._locked(session, reference)
             repo.audit(session, actor=actor, action="case.child_details_viewed", case_id=case.id,
                        detail={"reference": case.reference, "via": via})
-        return details
 
     def add_child(
         self,

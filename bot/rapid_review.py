@@ -736,9 +736,10 @@ class RapidReviewService:
         return RapidReviewView(case.reference, review.started_on, steps, agencies, review.meeting_on,
                                signoffs, review.sent_on, review.sent_reason, review.draft_on)
 
-    def report(self, reference: str) -> dict[str, Any]:
+    def report(self, reference: str, *, actor: str) -> dict[str, Any]:
         """What the draft report is written from: the case's facts and the review's (the
-        child as initials, unless the partnership shares more with agencies)."""
+        child as initials, unless the partnership shares more with agencies). The draft
+        prints the children's details, so reading them for it is an audited look (``actor``)."""
         view = self.status(reference)
         case = self.cases.get(reference)
         with Session(self.engine) as session:
@@ -758,6 +759,8 @@ class RapidReviewService:
                 "age": age,
                 "legal_status": ", ".join(str(x) for x in details.get("child_status") or []) or None,
             })
+        if subjects:
+            self.cases.record_details_view(reference, actor=actor, via="rapid-review draft")
         return {"case": case, "review": view, "partnership": partnership, "children": children,
                 "details": details}
 

@@ -199,7 +199,7 @@ def draft(ctx: click.Context, reference: str, output: Path, by: str | None) -> N
     if output.suffix.lower() != ".docx":
         fail(f"-o {output}: the draft is a Word document: name a .docx file")
     service = _service(ctx)
-    data = _call(lambda: service.report(reference))
+    data = _call(lambda: service.report(reference, actor=actor_of(by)))
     template = data["partnership"].rapid_review_template
     if template is not None and not Path(template).is_file():
         fail(f"rapid_review_template {template}: no such file")

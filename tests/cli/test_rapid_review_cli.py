@@ -220,7 +220,10 @@ def test_the_partnerships_template_and_sharing_rule(sqlite_engine: Engine, tmp_p
     [attachment] = requests[0].payload["attachments"]
     assert attachment["filename"] == "agency-form.docx" and attachment["encoding"] == "base64"
     out = tmp_path / "ours.docx"
-    cli.ok("rapid-review", "draft", ref, "-o", str(out))
+    cli.ok("rapid-review", "draft", ref, "-o", str(out), "--by", "carol@council")
+    history = cli.ok("case", "history", ref, "--json").json  # the draft prints the child: a look, audited
+    assert [(e["actor"], e["detail"]["via"]) for e in history if e["action"] == "case.child_details_viewed"] \
+        == [("carol@council", "rapid-review draft")]
     document = Document(str(out))
     texts = [p.text for p in document.paragraphs]
     assert texts[0] == f"Our own rapid review form: {ref} for Tees Safeguarding Children Partnership"

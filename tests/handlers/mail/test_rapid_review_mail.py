@@ -206,7 +206,7 @@ def test_a_whole_rapid_review_over_mail(dovecot: Dovecot, tmp_path: Path) -> Non
             assert final.progress == "2 of 3 agencies returned, 3 of 3 sign-offs, meeting Tue 15 Dec"
 
             # The draft, read back: every section, the case's facts, initials, never the name.
-            document = Document(io.BytesIO(render(rapid.report(ref))))
+            document = Document(io.BytesIO(render(rapid.report(ref, actor="test"))))
             text = "\n".join(p.text for p in document.paragraphs)
             for _, heading in SECTIONS:
                 assert heading in text
