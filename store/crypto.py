@@ -1,8 +1,9 @@
 """Field-by-field encryption at rest of what identifies a child (issue 16).
 
 The columns that hold a child's name, date of birth, NHS number, the referral's other details,
-the free text a case carries (summary, milestone notes) and the outbox's message bodies (an
-agency's rapid-review request may name the child) use the column types below: the
+the free text a case carries (summary, milestone notes) and the outbox's messages (an agency's
+rapid-review request may name the child; a sign-off request attaches the draft report) use the
+column types below: the
 database holds only Fernet tokens (AES-128-CBC with an HMAC-SHA256, authenticated; from the
 ``cryptography`` package), so a copy of the SQLite file, a ``pg_dump`` or a backup shows no
 child. The service code is untouched: the ORM encrypts on the way in and decrypts on the way out.
@@ -41,7 +42,7 @@ ENCRYPTED_COLUMNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("case_file", "id", ("summary",)),
     ("milestone", "id", ("note",)),
     ("rapid_review_file", "id", ("filename", "data")),
-    ("outbox", "id", ("body",)),
+    ("outbox", "id", ("body", "payload")),
 )
 
 
@@ -200,13 +201,25 @@ class EncryptedDate(TypeDecorator[date]):
 
 
 class EncryptedJSON(TypeDecorator[Any]):
-    """A JSON column stored encrypted (its JSON text, encrypted)."""
+    """A JSON column stored encrypted (its JSON text, encrypted). ``required`` as for
+    EncryptedText: False keeps the JSON text as it is while no key is configured (an outgoing
+    message's payload: its attachments may carry a draft that names the child, but the service
+    must still deliver reminders on its embedded defaults)."""
 
     impl = Text
     cache_ok = True
 
+    def __init__(self, *, required: bool = True) -> None:
+        super().__init__()
+        self.required = required
+
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
-        return None if value is None else encrypt(json.dumps(value, sort_keys=True))
+        if value is None:
+            return None
+        plain = json.dumps(value, sort_keys=True)
+        if not self.required and _keyring is None:
+            return plain
+        return encrypt(plain)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
         return None if value is None else json.loads(decrypt(value))

@@ -177,9 +177,11 @@ class OutboxMessage(SQLModel, table=True):
     recipient: str = Field(max_length=320)
     subject: str = Field(default="", max_length=300)
     # Encrypted whenever a data key is configured: an agency's rapid-review request carries the
-    # child's name and date of birth when the partnership shares them (issue 16).
+    # child's name and date of birth when the partnership shares them, and a partner's sign-off
+    # request attaches the draft report (issue 16). Nothing queries inside them.
     body: str = Field(sa_column=Column(EncryptedText(required=False), nullable=False))
-    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    payload: dict[str, Any] = Field(default_factory=dict,
+                                    sa_column=Column(EncryptedJSON(required=False), nullable=False))
     dedupe_key: str = Field(max_length=200, unique=True)
     case_id: int | None = Field(default=None, foreign_key="case_file.id", index=True)
     status: str = Field(default="pending", max_length=16)

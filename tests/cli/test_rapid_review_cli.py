@@ -74,6 +74,11 @@ def sqlite_engine(tmp_path: Path) -> Engine:
     return engine
 
 
+def _outbox(session: Session, kind: str) -> list[OutboxMessage]:
+    """The outbox's messages of one kind (the payload is encrypted: filtered here, not in SQL)."""
+    return [m for m in session.exec(select(OutboxMessage)).all() if m.payload.get("kind") == kind]
+
+
 def _docx_file(path: Path, text: str) -> Path:
     document = Document()
     document.add_paragraph(text)
@@ -111,8 +116,7 @@ def test_a_whole_rapid_review_on_the_command_line(engine: Engine, tmp_path: Path
         "requests", "agency_summaries", "chase_late", "escalate_late", "meeting", "draft", "signoff", "sent"]
     assert all(set(s) == {"key", "label", "due", "done_on"} for s in started["steps"])
     with Session(engine) as session:
-        requests = session.exec(select(OutboxMessage).where(OutboxMessage.payload["kind"].as_string()
-                                                            == "rapid_review_request")).all()
+        requests = _outbox(session, "rapid_review_request")
     assert sorted(r.recipient for r in requests) == ["dsl@stockton.gov.uk", "lead@cleveland.police.uk",
                                                      "safeguarding@nhs.net"]
     assert all("J.Q.T." in r.body and "Jamie" not in r.body and ref in r.subject for r in requests)
@@ -167,8 +171,7 @@ def test_a_whole_rapid_review_on_the_command_line(engine: Engine, tmp_path: Path
     national = body.split("National review recommendation")[1].split("Learning and dissemination")[0]
     assert "a national review may be appropriate" in national
     with Session(engine) as session:
-        asks = session.exec(select(OutboxMessage).where(OutboxMessage.payload["kind"].as_string()
-                                                        == "rapid_review_signoff_request")).all()
+        asks = _outbox(session, "rapid_review_signoff_request")
     assert [a.recipient for a in asks] == ["cat.lee@nhs.net"]  # only the partner yet to sign
 
 
@@ -213,8 +216,7 @@ def test_the_partnerships_template_and_sharing_rule(sqlite_engine: Engine, tmp_p
     ref = _open_case(cli, sqlite_engine, today_in_london() - timedelta(days=2))
     cli.ok("rapid-review", "start", ref)  # no --agencies: the partnership's agencies proposed
     with Session(sqlite_engine) as session:
-        requests = session.exec(select(OutboxMessage).where(OutboxMessage.payload["kind"].as_string()
-                                                            == "rapid_review_request")).all()
+        requests = _outbox(session, "rapid_review_request")
     assert len(requests) == 3
     assert all(CHILD in r.body and "02 April 2015" in r.body for r in requests)  # allowed here
     [attachment] = requests[0].payload["attachments"]

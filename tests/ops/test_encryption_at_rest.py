@@ -94,16 +94,20 @@ def test_outbox_bodies_written_before_encryption_are_encrypted_by_the_migration(
         conn.execute(text(
             "INSERT INTO outbox (transport, recipient, subject, body, payload, dedupe_key, status, attempts, "
             "next_attempt_at, created_at) VALUES ('email', 'lead@northtown.police.uk', 'RR', "
-            "'Child: Jamie Fictional, born 04 January 2012', '{}', 'k1', 'pending', 0, "
-            "'2026-11-02', '2026-11-02')"))
+            "'Child: Jamie Fictional, born 04 January 2012', :payload, 'k1', 'pending', 0, "
+            "'2026-11-02', '2026-11-02')"),
+            {"payload": '{"attachments": [{"filename": "draft.docx", "data": "UEsDBA=="}]}'})
     upgrade(engine)
     with engine.connect() as conn:
-        stored = conn.execute(text("SELECT body FROM outbox")).scalar_one()
-    assert stored.startswith(crypto.PREFIX) and "Jamie" not in stored
+        body, payload = conn.execute(text("SELECT body, payload FROM outbox")).one()
+    assert body.startswith(crypto.PREFIX) and "Jamie" not in body
+    assert payload.startswith(crypto.PREFIX) and "draft.docx" not in payload
     from store.models import OutboxMessage
 
     with Session(engine) as session:  # delivered as it was written
-        assert session.exec(select(OutboxMessage)).one().body == "Child: Jamie Fictional, born 04 January 2012"
+        row = session.exec(select(OutboxMessage)).one()
+        assert row.body == "Child: Jamie Fictional, born 04 January 2012"
+        assert row.payload == {"attachments": [{"filename": "draft.docx", "data": "UEsDBA=="}]}
     engine.dispose()
 
 
