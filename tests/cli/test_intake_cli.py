@@ -11,8 +11,8 @@ from sqlalchemy import Engine
 from bot.settings import load_settings
 from handlers.mail.folder_watcher import FolderInbox
 from handlers.mail.intake import IntakePipeline
-from tests.support.cli import Cli, cli_on
 from store import originals
+from tests.support.cli import Cli, cli_on
 from tests.support.mail import archived_name, referral_mail
 
 

@@ -25,8 +25,8 @@ from bot.settings import load_settings
 from handlers.mail.folder_watcher import FolderInbox
 from handlers.mail.intake import IntakePipeline
 from scheduler.calendar import today_in_london
-from store.models import AuditEntry, Case, IntakeMessage, OutboxMessage
 from store import originals
+from store.models import AuditEntry, Case, IntakeMessage, OutboxMessage
 from tests.support.mail import archived_name, assert_no_pii, new_message_id, referral_mail
 from tests.cli.test_cli import ROOT
 
