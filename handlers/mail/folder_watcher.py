@@ -21,7 +21,6 @@ Polling (default every 0.5 s) rather than inotify: portable, and cheap for a fol
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 from collections.abc import Callable
@@ -265,11 +264,15 @@ class FolderInbox:
 
     @staticmethod
     def _rename_note(note: Path, name: str) -> None:
+        """Move a legacy note to its new name, its reason redacted on the way (an older version
+        wrote the reason as given, which could quote an attachment's file name)."""
         target = note.with_name(name)
-        if target.exists():
-            note.unlink()  # the same message's note, already moved there
-        else:
-            os.replace(note, target)
+        if not target.exists():
+            lines = note.read_text(encoding="utf-8", errors="replace").splitlines()
+            kept = [f"reason: {redact_reason(line[len('reason: '):])}" if line.startswith("reason: ") else line
+                    for line in lines]
+            target.write_text("\n".join(kept) + "\n", encoding="utf-8")
+        note.unlink()  # a crash before this: the next start finds the new note there and only unlinks
 
     def run(self, stop: threading.Event) -> None:
         """Scan until ``stop`` is set; errors back off (up to a minute) and never end the loop."""

@@ -301,8 +301,9 @@ def test_originals_an_older_version_kept_in_plain_text_are_encrypted_at_the_firs
         os.utime(path, ns=(arrived, arrived))
     for path, outcome in ((inbox.quarantine / FILE_NAME, quarantined),
                           (inbox.quarantine / f"Big - {fx.CHILD['name']}.eml", unread)):
-        path.with_name(path.name + ".reason.txt").write_text(
-            f"status: quarantined\nquarantine id: {outcome.quarantine_id}\nreason: x\nmessage id: {outcome.message_id}\n")
+        path.with_name(path.name + ".reason.txt").write_text(  # an older version quoted attachment names
+            f"status: quarantined\nquarantine id: {outcome.quarantine_id}\n"
+            f"reason: attachment 'Jamie Fictional.docx' unreadable\nmessage id: {outcome.message_id}\n")
     (inbox.quarantine / f"Older - {fx.CHILD['name']}.eml.{quarantined.quarantine_id}.released.txt").write_text(
         f"status: quarantined\nquarantine id: {quarantined.quarantine_id}\n")
 
@@ -310,15 +311,18 @@ def test_originals_an_older_version_kept_in_plain_text_are_encrypted_at_the_firs
     assert inbox.scan() == []
     [c] = [c for c in checks_for(load_settings()) if c.part == "originals"]
     assert c.ok and "3 archived" in c.message
-    names = sorted(p.name for p in (*inbox.processed.iterdir(), *inbox.quarantine.iterdir()))
-    assert not [n for n in names if fx.CHILD["name"] in n or n.endswith(".eml")]
+    kept = [*inbox.processed.iterdir(), *inbox.quarantine.iterdir()]
+    assert not [p.name for p in kept if fx.CHILD["name"] in p.name or p.name.endswith(".eml")]
+    traces = [t for raw in (opened, held) for t in _traces(raw) if t != b"Referral - "]
+    assert not [p.name for p in kept for t in traces if t in p.read_bytes()]
     ledger = {r.message_id: r.message_sha256 for r in _rows(sqlite_engine)}
     for path, raw in legacy.items():
         message_id = next(r.message_id for r in _rows(sqlite_engine) if r.message_id in raw.decode("ascii", "replace"))
         archive = path.parent / originals.archive_name(ledger[message_id] or "")
         assert originals.read_bytes(archive) == raw and archive.stat().st_mtime_ns == arrived
-    note = inbox.quarantine / (archived_name(held) + ".reason.txt")
-    assert f"quarantine id: {quarantined.quarantine_id}" in note.read_text()
+    note = (inbox.quarantine / (archived_name(held) + ".reason.txt")).read_text()
+    assert f"quarantine id: {quarantined.quarantine_id}" in note
+    assert "reason: an attachment unreadable" in note and fx.CHILD["name"] not in note
     assert (inbox.quarantine / f"{archived_name(held)}.{quarantined.quarantine_id}.released.txt").exists()
     assert inbox.scan() == []  # done once; nothing else moves
 
