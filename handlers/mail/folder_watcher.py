@@ -225,8 +225,13 @@ class FolderInbox:
                               _file_id(path.name), type(exc).__name__)
         for note in sorted(self.quarantine.glob("*.txt")):
             found = _LEGACY_NOTE.match(note.name)
-            if found is not None:
+            if found is None:
+                continue
+            try:
                 self._rename_note(note, self._kept_name(note) + found.group("rest"))
+            except OSError as exc:
+                log.error("inbox: renaming kept note %s failed (%s); left as it is until the next start",
+                          _file_id(note.name), type(exc).__name__)
 
     def _encrypt_kept(self, folder: Path, path: Path) -> None:
         note = folder / (path.name + NOTE_SUFFIX)

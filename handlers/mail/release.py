@@ -28,7 +28,7 @@ class ReleaseFailed(RuntimeError):
 
 def return_to_inbox(settings: Settings, *, mailbox: str, quarantine_id: str, message_id: str) -> str:
     """Move the message back; returns where it now waits, in words."""
-    if mailbox == "inbox":
+    if mailbox == originals.FOLDER_MAILBOX:
         return _folder(settings.inbox_dir, quarantine_id)
     for box in settings.imap_mailboxes():
         if box.name == mailbox:
@@ -50,9 +50,11 @@ def _folder(inbox: Path, quarantine_id: str) -> str:
                 originals.restore(stored, target)
             except (crypto.DataKeyMissing, crypto.DataKeyInvalid) as exc:
                 raise ReleaseFailed(str(exc)) from None
-        else:
-            os.replace(stored, target)  # a plain-text original of an older version: a rename keeps its mtime
-        os.replace(note, _free_name(quarantine, f"{stored.name}.{quarantine_id}.released.txt"))
+            kept_as = stored.name
+        else:  # a plain-text original of an older version: a rename keeps its mtime; its name goes
+            os.replace(stored, target)
+            kept_as = "legacy"
+        os.replace(note, _free_name(quarantine, f"{kept_as}.{quarantine_id}.released.txt"))
         stored.unlink(missing_ok=True)
         return f"back in {inbox}/"
     raise ReleaseFailed(f"{quarantine_id} is not in {quarantine}/ (moved by hand?)")

@@ -345,6 +345,7 @@ def test_a_plain_text_original_of_an_older_version_is_releasable_before_any_scan
     assert "Released" in cli.ok("intake", "release", outcome.quarantine_id or "").out
     released = inbox.root / f"released-{outcome.quarantine_id}.eml"
     assert released.read_bytes() == raw and released.stat().st_mtime_ns == arrived and not legacy.exists()
+    assert [p.name for p in inbox.quarantine.iterdir()] == [f"legacy.{outcome.quarantine_id}.released.txt"]
 
 
 def test_doctor_says_nothing_of_originals_where_there_are_none(tmp_path: Path) -> None:
