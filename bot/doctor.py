@@ -1,6 +1,8 @@
 """``safeguard-bot doctor``: check each configured part of an installation, one line each
-(issue 16): settings, database and schema, the data key, each IMAP mailbox's login, SMTP,
-Slack (``auth.test``), Microsoft 365 sign-in. Read-only: it migrates nothing, sends nothing.
+(issue 16): settings, database and schema, the data key, the referral originals the inbox
+folder keeps (encrypted, or still in plain text from an older version), each IMAP mailbox's
+login, SMTP, Slack (``auth.test``), Microsoft 365 sign-in. Read-only: it migrates nothing,
+sends nothing, encrypts nothing.
 
 A check never prints a secret or a child's detail; a failure names the setting to look at.
 """
@@ -72,6 +74,27 @@ def _database(settings: Settings) -> Iterator[Check]:
         yield Check("database", False, _first_line(exc))
     finally:
         engine.dispose()
+
+
+def _originals(settings: Settings) -> Iterator[Check]:
+    """One line when ``<data dir>/inbox/`` keeps originals: FAIL while any is still in plain
+    text (``run`` encrypts them when it starts), else whether the configured keys open one."""
+    from store import originals
+
+    folders = originals.folders_of(settings.inbox_dir)
+    plain = originals.plaintext_originals(folders)
+    kept = originals.archived(folders)
+    if plain:
+        yield Check("originals", False, f"{len(plain)} referral original(s) kept in plain text in "
+                    f"{settings.inbox_dir}/ (processed, quarantine): `run` encrypts them when it starts")
+    elif kept:
+        try:
+            with contextlib.closing(originals.read_chunks(kept[0])) as chunks:
+                next(chunks)  # the configured keys open one, or this says why not
+        except Exception as exc:  # noqa: BLE001 - one FAIL line, never a traceback
+            yield Check("originals", False, _first_line(exc))
+            return
+        yield Check("originals", True, f"{len(kept)} archived referral original(s), encrypted")
 
 
 def _imap(settings: Settings) -> Iterator[Check]:
@@ -188,6 +211,6 @@ def run_checks(config_file: Path | None = None) -> list[Check]:
 def checks_for(settings: Settings) -> list[Check]:
     """The checks of each configured part, for settings already loaded."""
     checks: list[Check] = []
-    for part in (_database, _imap, _smtp, _slack, _microsoft, _teams):
+    for part in (_database, _originals, _imap, _smtp, _slack, _microsoft, _teams):
         checks.extend(part(settings))
     return checks

@@ -1,22 +1,27 @@
 """Retention (issue 16): erase the identifying details of cases closed longer ago than their
 partnership's ``retention_years_after_close``, never a case under a legal hold.
 
-Erasure removes the children's details, the summary and milestone notes; the case's reference,
-dates, milestones and deadlines stay for the yearly figures, and each erasure is audited
-(``case.erased``, with no detail that identifies the child). ``--dry-run`` says what would go.
+Erasure removes the children's details, the summary and milestone notes, and the referral
+originals the embedded mailbox archived for the case (store/originals.py: found by the ledger's
+message hashes); the case's reference, dates, milestones and deadlines stay for the yearly
+figures, and each erasure is audited (``case.erased``, with no detail that identifies the
+child). ``--dry-run`` says what would go and deletes nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from bot.cases import CaseNotFound
 from bot.core.retention import erase_after, is_due
 from bot.settings import Settings
 from store import cases as case_repo
+from store import originals
 from store import retention as repo
 from store.db import session_scope
 
@@ -55,10 +60,31 @@ def review(engine: Engine, settings: Settings, today: date, *, apply: bool, acto
                 items.append(RetentionItem(case.reference, partnership.key, closed, erase_after(closed, years), held))
                 if apply and not held and is_due(closed, years, today, held=held, erased=False):
                     children = repo.erase_case(session, case)
+                    removed = _erase_originals(session, settings, case.id)
                     case_repo.audit(session, actor=actor, action="case.erased", case_id=case.id,
                                     detail={"reference": case.reference, "policy_years": years,
-                                            "closed_on": closed.isoformat(), "children_removed": children})
+                                            "closed_on": closed.isoformat(), "children_removed": children,
+                                            "originals_removed": removed})
     return items
+
+
+def _erase_originals(session: Session, settings: Settings, case_id: int | None) -> int:
+    """Delete the case's archived referral originals; how many went. Inside the erasure's
+    transaction, before it commits: if the commit then failed, the case would be erased at the
+    next run, its originals already gone, rather than erased with its originals left behind."""
+    if case_id is None:
+        return 0
+    removed = 0
+    for sha256, mailbox in repo.case_messages(session, case_id):
+        for folder in _original_folders(settings, mailbox):
+            removed += originals.erase(folder, sha256)
+    return removed
+
+
+def _original_folders(settings: Settings, mailbox: str) -> tuple[Path, ...]:
+    """Where a mailbox's originals are archived: the embedded inbox folder's; an IMAP or Graph
+    mailbox keeps its own (on the mail server), none here."""
+    return originals.folders_of(settings.inbox_dir) if mailbox == originals.FOLDER_MAILBOX else ()
 
 
 def hold(engine: Engine, reference: str, *, reason: str | None, actor: str) -> None:

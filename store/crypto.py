@@ -124,6 +124,37 @@ def is_current(stored: str) -> bool:
     return True
 
 
+def encrypt_bytes(data: bytes, *, doing: str = "store a referral original") -> bytes:
+    """A Fernet token of ``data`` under the current key, for what is kept outside the database
+    (store/originals.py: the archive of referral originals). DataKeyMissing without a key."""
+    if _keyring is None:
+        raise DataKeyMissing(doing)
+    return _keyring.encrypt(data)
+
+
+def decrypt_bytes(token: bytes, *, what: str = "a stored referral original") -> bytes:
+    """The bytes a token of ``encrypt_bytes`` holds, opened with any configured key.
+    DataKeyMissing without a key; DataKeyInvalid when no configured key opens it (the key was
+    removed too early, or the token was altered: Fernet's HMAC cannot tell the two apart)."""
+    if _keyring is None:
+        raise DataKeyMissing(f"read {what}")
+    try:
+        return _keyring.decrypt(token)
+    except InvalidToken as exc:
+        raise DataKeyInvalid(f"no configured data key opens {what}, or it was altered") from exc
+
+
+def is_current_token(token: bytes) -> bool:
+    """Whether a token of ``encrypt_bytes`` is under the first (current) key."""
+    if _primary is None:
+        return False
+    try:
+        _primary.decrypt(token)
+    except InvalidToken:
+        return False
+    return True
+
+
 class EncryptedText(TypeDecorator[str]):
     """A str column stored encrypted (TEXT holding an ``enc1:`` Fernet token).
 

@@ -1,6 +1,7 @@
 """Retention's queries: closed cases past their period, and erasing one case's identifying
 data (the child rows, the summary, milestone notes, the files agencies returned to its rapid
-review) while its dates and milestones stay."""
+review) while its dates and milestones stay; and which archived referral originals
+(store/originals.py) belong to a case, from the intake ledger."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlmodel import Session, col, delete, select
 from store.models import (
     Case,
     CaseSubject,
+    IntakeMessage,
     MilestoneRow,
     RapidReview,
     RapidReviewAgency,
@@ -47,6 +49,18 @@ def erase_case(session: Session, case: Case) -> int:
     session.add(case)
     session.flush()
     return len(removed)
+
+
+def case_messages(session: Session, case_id: int) -> list[tuple[str, str]]:
+    """(message_sha256, mailbox) of every message the intake linked to the case: the one that
+    opened it, re-sent forms, agencies' returns, a quarantined message opened by hand. Their
+    originals are archived under that hash (a ledger row from before the hash has none)."""
+    rows = session.exec(
+        select(IntakeMessage.message_sha256, IntakeMessage.mailbox)
+        .where(IntakeMessage.case_id == case_id, col(IntakeMessage.message_sha256).is_not(None))
+        .order_by(col(IntakeMessage.id))
+    ).all()
+    return [(str(sha), str(mailbox)) for sha, mailbox in rows]
 
 
 def set_hold(session: Session, case: Case, reason: str | None) -> None:

@@ -2,7 +2,8 @@
 
 Rotation: put a new key in front of the old one (SAFEGUARD_DATA_KEY="NEW,OLD", or NEW on the
 first line of the key file), run ``keys rotate`` (every value is re-encrypted under NEW, a batch
-a transaction; after a crash run it again, it carries on), then remove OLD.
+a transaction, then every archived referral original in ``<data dir>/inbox/processed`` and
+``quarantine``, a file at a time; after a crash run it again, it carries on), then remove OLD.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 import click
 
-from bot.cli.common import fail, settings_of
+from bot.cli.common import EnvironmentFailure, fail, settings_of
 
 
 @click.group()
@@ -34,9 +35,11 @@ def keys_generate() -> None:
               help="First write a new key at the top of SAFEGUARD_DATA_KEY_FILE (the old ones stay until you remove them).")
 @click.pass_context
 def keys_rotate(ctx: click.Context, batch_size: int, new_key: bool) -> None:
-    """Re-encrypt every stored child detail under the first configured key (resumable: after
-    a crash, run it again). With --new-key, a new key is made and put first in the key file."""
+    """Re-encrypt every stored child detail, and every archived referral original, under the
+    first configured key (resumable: after a crash, run it again). With --new-key, a new key is
+    made and put first in the key file."""
     from bot.runtime import open_runtime
+    from store import originals
     from store.crypto import HOW_TO_MAKE_A_KEY, rotate_batches
 
     settings = settings_of(ctx)
@@ -48,6 +51,13 @@ def keys_rotate(ctx: click.Context, batch_size: int, new_key: bool) -> None:
     engine = open_runtime(settings).engine
     done = rotate_batches(engine.begin, batch_size=batch_size)
     click.echo(f"re-encrypted {done} value(s) under the current key; every stored child detail is under it now")
+    files = originals.rotate_all(originals.folders_of(settings.inbox_dir))
+    click.echo(f"re-encrypted {files.rotated} archived referral original(s) in {settings.inbox_dir}/ "
+               f"({files.current} already under the current key)")
+    if files.damaged:
+        shown = ", ".join(files.damaged[:5]) + (" and more" if len(files.damaged) > 5 else "")
+        raise EnvironmentFailure(f"{len(files.damaged)} archived original(s) could not be read and were left "
+                                 f"as they are: {shown}")
 
 
 def _prepend_new_key(ctx: click.Context, settings: Any) -> Any:

@@ -177,6 +177,9 @@ class IntakeOutcome:
     reference: str | None = None
     quarantine_id: str | None = None
     duplicate: bool = False  # handled before: nothing new was written this time
+    # The ledger's identity of the message (``message_sha256``, or ``unread_sha256`` for one
+    # read no further than its headers): a folder mailbox names the archived original by it.
+    message_sha256: str | None = None
 
     @property
     def destination(self) -> Literal["processed", "quarantine"]:
@@ -218,7 +221,7 @@ def message_sha256(raw: bytes) -> str:
     return digest.hexdigest()
 
 
-def _unread_sha256(raw: bytes, unread_size: int | None) -> str:
+def unread_sha256(raw: bytes, unread_size: int | None) -> str:
     """``message_sha256``, or for a message read no further than its headers, a hash of those
     and its size (the same message seen again unread hashes the same)."""
     if unread_size is None:
@@ -358,6 +361,7 @@ class IntakePipeline:
             reference=reference,
             quarantine_id=None if row.case_id else f"Q-{row.id}",
             duplicate=True,
+            message_sha256=row.message_sha256,
         )
 
     def _begin(self, session: Session, m: _Message) -> tuple[ledger.IntakeMessage | None, str | None]:
@@ -456,7 +460,8 @@ class IntakePipeline:
                 self._acknowledge_reply(session, m, match, filed)
         log.info("intake: rapid review %s %s from %s filed (mailbox %s)", match.reference, filed.kind,
                  filed.who, m.mail.mailbox)
-        return IntakeOutcome(status=ledger.RAPID_REVIEW, message_id=m.message_id, reference=match.reference)
+        return IntakeOutcome(status=ledger.RAPID_REVIEW, message_id=m.message_id, reference=match.reference,
+                             message_sha256=m.sha256)
 
     def _may_acknowledge(self, session: Session, m: _Message) -> bool:
         """A reply to our request is a person answering us, so it is acknowledged, within the
@@ -538,13 +543,13 @@ class IntakePipeline:
 
     def _read_headers(self, mail: IncomingMail, unread_size: int | None, arrival_warning: str | None) -> _Message:
         msg = BytesParser(policy=policy.default).parsebytes(mail.raw, headersonly=True)
-        return _message(mail, msg, message_id_of(msg, mail.raw), _unread_sha256(mail.raw, unread_size),
+        return _message(mail, msg, message_id_of(msg, mail.raw), unread_sha256(mail.raw, unread_size),
                         arrival_warning)
 
     @staticmethod
     def _bare(mail: IncomingMail, unread_size: int | None, arrival_warning: str | None) -> _Message:
         """A message known only by its bytes: no sender, a Message-ID made from its hash."""
-        digest = _unread_sha256(mail.raw, unread_size)
+        digest = unread_sha256(mail.raw, unread_size)
         message_id = f"<sha256-{digest}@intake.safeguard-bot>"
         return _Message(mail=mail, msg=Message(), message_id=message_id, sha256=digest, address=None,
                         domain=None, arrival_warning=arrival_warning, sender_hash=_hash("(unknown sender)"),
@@ -638,7 +643,8 @@ class IntakePipeline:
                     )
         log.info("intake %s: message from %s %s (%s)", quarantine_id, m.domain or "?", status,
                  notices.redact_reason(reason))
-        return IntakeOutcome(status=status, message_id=m.message_id, reason=reason, quarantine_id=quarantine_id)
+        return IntakeOutcome(status=status, message_id=m.message_id, reason=reason, quarantine_id=quarantine_id,
+                             message_sha256=m.sha256)
 
     # --- mail loops ---------------------------------------------------------------------------
 
@@ -777,7 +783,8 @@ class IntakePipeline:
             self._enqueue_notice(session, view, case_id, m, referral, partnership.key,
                                  updated=status == ledger.UPDATED, warnings=warnings, notes=notes)
         log.info("intake: %s %s from %s (mailbox %s)", view.reference, status, m.domain, mail.mailbox)
-        return IntakeOutcome(status=status, message_id=m.message_id, reference=view.reference)
+        return IntakeOutcome(status=status, message_id=m.message_id, reference=view.reference,
+                             message_sha256=m.sha256)
 
     def _open(
         self,

@@ -1,10 +1,14 @@
 """Putting a released message back where the intake watcher reads it (``intake release``).
 
-The ledger side (the row marked released, the audit entry) is bot.intake_review's; this moves
-the message itself: from ``<data dir>/inbox/quarantine/`` back into ``inbox/`` (a rename, so
-the file keeps its modification time, which is when it first arrived: the awareness moment),
-or, for an IMAP mailbox, from its quarantine folder back to the folder it watches (IMAP MOVE
-keeps the message's INTERNALDATE). Nothing is deleted: the quarantine note is kept, renamed.
+The ledger side (the row marked released, the audit entry) is bot.intake_review's; this puts
+the message itself back. For the ``<data dir>/inbox/`` folder: the encrypted original in
+``inbox/quarantine/`` is decrypted to a hidden file in ``inbox/``, given the archive's
+modification time (when the message first arrived: the awareness moment), and renamed to
+``inbox/released-<Q-id>.eml`` (never the name it came with, which may name the child); then
+its note is renamed ``<...>.<Q-id>.released.txt`` and the encrypted copy removed (the message
+is in the inbox by then, and the watcher archives it again once it is processed). A plain-text
+original an older version quarantined is renamed the same way. For an IMAP mailbox: moved from
+its quarantine folder back to the folder it watches (IMAP MOVE keeps the INTERNALDATE).
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import os
 from pathlib import Path
 
 from bot.settings import MailboxSettings, Settings
+from handlers.mail.folder_watcher import NOTE_SUFFIX, quarantine_id_in
+from store import crypto, originals
 
 
 class ReleaseFailed(RuntimeError):
@@ -22,7 +28,7 @@ class ReleaseFailed(RuntimeError):
 
 def return_to_inbox(settings: Settings, *, mailbox: str, quarantine_id: str, message_id: str) -> str:
     """Move the message back; returns where it now waits, in words."""
-    if mailbox == "inbox":
+    if mailbox == originals.FOLDER_MAILBOX:
         return _folder(settings.inbox_dir, quarantine_id)
     for box in settings.imap_mailboxes():
         if box.name == mailbox:
@@ -32,22 +38,37 @@ def return_to_inbox(settings: Settings, *, mailbox: str, quarantine_id: str, mes
 
 def _folder(inbox: Path, quarantine_id: str) -> str:
     quarantine = inbox / "quarantine"
-    for note in sorted(quarantine.glob("*.reason.txt")):
-        lines = note.read_text(encoding="utf-8", errors="replace").splitlines()
-        if f"quarantine id: {quarantine_id}" not in lines:
+    for note in sorted(quarantine.glob("*" + NOTE_SUFFIX)):
+        if quarantine_id_in(note) != quarantine_id:
             continue
-        message = quarantine / note.name.removesuffix(".reason.txt")
-        if not message.exists():
+        stored = quarantine / note.name.removesuffix(NOTE_SUFFIX)
+        if not stored.exists():
             continue
-        target = inbox / message.name
-        n = 1
-        while target.exists():
-            target = inbox / f"{message.stem}-released-{n}{message.suffix}"
-            n += 1
-        os.replace(note, quarantine / f"{message.name}.{quarantine_id}.released.txt")
-        os.replace(message, target)
+        target = _free_name(inbox, f"released-{quarantine_id}.eml")
+        if originals.is_archive(stored):
+            try:
+                originals.restore(stored, target)
+            except (crypto.DataKeyMissing, crypto.DataKeyInvalid) as exc:
+                raise ReleaseFailed(str(exc)) from None
+            kept_as = stored.name
+        else:  # a plain-text original of an older version: a rename keeps its mtime; its name goes
+            os.replace(stored, target)
+            kept_as = "legacy"
+        os.replace(note, _free_name(quarantine, f"{kept_as}.{quarantine_id}.released.txt"))
+        stored.unlink(missing_ok=True)
         return f"back in {inbox}/"
     raise ReleaseFailed(f"{quarantine_id} is not in {quarantine}/ (moved by hand?)")
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    """``name`` in ``folder``, or ``<stem>-1<suffix>``, ``-2``... if that is taken."""
+    target = folder / name
+    stem, suffix = os.path.splitext(name)
+    n = 1
+    while target.exists():
+        target = folder / f"{stem}-{n}{suffix}"
+        n += 1
+    return target
 
 
 def _imap(config: MailboxSettings, message_id: str) -> str:

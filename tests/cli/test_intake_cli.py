@@ -11,8 +11,9 @@ from sqlalchemy import Engine
 from bot.settings import load_settings
 from handlers.mail.folder_watcher import FolderInbox
 from handlers.mail.intake import IntakePipeline
+from store import originals
 from tests.support.cli import Cli, cli_on
-from tests.support.mail import referral_mail
+from tests.support.mail import archived_name, referral_mail
 
 
 @pytest.fixture
@@ -38,8 +39,10 @@ def _drop(inbox: FolderInbox, name: str, raw: bytes) -> None:
 
 def test_list_show_release_and_open_case(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     inbox = _inbox()
-    _drop(inbox, "a.eml", referral_mail("docx", sender="Alex Sender <alex@partner.example.org>"))
-    _drop(inbox, "b.eml", referral_mail("plain", sender="Sam Sender <sam@other.example.org>"))
+    a = referral_mail("docx", sender="Alex Sender <alex@partner.example.org>")
+    b = referral_mail("plain", sender="Sam Sender <sam@other.example.org>")
+    _drop(inbox, "a.eml", a)
+    _drop(inbox, "b.eml", b)
     assert sorted(o.status for o in inbox.scan()) == ["quarantined", "quarantined"]
     listed = cli.ok("intake", "list", "--json").json
     assert [i["status"] for i in listed] == ["quarantined", "quarantined"]
@@ -57,7 +60,9 @@ def test_list_show_release_and_open_case(cli: Cli, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("SAFEGUARD_SENDER_DOMAINS", "nhs.uk,partner.example.org")
     released = cli.ok("intake", "release", first).out
     assert f"Released {first}" in released
-    assert (inbox.root / "a.eml").exists()
+    assert (inbox.root / f"released-{first}.eml").read_bytes() == a
+    assert not (inbox.quarantine / archived_name(a)).exists()
+    assert (inbox.quarantine / f"{archived_name(a)}.{first}.released.txt").exists()
     outcomes = _inbox().scan()
     assert [o.status for o in outcomes] == ["opened"]
     reference = outcomes[0].reference
@@ -75,8 +80,9 @@ def test_list_show_release_and_open_case(cli: Cli, monkeypatch: pytest.MonkeyPat
     assert "not held" in cli.error(2, "intake", "release", second)
     assert "no intake message" in cli.error(2, "intake", "show", "Q-999")
     assert "not an intake id" in cli.error(2, "intake", "show", "banana")
-    # Nothing was deleted: both files are still on disk.
-    assert (inbox.quarantine / "b.eml").exists() and (inbox.processed / "a.eml").exists()
+    # Nothing was lost: both messages are still on disk, encrypted.
+    assert originals.read_bytes(inbox.quarantine / archived_name(b)) == b
+    assert originals.read_bytes(inbox.processed / archived_name(a)) == a
 
 
 @pytest.fixture

@@ -62,6 +62,14 @@ def referral_mail(
     return msg.as_bytes()
 
 
+def archived_name(raw: bytes) -> str:
+    """The name the inbox folder archives a message under (store/originals.py): its ledger hash."""
+    from handlers.mail.intake import message_sha256
+    from store.originals import archive_name
+
+    return archive_name(message_sha256(raw))
+
+
 def assert_no_pii(text: str) -> None:
     for item in PII:
         assert item not in text, f"child's details leaked: {item!r}"

@@ -25,8 +25,9 @@ from bot.settings import load_settings
 from handlers.mail.folder_watcher import FolderInbox
 from handlers.mail.intake import IntakePipeline
 from scheduler.calendar import today_in_london
+from store import originals
 from store.models import AuditEntry, Case, IntakeMessage, OutboxMessage
-from tests.support.mail import assert_no_pii, new_message_id, referral_mail
+from tests.support.mail import archived_name, assert_no_pii, new_message_id, referral_mail
 from tests.cli.test_cli import ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.subprocess]
@@ -63,27 +64,51 @@ def inbox(tmp_path: Path) -> FolderInbox:
 
 
 def test_scan_moves_each_message_after_its_outcome(inbox: FolderInbox) -> None:
-    drop(inbox.root, "a.eml", referral_mail("docx"))
-    drop(inbox.root, "b.eml", referral_mail("scan"))
-    drop(inbox.root, "c.eml", referral_mail("auto_reply"))
+    """Each message is archived, encrypted, under its ledger hash in processed/ or quarantine/
+    (with a note), and its plain-text file goes: the archive gives the same bytes back."""
+    a, b, c = referral_mail("docx"), referral_mail("scan"), referral_mail("auto_reply")
+    drop(inbox.root, "a.eml", a)
+    drop(inbox.root, "b.eml", b)
+    drop(inbox.root, "c.eml", c)
     (inbox.root / "notes.txt").write_text("not mail")
     outcomes = inbox.scan()
     assert sorted(o.status for o in outcomes) == ["ignored", "opened", "quarantined"]
-    assert [p.name for p in inbox.processed.iterdir()] == ["a.eml"]
-    assert sorted(p.name for p in inbox.quarantine.iterdir()) == [
-        "b.eml", "b.eml.reason.txt", "c.eml", "c.eml.reason.txt"]
-    reason = (inbox.quarantine / "b.eml.reason.txt").read_text()
+    assert [p.name for p in inbox.processed.iterdir()] == [archived_name(a)]
+    assert sorted(p.name for p in inbox.quarantine.iterdir()) == sorted([
+        archived_name(b), archived_name(b) + ".reason.txt", archived_name(c), archived_name(c) + ".reason.txt"])
+    reason = (inbox.quarantine / (archived_name(b) + ".reason.txt")).read_text()
     assert "no text layer" in reason and "quarantine id: Q-" in reason
-    assert (inbox.root / "notes.txt").exists()  # not ours: left alone
+    for raw, folder in ((a, inbox.processed), (b, inbox.quarantine), (c, inbox.quarantine)):
+        stored = (folder / archived_name(raw)).read_bytes()
+        assert stored.startswith(originals.HEADER) and raw[:200] not in stored
+        assert originals.read_bytes(folder / archived_name(raw)) == raw
+    assert sorted(p.name for p in inbox.root.iterdir() if p.is_file()) == ["notes.txt"]  # not ours: left alone
     assert inbox.scan() == []
 
 
-def test_same_name_again_is_kept_not_overwritten(inbox: FolderInbox) -> None:
-    drop(inbox.root, "a.eml", referral_mail("docx"))
+def test_two_messages_under_one_file_name_are_both_kept(inbox: FolderInbox) -> None:
+    first, second = referral_mail("docx"), referral_mail("html")
+    drop(inbox.root, "a.eml", first)
     inbox.scan()
-    drop(inbox.root, "a.eml", referral_mail("html"))
+    drop(inbox.root, "a.eml", second)
     inbox.scan()
-    assert sorted(p.name for p in inbox.processed.iterdir()) == ["a-1.eml", "a.eml"]
+    assert sorted(p.name for p in inbox.processed.iterdir()) == sorted([archived_name(first), archived_name(second)])
+
+
+def test_the_same_message_again_is_not_archived_twice(inbox: FolderInbox) -> None:
+    """A re-delivery (or a crash after the archive was written, before the inbox copy went):
+    the archive already there is kept as it is and the inbox copy removed."""
+    raw = referral_mail("docx")
+    drop(inbox.root, "a.eml", raw)
+    [first] = inbox.scan()
+    archive = inbox.processed / archived_name(raw)
+    before = archive.stat()
+    drop(inbox.root, "again.eml", raw)
+    [again] = inbox.scan()
+    assert again.duplicate and again.reference == first.reference
+    after = archive.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert list(inbox.processed.iterdir()) == [archive] and not (inbox.root / "again.eml").exists()
 
 
 def test_a_message_that_keeps_crashing_is_quarantined_not_lost(inbox: FolderInbox) -> None:
@@ -91,13 +116,15 @@ def test_a_message_that_keeps_crashing_is_quarantined_not_lost(inbox: FolderInbo
         raise RuntimeError("boom")
 
     inbox.pipeline.process = broken  # type: ignore[method-assign]
-    drop(inbox.root, "a.eml", referral_mail("docx"))
+    raw = referral_mail("docx")
+    drop(inbox.root, "a.eml", raw)
     for _ in range(2):
         inbox.scan()
         assert (inbox.root / "a.eml").exists()
     inbox.scan()
-    assert (inbox.quarantine / "a.eml").exists()
-    assert "RuntimeError" in (inbox.quarantine / "a.eml.reason.txt").read_text()
+    assert originals.read_bytes(inbox.quarantine / archived_name(raw)) == raw
+    assert "RuntimeError" in (inbox.quarantine / (archived_name(raw) + ".reason.txt")).read_text()
+    assert not (inbox.root / "a.eml").exists()
 
 
 @pytest.mark.parametrize(("year", "why"), [(2099, "in the future"), (2001, "implausibly old")])
@@ -129,15 +156,16 @@ def test_a_crash_three_times_is_recorded_and_both_sides_told(inbox: FolderInbox)
 
     inbox.pipeline.process = broken  # type: ignore[method-assign]
     message_id = new_message_id()
-    drop(inbox.root, "a.eml", referral_mail("docx", message_id=message_id))
+    raw = referral_mail("docx", message_id=message_id)
+    drop(inbox.root, "a.eml", raw)
     for _ in range(3):
         inbox.scan()
-    assert (inbox.quarantine / "a.eml").exists()
+    assert (inbox.quarantine / archived_name(raw)).exists()
     [row] = _rows(inbox, IntakeMessage)
     assert (row.status, row.message_id, row.sender_domain) == ("quarantined", message_id, "northtown.example.nhs.uk")
     assert "RuntimeError" in (row.reason or "")
     quarantine_id = f"Q-{row.id}"
-    assert quarantine_id in (inbox.quarantine / "a.eml.reason.txt").read_text()
+    assert quarantine_id in (inbox.quarantine / (archived_name(raw) + ".reason.txt")).read_text()
     assert [a.action for a in _rows(inbox, AuditEntry)] == ["intake.quarantined"]
     outbox = _rows(inbox, OutboxMessage)
     [reply] = [m for m in outbox if m.recipient == SENDER]
@@ -158,11 +186,16 @@ def test_a_file_too_large_is_recorded_and_a_human_told(tmp_path: Path) -> None:
     inbox = FolderInbox(settings.inbox_dir, IntakePipeline(runtime.engine, settings, runtime.cases, runtime.router))
     assert inbox.max_message_bytes == 4096
     message_id = new_message_id()
-    drop(inbox.root, "big.eml", referral_mail("docx", message_id=message_id))
+    raw = referral_mail("docx", message_id=message_id)
+    path = drop(inbox.root, "big.eml", raw)
+    arrived = path.stat().st_mtime_ns
     inbox.scan()
-    assert (inbox.quarantine / "big.eml").exists()
     [row] = _rows(inbox, IntakeMessage)
     assert row.status == "quarantined" and "too large" in (row.reason or "") and row.message_id == message_id
+    # Archived whole (streamed, a chunk at a time), under the ledger's hash of its head and size.
+    archive = inbox.quarantine / originals.archive_name(row.message_sha256 or "")
+    assert originals.read_bytes(archive) == raw and archive.stat().st_mtime_ns == arrived
+    assert not path.exists()
     outbox = _rows(inbox, OutboxMessage)
     [notice] = [m for m in outbox if m.recipient == "#default"]
     [reply] = [m for m in outbox if m.recipient == SENDER]
@@ -174,16 +207,18 @@ def test_run_headless_reads_the_inbox_folder_end_to_end(cli_env: dict[str, str],
     data = Path(cli_env["SAFEGUARD_DATA_DIR"])
     env = dict(cli_env, PYTHONPATH=str(ROOT))
     message_id = new_message_id()
-    drop(data / "inbox", "referral.eml", referral_mail("docx", message_id=message_id))
+    raw = referral_mail("docx", message_id=message_id)
+    drop(data / "inbox", "referral.eml", raw)
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "run", "--headless"], env=env, cwd=ROOT,
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        wait_until(lambda: (data / "inbox" / "processed" / "referral.eml").exists(), 60, "message processed")
+        wait_until(lambda: (data / "inbox" / "processed" / archived_name(raw)).exists(), 60, "message processed")
         wait_until(lambda: len(list((data / "outbox").glob("*.eml"))) == 1, 30, "acknowledgement written")
-        drop(data / "inbox", "unreadable.eml", referral_mail("zip_bomb"))
-        wait_until(lambda: (data / "inbox" / "quarantine" / "unreadable.eml.reason.txt").exists(), 30,
+        bomb = referral_mail("zip_bomb")
+        drop(data / "inbox", "unreadable.eml", bomb)
+        wait_until(lambda: (data / "inbox" / "quarantine" / (archived_name(bomb) + ".reason.txt")).exists(), 30,
                    "bomb quarantined")
         wait_until(lambda: len(list((data / "outbox").glob("*.eml"))) == 2, 30, "sender told")
         process.send_signal(signal.SIGTERM)
@@ -217,7 +252,8 @@ def test_killed_between_fetch_and_commit_then_restarted_gives_one_case(
     data = Path(cli_env["SAFEGUARD_DATA_DIR"])
     env = dict(cli_env, PYTHONPATH=str(ROOT))
     message_id = new_message_id()
-    drop(data / "inbox", "referral.eml", referral_mail("docx", message_id=message_id))
+    raw = referral_mail("docx", message_id=message_id)
+    drop(data / "inbox", "referral.eml", raw)
     settings = load_settings(data_dir=data)
 
     def state() -> tuple[int, int, bool]:
@@ -249,7 +285,7 @@ def test_killed_between_fetch_and_commit_then_restarted_gives_one_case(
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     try:
-        wait_until(lambda: (data / "inbox" / "processed" / "referral.eml").exists(), 60, "moved after restart")
+        wait_until(lambda: (data / "inbox" / "processed" / archived_name(raw)).exists(), 60, "archived after restart")
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=60)
         assert process.returncode == 0, err
