@@ -100,6 +100,20 @@ class IntakeReview:
             ]
             return item, trail
 
+    def original_of(self, text: str) -> tuple[IntakeItem, str | None]:
+        """The message and its ledger hash, which names its archived original (store/originals.py)."""
+        with Session(self.engine) as session:
+            row = self._row(session, text)
+            return self._item(session, row), row.message_sha256
+
+    def original_saved(self, text: str, *, actor: str) -> None:
+        """Audit a copy of a message's original taken out to read (it names the child): who,
+        when, which message, and its case if it has one (so ``case history`` shows it too)."""
+        with session_scope(self.engine) as session:
+            row = self._row(session, text)
+            case_repo.audit(session, actor=actor, action="intake.original_saved", case_id=row.case_id,
+                            detail={"quarantine_id": f"Q-{row.id}", "mailbox": row.mailbox})
+
     def release(self, text: str, *, actor: str) -> IntakeItem:
         """Mark a held message for processing again (audited). The mail adapter then moves it
         back into the watched mailbox; a released message may be released again (if that move

@@ -5,6 +5,7 @@ back), print. Every action is audited; nothing is deleted."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -61,9 +62,14 @@ def intake_list(ctx: click.Context, status: str | None, as_json: bool) -> None:
 @intake.command("show")
 @click.argument("intake_id")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--save-original", "save_to", default=None, type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write the message itself (decrypted, mode 0600) to this new file, to read it; audited.")
+@click.option("--by", default=None, help="Who takes the copy (default: your login).")
 @click.pass_context
-def intake_show(ctx: click.Context, intake_id: str, as_json: bool) -> None:
+def intake_show(ctx: click.Context, intake_id: str, as_json: bool, save_to: Path | None, by: str | None) -> None:
     """One message: its ledger entry and what was done with it (the audit trail)."""
+    if save_to is not None:
+        _save_original(ctx, intake_id, save_to, by)
     item, trail = domain_call(lambda: _review(ctx, writing=False).show(intake_id))
     if as_json:
         print_json({**item.as_json(), "history": trail})
@@ -81,6 +87,26 @@ def intake_show(ctx: click.Context, intake_id: str, as_json: bool) -> None:
     if item.status in ("quarantined", "ignored"):
         click.echo(f"\nNext: `safeguard-bot intake release {item.id}` once the cause is fixed, or "
                    f"`safeguard-bot intake open-case {item.id} --aware DATE` to open a case by hand.")
+
+
+def _save_original(ctx: click.Context, intake_id: str, target: Path, by: str | None) -> None:
+    """The original decrypted to ``target``, then the copy audited; if the audit cannot be
+    written the copy is removed (no unrecorded copy of a child's referral)."""
+    from handlers.mail.release import OriginalUnavailable, save_original
+
+    review = _review(ctx, writing=True)
+    item, sha256 = domain_call(lambda: review.original_of(intake_id))
+    try:
+        save_original(review.cases.settings, mailbox=item.mailbox, quarantine_id=item.id,
+                      message_sha256=sha256, target=target)
+    except OriginalUnavailable as exc:
+        raise EnvironmentFailure(str(exc)) from None
+    try:
+        review.original_saved(intake_id, actor=actor_of(by))
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    click.echo(f"Saved the original of {item.id} to {target} (mode 0600): delete it once read.", err=True)
 
 
 @intake.command("release")

@@ -1,4 +1,5 @@
-"""Putting a released message back where the intake watcher reads it (``intake release``).
+"""Putting a released message back where the intake watcher reads it (``intake release``), and
+a copy of an original for a person to read (``intake show ID --save-original FILE``).
 
 The ledger side (the row marked released, the audit entry) is bot.intake_review's; this puts
 the message itself back. For the ``<data dir>/inbox/`` folder: the encrypted original in
@@ -19,6 +20,41 @@ from pathlib import Path
 from bot.settings import MailboxSettings, Settings
 from handlers.mail.folder_watcher import NOTE_SUFFIX, quarantine_id_in
 from store import crypto, originals
+
+
+class OriginalUnavailable(RuntimeError):
+    """The original cannot be copied out here (one line saying where it is instead)."""
+
+
+def save_original(settings: Settings, *, mailbox: str, quarantine_id: str, message_sha256: str | None,
+                  target: Path) -> None:
+    """Decrypt the inbox folder's archived original of a message to ``target`` (mode 0600,
+    its arrival time as the file's modification time), for a person to read: a form the intake
+    could not read, before opening its case by hand. An IMAP or Graph mailbox keeps its
+    originals on the mail server, where the officers read them; nothing is copied then."""
+    if mailbox != originals.FOLDER_MAILBOX:
+        box = next((b for b in settings.imap_mailboxes() if b.name == mailbox), None)
+        where = (f"folder {box.quarantine_folder} (or {box.processed_folder}) of mailbox {mailbox}" if box
+                 else f"mailbox {mailbox}")
+        raise OriginalUnavailable(f"{quarantine_id} came from {mailbox}: its original is in the {where}, "
+                                  "on the mail server; read it there")
+    if target.exists():
+        raise OriginalUnavailable(f"{target} exists: name a new file (nothing is overwritten)")
+    if not target.parent.is_dir():
+        raise OriginalUnavailable(f"{target.parent} is not a folder")
+    stored = None
+    if message_sha256:
+        name = originals.archive_name(message_sha256)
+        stored = next((p for p in (f / name for f in originals.folders_of(settings.inbox_dir)) if p.exists()), None)
+    if stored is None:
+        raise OriginalUnavailable(f"the original of {quarantine_id} is not kept in {settings.inbox_dir}/ "
+                                  "(erased by retention, still waiting in the inbox, or moved by hand)")
+    try:
+        originals.restore(stored, target)
+    except (crypto.DataKeyMissing, crypto.DataKeyInvalid) as exc:
+        raise OriginalUnavailable(str(exc)) from None
+    except OSError as exc:
+        raise OriginalUnavailable(f"{target}: cannot write: {exc.strerror or exc}") from None
 
 
 class ReleaseFailed(RuntimeError):

@@ -156,6 +156,47 @@ def test_a_released_message_comes_back_byte_identical_with_its_arrival_time_and_
     assert originals.read_bytes(inbox.processed / archived_name(raw)) == raw
 
 
+def test_a_person_can_take_a_copy_of_an_original_to_read_and_the_copy_is_audited(
+        cli: Cli, tmp_path: Path) -> None:
+    """A form the intake could not read is read by a person before they open its case by hand:
+    ``intake show ID --save-original FILE`` decrypts it to a new file (mode 0600, its arrival
+    time kept), audited with the case it belongs to; nothing is overwritten."""
+    inbox = _inbox()
+    raw = referral_mail("docx", sender=STRANGER)
+    arrived = _days_ago(1)
+    _drop(inbox, FILE_NAME, raw, arrived_ns=arrived)
+    [held] = inbox.scan()
+    qid = held.quarantine_id or ""
+    copy = tmp_path / "to-read.eml"
+    shown = cli.ok("intake", "show", qid, "--save-original", str(copy), "--by", "dana@council")
+    assert copy.read_bytes() == raw and copy.stat().st_mtime_ns == arrived
+    assert copy.stat().st_mode & 0o777 == 0o600 and "delete it once read" in shown.err
+    assert (inbox.quarantine / archived_name(raw)).exists()  # still held: a copy, not a release
+    assert "exists" in cli.error(1, "intake", "show", qid, "--save-original", str(copy))
+    assert copy.read_bytes() == raw
+    trail = cli.ok("intake", "show", qid, "--json").json["history"]
+    assert [(e["actor"], e["action"]) for e in trail if e["action"] == "intake.original_saved"] == [
+        ("dana@council", "intake.original_saved")]
+    reference = cli.ok("intake", "open-case", qid, "--aware", today_in_london().isoformat(), "--json").json["reference"]
+    copy.unlink()
+    cli.ok("intake", "show", qid, "--save-original", str(copy), "--by", "erin@council")
+    history = cli.ok("case", "history", reference, "--json").json
+    assert [e["actor"] for e in history if e["action"] == "intake.original_saved"] == ["erin@council"]
+
+
+def test_an_original_on_an_imap_mailbox_is_read_on_the_mail_server(
+        cli: Cli, sqlite_engine: Engine, tmp_path: Path) -> None:
+    from store import intake as ledger
+
+    with Session(sqlite_engine) as session:
+        row = ledger.record(session, message_id="<m@x>", message_sha256="a" * 64, status="quarantined",
+                            mailbox="social-care", received_at=datetime(2026, 11, 30, tzinfo=UTC))
+        session.commit()
+        qid = f"Q-{row.id}"
+    error = cli.error(1, "intake", "show", qid, "--save-original", str(tmp_path / "x.eml"))
+    assert "on the mail server" in error and not (tmp_path / "x.eml").exists()
+
+
 def test_a_damaged_archive_is_refused_in_one_line(cli: Cli) -> None:
     inbox = _inbox()
     raw = referral_mail("docx", sender=STRANGER)
