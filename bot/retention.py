@@ -1,8 +1,9 @@
 """Retention (issue 16): erase the identifying details of cases closed longer ago than their
 partnership's ``retention_years_after_close``, never a case under a legal hold.
 
-Erasure removes the children's details, the summary and milestone notes, and the referral
-originals the embedded mailbox archived for the case (store/originals.py: found by the ledger's
+Erasure removes the children's details, the summary and milestone notes, the text and
+attachments of the messages sent about the case (the outbox keeps them; who was written to
+and when stay), and the referral originals the embedded mailbox archived for the case (store/originals.py: found by the ledger's
 message hashes); the case's reference, dates, milestones and deadlines stay for the yearly
 figures, and each erasure is audited (``case.erased``, with no detail that identifies the
 child). ``--dry-run`` says what would go and deletes nothing.
@@ -61,10 +62,11 @@ def review(engine: Engine, settings: Settings, today: date, *, apply: bool, acto
                 if apply and not held and is_due(closed, years, today, held=held, erased=False):
                     children = repo.erase_case(session, case)
                     removed = _erase_originals(session, settings, case.id)
+                    blanked = repo.erase_messages(session, case.id) if case.id is not None else 0
                     case_repo.audit(session, actor=actor, action="case.erased", case_id=case.id,
                                     detail={"reference": case.reference, "policy_years": years,
                                             "closed_on": closed.isoformat(), "children_removed": children,
-                                            "originals_removed": removed})
+                                            "originals_removed": removed, "messages_erased": blanked})
     return items
 
 

@@ -1,6 +1,6 @@
 """Retention's queries: closed cases past their period, and erasing one case's identifying
 data (the child rows, the summary, milestone notes, the files agencies returned to its rapid
-review) while its dates and milestones stay; and which archived referral originals
+review, the text of the messages sent about it) while its dates and milestones stay; and which archived referral originals
 (store/originals.py) belong to a case, from the intake ledger."""
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ from store.models import (
     CaseSubject,
     IntakeMessage,
     MilestoneRow,
+    OutboxMessage,
     RapidReview,
     RapidReviewAgency,
     RapidReviewFile,
     utcnow,
 )
+from store.outbox import PENDING
 
 ENDED = ("closed", "withdrawn")
 
@@ -49,6 +51,22 @@ def erase_case(session: Session, case: Case) -> int:
     session.add(case)
     session.flush()
     return len(removed)
+
+
+ERASED_MESSAGE = "[erased under the partnership's retention policy]"
+
+
+def erase_messages(session: Session, case_id: int) -> int:
+    """Blank the text and attachments of the case's delivered (or given-up) outgoing messages:
+    an agency's request may have named the child, a sign-off request carried the draft. Who
+    was written to, when, and the outcome stay; a message still waiting to go is left to go.
+    Returns how many were blanked."""
+    result = session.exec(  # type: ignore[call-overload]
+        update(OutboxMessage)
+        .where(col(OutboxMessage.case_id) == case_id, col(OutboxMessage.status) != PENDING)
+        .values(body=ERASED_MESSAGE, payload={})
+    )
+    return int(result.rowcount or 0)
 
 
 def case_messages(session: Session, case_id: int) -> list[tuple[str, str]]:

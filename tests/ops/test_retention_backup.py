@@ -17,6 +17,7 @@ from store.models import (
     Case,
     CaseSubject,
     MilestoneRow,
+    OutboxMessage,
     RapidReviewAgency,
     RapidReviewFile,
 )
@@ -75,6 +76,27 @@ def _agency_return(engine: Engine, reference: str) -> int:
         return agency.id
 
 
+def _sent_message(engine: Engine, reference: str) -> int:
+    """A delivered agency request about the case that named the child (a partnership that
+    shares details with agencies), with the draft attached; the outbox row's id."""
+    from store import cases as case_repo
+    from store import outbox
+
+    with Session(engine) as session:
+        case = case_repo.get_case(session, reference)
+        assert case is not None
+        outbox.enqueue(session, transport="email", recipient="lead@police.example.gov.uk",
+                       subject=f"[RR-x] Rapid review {reference}", body=f"Child: {CHILD}, born 01 May 2016",
+                       dedupe_key=f"rr:test:{reference}", case_id=case.id,
+                       payload={"attachments": [{"filename": "draft.docx", "data": "UEsDBA=="}]})
+        row = session.exec(select(OutboxMessage).where(OutboxMessage.dedupe_key == f"rr:test:{reference}")).one()
+        row.status = "sent"
+        session.add(row)
+        session.commit()
+        assert row.id is not None
+        return row.id
+
+
 def test_retention_erases_closed_cases_past_their_period_but_never_a_held_one(
         engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "settings.toml"
@@ -88,6 +110,7 @@ def test_retention_erases_closed_cases_past_their_period_but_never_a_held_one(
     _closed_long_ago(engine, cases, recent, datetime.now(tz=UTC))
     cli.ok("--config", str(config), "case", "hold", held, "--reason", "inquiry preservation order")
     returned = {ref: _agency_return(engine, ref) for ref in (old, held)}
+    sent = {ref: _sent_message(engine, ref) for ref in (old, held)}
 
     dry = cli.ok("--config", str(config), "retention", "--dry-run", "--json").json
     assert dry["applied"] is False
@@ -112,9 +135,15 @@ def test_retention_erases_closed_cases_past_their_period_but_never_a_held_one(
         files = {f.rapid_review_agency_id for f in session.exec(select(RapidReviewFile))}
         assert files == {returned[held]}
         assert session.get(RapidReviewAgency, returned[old]) is not None
+        # What was sent about the child goes too; to whom, and when, stays.
+        gone, kept_message = session.get(OutboxMessage, sent[old]), session.get(OutboxMessage, sent[held])
+        assert gone is not None and CHILD not in gone.body and gone.payload == {}
+        assert (gone.recipient, gone.status) == ("lead@police.example.gov.uk", "sent")
+        assert kept_message is not None and CHILD in kept_message.body and kept_message.payload["attachments"]
     history = cli.ok("case", "history", old, "--json").json
     [erasure] = [e for e in history if e["action"] == "case.erased"]
     assert erasure["detail"]["policy_years"] == 6 and CHILD not in str(erasure)
+    assert erasure["detail"]["messages_erased"] == 1
     assert any(e["action"] == "case.hold" for e in cli.ok("case", "history", held, "--json").json)
     again = cli.ok("--config", str(config), "retention", "--apply", "--json").json
     assert [c["reference"] for c in again["cases"]] == [held]  # erased once; the held one still held
