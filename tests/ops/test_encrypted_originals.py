@@ -274,11 +274,17 @@ def _closed_long_ago(engine: Engine, reference: str) -> None:
                      .values(status="closed", status_changed_at=datetime(2019, 1, 10, tzinfo=UTC)))
 
 
-def test_retention_deletes_an_erased_cases_originals_and_a_held_case_keeps_them(
-        cli: Cli, sqlite_engine: Engine, tmp_path: Path) -> None:
+def _six_years(tmp_path: Path) -> Path:
+    """A settings file whose partnership keeps child details six years after a case closes."""
     config = tmp_path / "settings.toml"
     config.write_text('[[partnerships]]\nkey = "default"\nname = "Testshire SCP"\nreference_prefix = "TS"\n'
                       "retention_years_after_close = 6\n")
+    return config
+
+
+def test_retention_deletes_an_erased_cases_originals_and_a_held_case_keeps_them(
+        cli: Cli, sqlite_engine: Engine, tmp_path: Path) -> None:
+    config = _six_years(tmp_path)
     inbox = _inbox(config)
     erased, held = distinct_referral("docx", 1), distinct_referral("pdf", 2)
     resent = distinct_referral("docx", 1)  # the same form again: updates the first case
@@ -315,9 +321,7 @@ def test_retention_deletes_an_erased_cases_originals_and_a_held_case_keeps_them(
 
 def test_the_original_of_mail_that_never_became_a_case_follows_the_same_period_from_arrival(
         cli: Cli, sqlite_engine: Engine, tmp_path: Path) -> None:
-    config = tmp_path / "settings.toml"
-    config.write_text('[[partnerships]]\nkey = "default"\nname = "Testshire SCP"\nreference_prefix = "TS"\n'
-                      "retention_years_after_close = 6\n")
+    config = _six_years(tmp_path)
     inbox = _inbox(config)
     old, recent = referral_mail("docx", sender=STRANGER), referral_mail("pdf", sender=STRANGER)
     for n, raw in enumerate((old, recent)):
