@@ -6,7 +6,8 @@ attachments of the messages sent about the case (the outbox keeps them; who was 
 and when stay), and the referral originals the embedded mailbox archived for the case (store/originals.py: found by the ledger's
 message hashes); the case's reference, dates, milestones and deadlines stay for the yearly
 figures, and each erasure is audited (``case.erased``, with no detail that identifies the
-child). ``--dry-run`` says what would go and deletes nothing.
+child). ``--dry-run`` says what would go and deletes nothing. The originals of mail that never
+became a case follow the same period from their arrival (``review_messages``).
 """
 
 from __future__ import annotations
@@ -67,6 +68,53 @@ def review(engine: Engine, settings: Settings, today: date, *, apply: bool, acto
                                     detail={"reference": case.reference, "policy_years": years,
                                             "closed_on": closed.isoformat(), "children_removed": children,
                                             "originals_removed": removed, "messages_erased": blanked})
+    return items
+
+
+@dataclass(frozen=True)
+class HeldMessageItem:
+    """A message never linked to a case whose archived original is past the period."""
+
+    id: str  # "Q-12", as `intake list` shows it
+    received_on: date
+    erase_on: date
+
+    def as_json(self) -> dict[str, object]:
+        return {"id": self.id, "received_on": self.received_on.isoformat(), "erase_on": self.erase_on.isoformat()}
+
+
+def review_messages(engine: Engine, settings: Settings, today: date, *, apply: bool,
+                    actor: str) -> list[HeldMessageItem]:
+    """The inbox folder's originals of mail that never became a case (a quarantined message
+    nobody opened a case from: a misdirected referral, spam) follow the same period, counted
+    from when the message arrived, under the partnership that folder serves. With ``apply``
+    the encrypted original is deleted (the ledger row, identifiers only, stays), audited as
+    ``intake.original_erased``. To keep one longer, open its case (``intake open-case``) and
+    hold the case."""
+    try:
+        partnership = settings.partnership(settings.partnership_for_mailbox(originals.FOLDER_MAILBOX))
+    except ValueError:
+        return []
+    years = partnership.retention_years_after_close
+    if years is None:
+        return []
+    folders = originals.folders_of(settings.inbox_dir)
+    items: list[HeldMessageItem] = []
+    with session_scope(engine) as session:
+        for row in repo.unlinked_messages(session, originals.FOLDER_MAILBOX):
+            received = row.received_at.date()
+            sha256 = row.message_sha256 or ""
+            if not is_due(received, years, today, held=False, erased=False):
+                continue
+            if not any((folder / originals.archive_name(sha256)).exists() for folder in folders):
+                continue  # erased before, or waiting in the inbox after a release
+            items.append(HeldMessageItem(f"Q-{row.id}", received, erase_after(received, years)))
+            if apply:
+                for folder in folders:
+                    originals.erase(folder, sha256)
+                case_repo.audit(session, actor=actor, action="intake.original_erased",
+                                detail={"quarantine_id": f"Q-{row.id}", "policy_years": years,
+                                        "received_on": received.isoformat()})
     return items
 
 

@@ -9,10 +9,12 @@ to the local transport (a folder of message files, or the console).
 
 from __future__ import annotations
 
+import logging
 import re
 
 from bot.settings import PartnershipSettings, Settings
 
+log = logging.getLogger(__name__)
 _SLACK_ID = re.compile(r"^[CDGUW][A-Z0-9]{6,}$")
 
 
@@ -28,12 +30,25 @@ class Router:
         self.smtp = settings.smtp_host is not None or settings.mail_backend == "graph"
         self.local = settings.local_transport
         self.teams = settings.teams_configured()
+        self._told: set[str] = set()  # partnerships not configured, warned about once each
 
-    def _partnership(self, key: str) -> PartnershipSettings:
+    def _partnership(self, key: str) -> PartnershipSettings | None:
         for partnership in self.settings.partnerships:
             if partnership.key == key:
                 return partnership
-        return self.settings.partnerships[0]
+        return None
+
+    def unconfigured(self, partnership_key: str) -> tuple[str, str]:
+        """Where the team messages of a partnership the settings no longer name go: the local
+        transport (the outbox folder, or the console), so nothing is lost, addressed so the
+        operator sees whose they are. Never another partnership's channel: its cases' references
+        and dates are not another partnership's business."""
+        if partnership_key not in self._told:
+            self._told.add(partnership_key)
+            log.warning("partnership %r has cases in the database but is not in the settings: its "
+                        "team's messages are written to the %s transport; add it back to "
+                        "SAFEGUARD_PARTNERSHIPS (or the settings file) to deliver them", partnership_key, self.local)
+        return (self.local, f"partnership {partnership_key} (not configured)")
 
     def _address(self, target: str) -> tuple[str, str]:
         if is_slack_id(target) or target.startswith("#"):
@@ -64,6 +79,10 @@ class Router:
 
     def __call__(self, partnership_key: str, audience: str, owner: str | None) -> list[tuple[str, str]]:
         partnership = self._partnership(partnership_key)
+        if partnership is None:
+            if audience == "owner":
+                return [self._address(owner)] if owner else []
+            return [self.unconfigured(partnership_key)]
         if audience == "channel":
             return self.team(partnership)
         target = owner if audience == "owner" else partnership.escalation_contact

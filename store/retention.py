@@ -69,6 +69,16 @@ def erase_messages(session: Session, case_id: int) -> int:
     return int(result.rowcount or 0)
 
 
+def unlinked_messages(session: Session, mailbox: str) -> Sequence[IntakeMessage]:
+    """A mailbox's messages never linked to a case (quarantined or ignored and never opened by
+    hand), oldest first: their archived originals have no case's retention to follow."""
+    return session.exec(
+        select(IntakeMessage).where(IntakeMessage.mailbox == mailbox, col(IntakeMessage.case_id).is_(None),
+                                    col(IntakeMessage.message_sha256).is_not(None))
+        .order_by(col(IntakeMessage.received_at))
+    ).all()
+
+
 def case_messages(session: Session, case_id: int) -> list[tuple[str, str]]:
     """(message_sha256, mailbox) of every message the intake linked to the case: the one that
     opened it, re-sent forms, agencies' returns, a quarantined message opened by hand. Their

@@ -25,7 +25,7 @@ from bot.cli.common import (
 def retention(ctx: click.Context, dry_run: bool, apply: bool, by: str | None, as_json: bool) -> None:
     """Erase the child details of cases closed longer ago than the partnership's
     retention_years_after_close (never a case on hold: ``case hold``)."""
-    from bot.retention import review
+    from bot.retention import review, review_messages
     from bot.runtime import open_runtime
     from scheduler.calendar import today_in_london
 
@@ -34,16 +34,24 @@ def retention(ctx: click.Context, dry_run: bool, apply: bool, by: str | None, as
     settings = settings_of(ctx)
     ctx.ensure_object(dict)["database_url"] = settings.resolved_database_url()
     runtime = open_runtime(settings)
-    items = review(runtime.engine, settings, today_in_london(), apply=apply, actor=actor_of(by))
+    today = today_in_london()
+    items = review(runtime.engine, settings, today, apply=apply, actor=actor_of(by))
+    messages = review_messages(runtime.engine, settings, today, apply=apply, actor=actor_of(by))
     if as_json:
-        print_json({"applied": apply, "cases": [i.as_json() for i in items]})
+        print_json({"applied": apply, "cases": [i.as_json() for i in items],
+                    "messages": [m.as_json() for m in messages]})
         return
     if not items:
         click.echo("No case is past its retention period.")
-        return
-    rows = [[i.reference, i.partnership, i.closed_on.isoformat(), i.erase_on.isoformat(),
-             "held: kept" if i.held else ("erased" if apply else "would be erased")] for i in items]
-    click.echo(table(["Case", "Partnership", "Closed", "Erase from", "Outcome"], rows))
+    else:
+        rows = [[i.reference, i.partnership, i.closed_on.isoformat(), i.erase_on.isoformat(),
+                 "held: kept" if i.held else ("erased" if apply else "would be erased")] for i in items]
+        click.echo(table(["Case", "Partnership", "Closed", "Erase from", "Outcome"], rows))
+    if messages:
+        done = "original erased" if apply else "original would be erased"
+        click.echo("\nMail that never became a case:")
+        click.echo(table(["Id", "Arrived", "Erase from", "Outcome"],
+                         [[m.id, m.received_on.isoformat(), m.erase_on.isoformat(), done] for m in messages]))
 
 
 @click.command()

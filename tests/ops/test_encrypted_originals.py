@@ -274,11 +274,17 @@ def _closed_long_ago(engine: Engine, reference: str) -> None:
                      .values(status="closed", status_changed_at=datetime(2019, 1, 10, tzinfo=UTC)))
 
 
-def test_retention_deletes_an_erased_cases_originals_and_a_held_case_keeps_them(
-        cli: Cli, sqlite_engine: Engine, tmp_path: Path) -> None:
+def _six_years(tmp_path: Path) -> Path:
+    """A settings file whose partnership keeps child details six years after a case closes."""
     config = tmp_path / "settings.toml"
     config.write_text('[[partnerships]]\nkey = "default"\nname = "Testshire SCP"\nreference_prefix = "TS"\n'
                       "retention_years_after_close = 6\n")
+    return config
+
+
+def test_retention_deletes_an_erased_cases_originals_and_a_held_case_keeps_them(
+        cli: Cli, sqlite_engine: Engine, tmp_path: Path) -> None:
+    config = _six_years(tmp_path)
     inbox = _inbox(config)
     erased, held = distinct_referral("docx", 1), distinct_referral("pdf", 2)
     resent = distinct_referral("docx", 1)  # the same form again: updates the first case
@@ -311,6 +317,32 @@ def test_retention_deletes_an_erased_cases_originals_and_a_held_case_keeps_them(
         details = {e.detail["reference"]: e.detail for e in session.exec(select(AuditEntry))
                    if e.action == "case.erased"}
     assert {ref: d["originals_removed"] for ref, d in details.items()} == {erased_ref: 2, by_hand_ref: 1}
+
+
+def test_the_original_of_mail_that_never_became_a_case_follows_the_same_period_from_arrival(
+        cli: Cli, sqlite_engine: Engine, tmp_path: Path) -> None:
+    config = _six_years(tmp_path)
+    inbox = _inbox(config)
+    old, recent = referral_mail("docx", sender=STRANGER), referral_mail("pdf", sender=STRANGER)
+    for n, raw in enumerate((old, recent)):
+        _drop(inbox, f"{n}.eml", raw)
+    old_q, recent_q = (o.quarantine_id or "" for o in inbox.scan())
+    with sqlite_engine.begin() as conn:  # the first arrived in 2018 (the ledger's date: the intake's own)
+        conn.execute(update(IntakeMessage).where(IntakeMessage.id == int(old_q[2:]))
+                     .values(received_at=datetime(2018, 9, 3, 10, tzinfo=UTC)))
+    archive = {q: inbox.quarantine / archived_name(raw) for q, raw in ((old_q, old), (recent_q, recent))}
+
+    dry = cli.ok("--config", str(config), "retention", "--dry-run", "--json").json
+    assert dry["cases"] == [] and dry["messages"] == [
+        {"id": old_q, "received_on": "2018-09-03", "erase_on": "2024-09-03"}]
+    assert all(p.exists() for p in archive.values())
+    out = cli.ok("--config", str(config), "retention", "--apply").out
+    assert "Mail that never became a case" in out and old_q in out and "original erased" in out
+    assert not archive[old_q].exists() and archive[recent_q].exists()
+    trail = cli.ok("intake", "show", old_q, "--json").json["history"]
+    assert [e["detail"]["policy_years"] for e in trail if e["action"] == "intake.original_erased"] == [6]
+    assert cli.ok("--config", str(config), "retention", "--dry-run", "--json").json["messages"] == []
+    assert "not kept" in cli.error(1, "intake", "show", old_q, "--save-original", str(tmp_path / "x.eml"))
 
 
 def test_originals_an_older_version_kept_in_plain_text_are_encrypted_at_the_first_scan(
