@@ -92,56 +92,27 @@ def has_key() -> bool:
     return _keyring is not None
 
 
-def encrypt(plain: str) -> str:
-    if _keyring is None:
-        raise DataKeyMissing()
-    return PREFIX + _keyring.encrypt(plain.encode("utf-8")).decode("ascii")
-
-
-def decrypt(stored: str) -> str:
-    """The plain text of a stored value (a legacy plaintext value is returned as it is)."""
-    if not stored.startswith(PREFIX):
-        return stored
-    if _keyring is None:
-        raise DataKeyMissing("read child details")
-    try:
-        return _keyring.decrypt(stored[len(PREFIX):].encode("ascii")).decode("utf-8")
-    except InvalidToken as exc:
-        raise DataKeyInvalid(
-            "no configured data key opens the stored child details (a key was removed before "
-            "`safeguard-bot keys rotate` finished?)"
-        ) from exc
-
-
-def is_current(stored: str) -> bool:
-    """Whether a stored value is encrypted under the first (current) key."""
-    if _primary is None or not stored.startswith(PREFIX):
-        return False
-    try:
-        _primary.decrypt(stored[len(PREFIX):].encode("ascii"))
-    except InvalidToken:
-        return False
-    return True
-
-
 def encrypt_bytes(data: bytes, *, doing: str = "store a referral original") -> bytes:
-    """A Fernet token of ``data`` under the current key, for what is kept outside the database
-    (store/originals.py: the archive of referral originals). DataKeyMissing without a key."""
+    """A Fernet token of ``data`` under the current key: the one encryption every stored value
+    goes through (the columns below, and store/originals.py's archive of referral originals).
+    DataKeyMissing (saying what could not be done: ``doing``) without a key."""
     if _keyring is None:
         raise DataKeyMissing(doing)
     return _keyring.encrypt(data)
 
 
-def decrypt_bytes(token: bytes, *, what: str = "a stored referral original") -> bytes:
+def decrypt_bytes(token: bytes, *, what: str = "a stored referral original",
+                  unopened: str | None = None) -> bytes:
     """The bytes a token of ``encrypt_bytes`` holds, opened with any configured key.
-    DataKeyMissing without a key; DataKeyInvalid when no configured key opens it (the key was
-    removed too early, or the token was altered: Fernet's HMAC cannot tell the two apart)."""
+    DataKeyMissing without a key; DataKeyInvalid (``unopened``, or a line naming ``what``) when
+    no configured key opens it (the key was removed too early, or the token was altered:
+    Fernet's HMAC cannot tell the two apart)."""
     if _keyring is None:
         raise DataKeyMissing(f"read {what}")
     try:
         return _keyring.decrypt(token)
     except InvalidToken as exc:
-        raise DataKeyInvalid(f"no configured data key opens {what}, or it was altered") from exc
+        raise DataKeyInvalid(unopened or f"no configured data key opens {what}, or it was altered") from exc
 
 
 def is_current_token(token: bytes) -> bool:
@@ -153,6 +124,26 @@ def is_current_token(token: bytes) -> bool:
     except InvalidToken:
         return False
     return True
+
+
+def encrypt(plain: str) -> str:
+    return PREFIX + encrypt_bytes(plain.encode("utf-8"), doing="store child details").decode("ascii")
+
+
+def decrypt(stored: str) -> str:
+    """The plain text of a stored value (a legacy plaintext value is returned as it is)."""
+    if not stored.startswith(PREFIX):
+        return stored
+    return decrypt_bytes(
+        stored[len(PREFIX):].encode("ascii"), what="child details",
+        unopened=("no configured data key opens the stored child details (a key was removed before "
+                  "`safeguard-bot keys rotate` finished?)"),
+    ).decode("utf-8")
+
+
+def is_current(stored: str) -> bool:
+    """Whether a stored value is encrypted under the first (current) key."""
+    return stored.startswith(PREFIX) and is_current_token(stored[len(PREFIX):].encode("ascii"))
 
 
 class EncryptedText(TypeDecorator[str]):
@@ -203,19 +194,13 @@ class EncryptedBytes(TypeDecorator[bytes]):
     def process_bind_param(self, value: bytes | None, dialect: Dialect) -> str | None:
         if value is None:
             return None
-        if _keyring is None:
-            raise DataKeyMissing("store an agency's return")
-        return PREFIX + _keyring.encrypt(bytes(value)).decode("ascii")
+        return PREFIX + encrypt_bytes(bytes(value), doing="store an agency's return").decode("ascii")
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> bytes | None:
         if value is None:
             return None
-        if _keyring is None:
-            raise DataKeyMissing("read an agency's return")
-        try:
-            return _keyring.decrypt(value[len(PREFIX):].encode("ascii"))
-        except InvalidToken as exc:
-            raise DataKeyInvalid("no configured data key opens the stored agency return") from exc
+        return decrypt_bytes(value[len(PREFIX):].encode("ascii"), what="an agency's return",
+                             unopened="no configured data key opens the stored agency return")
 
 
 class EncryptedDate(TypeDecorator[date]):
