@@ -106,12 +106,11 @@ def review_messages(engine: Engine, settings: Settings, today: date, *, apply: b
             sha256 = row.message_sha256 or ""
             if not is_due(received, years, today, held=False, erased=False):
                 continue
-            if not any((folder / originals.archive_name(sha256)).exists() for folder in folders):
+            if originals.find(folders, sha256) is None:
                 continue  # erased before, or waiting in the inbox after a release
             items.append(HeldMessageItem(f"Q-{row.id}", received, erase_after(received, years)))
             if apply:
-                for folder in folders:
-                    originals.erase(folder, sha256)
+                originals.erase_all(folders, sha256)
                 case_repo.audit(session, actor=actor, action="intake.original_erased",
                                 detail={"quarantine_id": f"Q-{row.id}", "policy_years": years,
                                         "received_on": received.isoformat()})
@@ -124,11 +123,8 @@ def _erase_originals(session: Session, settings: Settings, case_id: int | None) 
     next run, its originals already gone, rather than erased with its originals left behind."""
     if case_id is None:
         return 0
-    removed = 0
-    for sha256, mailbox in repo.case_messages(session, case_id):
-        for folder in _original_folders(settings, mailbox):
-            removed += originals.erase(folder, sha256)
-    return removed
+    return sum(originals.erase_all(_original_folders(settings, mailbox), sha256)
+               for sha256, mailbox in repo.case_messages(session, case_id))
 
 
 def _original_folders(settings: Settings, mailbox: str) -> tuple[Path, ...]:

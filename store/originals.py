@@ -278,6 +278,17 @@ def rotate_all(folders: Iterable[Path]) -> RotationResult:
     return result
 
 
+def find(folders: Iterable[Path], message_sha256: str) -> Path | None:
+    """The message's archive in the first of ``folders`` that holds it (None: not kept)."""
+    name = archive_name(message_sha256)
+    return next((path for path in (folder / name for folder in folders) if path.exists()), None)
+
+
+def erase_all(folders: Iterable[Path], message_sha256: str) -> int:
+    """``erase`` the message's archive from each of ``folders``; how many there were."""
+    return sum(erase(folder, message_sha256) for folder in folders)
+
+
 def erase(folder: Path, message_sha256: str) -> bool:
     """Delete the message's archive in ``folder`` (and any temporary file a crash left of it).
     Returns whether there was one."""

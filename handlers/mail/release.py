@@ -42,10 +42,7 @@ def save_original(settings: Settings, *, mailbox: str, quarantine_id: str, messa
         raise OriginalUnavailable(f"{target} exists: name a new file (nothing is overwritten)")
     if not target.parent.is_dir():
         raise OriginalUnavailable(f"{target.parent} is not a folder")
-    stored = None
-    if message_sha256:
-        name = originals.archive_name(message_sha256)
-        stored = next((p for p in (f / name for f in originals.folders_of(settings.inbox_dir)) if p.exists()), None)
+    stored = originals.find(originals.folders_of(settings.inbox_dir), message_sha256) if message_sha256 else None
     if stored is None:
         raise OriginalUnavailable(f"the original of {quarantine_id} is not kept in {settings.inbox_dir}/ "
                                   "(erased by retention, still waiting in the inbox, or moved by hand)")
