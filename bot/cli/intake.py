@@ -68,9 +68,10 @@ def intake_list(ctx: click.Context, status: str | None, as_json: bool) -> None:
 @click.pass_context
 def intake_show(ctx: click.Context, intake_id: str, as_json: bool, save_to: Path | None, by: str | None) -> None:
     """One message: its ledger entry and what was done with it (the audit trail)."""
+    review = _review(ctx, writing=save_to is not None)  # a copy taken is audited: a write
     if save_to is not None:
-        _save_original(ctx, intake_id, save_to, by)
-    item, trail = domain_call(lambda: _review(ctx, writing=False).show(intake_id))
+        _save_original(review, intake_id, save_to, by)
+    item, trail = domain_call(lambda: review.show(intake_id))
     if as_json:
         print_json({**item.as_json(), "history": trail})
         return
@@ -89,12 +90,11 @@ def intake_show(ctx: click.Context, intake_id: str, as_json: bool, save_to: Path
                    f"`safeguard-bot intake open-case {item.id} --aware DATE` to open a case by hand.")
 
 
-def _save_original(ctx: click.Context, intake_id: str, target: Path, by: str | None) -> None:
+def _save_original(review: Any, intake_id: str, target: Path, by: str | None) -> None:
     """The original decrypted to ``target``, then the copy audited; if the audit cannot be
     written the copy is removed (no unrecorded copy of a child's referral)."""
     from handlers.mail.release import OriginalUnavailable, save_original
 
-    review = _review(ctx, writing=True)
     item, sha256 = domain_call(lambda: review.original_of(intake_id))
     try:
         save_original(review.cases.settings, mailbox=item.mailbox, quarantine_id=item.id,
